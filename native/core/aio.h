@@ -1,0 +1,624 @@
+/*
+ * aio.h — the aiocontext core: QEMU's AioContext event loop on GLib.
+ *
+ * An AioContext runs three kinds of callbacks: bottom halves (deferred calls
+ * that any thread may schedule), fd handlers (called when a file descriptor is
+ * readable or writable) and timers.  It can be driven directly with aio_poll()
+ * or by any GLib main loop through the GSource returned by aio_get_g_source().
+ *
+ * This header is the whole public API of the core.  It knows nothing about
+ * JavaScript: every callback is a C function pointer plus an opaque pointer.
+ *
+ * Thread safety is stated for every function: "any thread" means the call may
+ * race with aio_poll() in the home thread; "home thread only" means the thread
+ * that created the context (see aio_context_in_home_thread()).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_AIO_H
+#define AIOCONTEXT_AIO_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+typedef struct AioContext AioContext;
+typedef struct QEMUBH QEMUBH;
+typedef struct QEMUTimer QEMUTimer;
+typedef struct AioHandler AioHandler;
+
+typedef void QEMUBHFunc(void *opaque);
+typedef void IOHandler(void *opaque);
+typedef bool AioPollFn(void *opaque);
+typedef void QEMUTimerCB(void *opaque);
+
+/* ------------------------------------------------------------------------ */
+/* Event notifier (eventfd, or a pipe where eventfd is missing)              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * EventNotifier:
+ * @rfd: the descriptor to poll for G_IO_IN
+ * @wfd: the descriptor written by event_notifier_set(); equal to @rfd for an
+ *       eventfd, the write end for the pipe fallback
+ * @initialized: true between init and cleanup
+ *
+ * A level-triggered wake-up flag that a poll(2) can wait on.
+ */
+typedef struct EventNotifier {
+    int rfd;
+    int wfd;
+    bool initialized;
+} EventNotifier;
+
+/**
+ * event_notifier_init:
+ * @e: the notifier to initialise
+ * @active: whether it starts set
+ *
+ * Creates a non-blocking, close-on-exec eventfd (or a pipe if the kernel has
+ * no eventfd).  Any thread.
+ *
+ * Returns: 0, or a negative errno.
+ */
+int event_notifier_init(EventNotifier *e, bool active);
+
+/**
+ * event_notifier_cleanup:
+ * @e: the notifier; may already be cleaned up (then nothing happens)
+ *
+ * Closes the descriptors.  The caller must have unregistered @e first.
+ */
+void event_notifier_cleanup(EventNotifier *e);
+
+/**
+ * event_notifier_get_fd:
+ * Returns: the descriptor to poll for readability.
+ */
+int event_notifier_get_fd(const EventNotifier *e);
+
+/**
+ * event_notifier_set:
+ * @e: the notifier
+ *
+ * Makes @e readable.  A full counter (EAGAIN) already counts as set.  Any
+ * thread; async-signal-safe.
+ *
+ * Returns: 0, or a negative errno.
+ */
+int event_notifier_set(EventNotifier *e);
+
+/**
+ * event_notifier_test_and_clear:
+ * @e: the notifier
+ *
+ * Drains @e.  Any thread.
+ *
+ * Returns: true if @e was set.
+ */
+bool event_notifier_test_and_clear(EventNotifier *e);
+
+/* ------------------------------------------------------------------------ */
+/* Context life cycle                                                        */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * AioLeakFunc:
+ * @name: the name given to aio_bh_new() of a BH that was never deleted
+ * @opaque: the pointer given to aio_context_set_leak_handler()
+ *
+ * Told about each leaked BH when a context is finalized.
+ */
+typedef void AioLeakFunc(const char *name, void *opaque);
+
+/**
+ * aio_context_new:
+ * @name: (nullable): the GSource name; NULL means "aio-context"
+ * @error: return location for a GError
+ *
+ * Creates a context whose home thread is the calling thread.  It starts
+ * with one reference, fdmon-poll and polling off (poll max 0).
+ *
+ * Returns: (transfer full): the context, or NULL with @error set.
+ */
+AioContext *aio_context_new(const char *name, GError **error);
+
+/** aio_context_ref: takes a reference.  Any thread.  Returns: @ctx. */
+AioContext *aio_context_ref(AioContext *ctx);
+
+/**
+ * aio_context_unref:
+ * @ctx: the context
+ *
+ * Drops a reference.  The last one finalizes the context: remaining BHs are
+ * freed (those never deleted are reported through the leak handler, or with
+ * g_warning() if none is set), remaining fd handlers and timers are
+ * released (their callbacks are never called again).  Must not be called
+ * while the context is attached or polling holds its own reference.
+ * Home thread only for the last reference.
+ */
+void aio_context_unref(AioContext *ctx);
+
+/**
+ * aio_context_set_leak_handler:
+ * @ctx: the context
+ * @fn: (nullable): called once per leaked BH during finalization
+ * @opaque: passed to @fn
+ *
+ * Home thread only.
+ */
+void aio_context_set_leak_handler(AioContext *ctx, AioLeakFunc *fn,
+                                  void *opaque);
+
+/** aio_context_get_name: Returns: (transfer none): the name. Any thread. */
+const char *aio_context_get_name(AioContext *ctx);
+
+/**
+ * aio_context_in_home_thread:
+ * Returns: true if the calling thread created @ctx.  Any thread.
+ */
+bool aio_context_in_home_thread(AioContext *ctx);
+
+/**
+ * aio_context_acquire:
+ * @ctx: the context
+ *
+ * Takes the context's recursive lock (the 2017–2023 QEMU API).  It protects
+ * nothing inside the core; callers use it to serialise their own access.
+ * Any thread.
+ */
+void aio_context_acquire(AioContext *ctx);
+
+/** aio_context_release: releases one level of aio_context_acquire(). */
+void aio_context_release(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* GSource integration                                                       */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_get_g_source:
+ * @ctx: the context
+ *
+ * Returns the GSource that drives @ctx from a GMainContext, creating a new
+ * one if there is none or the previous one was destroyed (a destroyed
+ * GSource cannot be attached again, so detach-then-attach gets a fresh
+ * source running the same context).  The source keeps @ctx alive; it is
+ * named after the context and can recurse.  Home thread only.
+ *
+ * Returns: (transfer full): a new reference to the source.
+ */
+GSource *aio_get_g_source(AioContext *ctx);
+
+/**
+ * aio_context_attach:
+ * @ctx: the context
+ * @main: (nullable): the GMainContext, NULL for the default one
+ * @priority: the GSource priority (G_PRIORITY_DEFAULT is 0)
+ *
+ * Attaches the context's GSource to @main.  Fails with -EBUSY if already
+ * attached.  Home thread only.
+ *
+ * Returns: the source id (> 0), or a negative errno.
+ */
+int aio_context_attach(AioContext *ctx, GMainContext *main, int priority);
+
+/**
+ * aio_context_detach:
+ * @ctx: the context
+ *
+ * Destroys the attached GSource, if any; aio_context_attach() may be called
+ * again afterwards.  Clears the GSource waiter bit of notify_me.  Home
+ * thread only.
+ */
+void aio_context_detach(AioContext *ctx);
+
+/**
+ * aio_context_source_id:
+ * Returns: the id of the attached source, or 0 when detached.  Home thread.
+ */
+guint aio_context_source_id(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Wake-ups                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_notify:
+ * @ctx: the context
+ *
+ * Forces the next or current wait of @ctx (aio_poll() or the GLib poll of
+ * its GSource) to return.  Sets `notified`, and writes the event notifier
+ * only when someone may be waiting (notify_me != 0).  Any thread.
+ */
+void aio_notify(AioContext *ctx);
+
+/**
+ * aio_notify_accept:
+ * @ctx: the context
+ *
+ * Clears `notified` after a wait.  Home thread only.
+ */
+void aio_notify_accept(AioContext *ctx);
+
+/**
+ * aio_compute_timeout:
+ * @ctx: the context
+ *
+ * Home thread only.
+ *
+ * Returns: how long a blocking wait may last, in ns: 0 if a BH is scheduled
+ * or a timer expired, 10 ms if only idle BHs are scheduled (or sooner for a
+ * timer), -1 for "forever".
+ */
+int64_t aio_compute_timeout(AioContext *ctx);
+
+/**
+ * aio_poll:
+ * @ctx: the context
+ * @blocking: whether to wait for something to happen
+ *
+ * Runs one iteration of the loop: waits for fds (up to the next timer
+ * deadline when @blocking, not at all otherwise), then runs scheduled BHs,
+ * ready fd handlers and expired timers, in that order.  Must not run
+ * concurrently with the GSource callbacks of @ctx.  Home thread only.
+ *
+ * Returns: true if a user callback ran (a non-idle BH, an fd handler other
+ * than the context's own notifier, a poll hit, a timer).  A wake-up by
+ * aio_notify() alone is not progress, so aio_poll(ctx, true) may return
+ * false.
+ */
+bool aio_poll(AioContext *ctx, bool blocking);
+
+/* ------------------------------------------------------------------------ */
+/* Bottom halves                                                             */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_bh_new_full:
+ * @ctx: the context that will run the BH
+ * @cb: the callback
+ * @opaque: passed to @cb and @destroy
+ * @name: (nullable): for leak reports; NULL means "bh"; copied
+ * @destroy: (nullable): called with @opaque when the core frees the BH (from
+ *           the loop after qemu_bh_delete(), or at finalization); never while
+ *           @cb runs
+ *
+ * Allocates a BH; nothing is scheduled.  Any thread.
+ *
+ * Returns: (transfer full): the BH; free it with qemu_bh_delete().
+ */
+QEMUBH *aio_bh_new_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
+                        const char *name, GDestroyNotify destroy);
+
+/** aio_bh_new: aio_bh_new_full() without a name or destroy notify. */
+QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
+
+/**
+ * aio_bh_schedule_oneshot_full:
+ * @ctx: the context
+ * @cb: called once, then the BH is freed
+ * @opaque: passed to @cb and @destroy
+ * @name: (nullable): a name, as aio_bh_new_full()
+ * @destroy: (nullable): called with @opaque when the BH is freed (after @cb
+ *           ran, or at finalization if it never did)
+ *
+ * Schedules a call to @cb without a handle: it cannot be cancelled.  The
+ * best way to hand work to another thread's context.  Any thread.
+ */
+void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,
+                                  void *opaque, const char *name,
+                                  GDestroyNotify destroy);
+
+/** aio_bh_schedule_oneshot: the same, without a name or destroy notify. */
+void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
+
+/**
+ * qemu_bh_schedule:
+ * @bh: the BH
+ *
+ * Schedules @bh to run in the next BH pass of its context, and notifies the
+ * context.  Scheduling a BH that is already pending merges into that
+ * pending run.  Any thread.
+ */
+void qemu_bh_schedule(QEMUBH *bh);
+
+/**
+ * qemu_bh_schedule_idle:
+ * @bh: the BH
+ *
+ * Like qemu_bh_schedule(), but the BH only makes a blocking wait last at
+ * most 10 ms instead of not waiting, and running it is not progress.  Any
+ * thread.
+ */
+void qemu_bh_schedule_idle(QEMUBH *bh);
+
+/**
+ * qemu_bh_cancel:
+ * @bh: the BH
+ *
+ * Clears the scheduled flag; the BH stays linked until the loop next sees
+ * it.  Racy against a loop in another thread that has already taken the
+ * flags: the callback may still run once.  Any thread.
+ */
+void qemu_bh_cancel(QEMUBH *bh);
+
+/**
+ * qemu_bh_delete:
+ * @bh: the BH
+ *
+ * Marks @bh deleted: its callback will never run again, and the loop frees
+ * it on its next BH pass (calling the destroy notify).  Safe from the BH's
+ * own callback.  @bh must not be used afterwards.  Any thread.
+ */
+void qemu_bh_delete(QEMUBH *bh);
+
+/**
+ * qemu_bh_is_scheduled:
+ * Returns: whether @bh is scheduled and not deleted.  Any thread.
+ */
+bool qemu_bh_is_scheduled(QEMUBH *bh);
+
+/**
+ * aio_bh_poll:
+ * @ctx: the context
+ *
+ * Runs the scheduled BHs: one slice per call (BHs scheduled meanwhile run on
+ * the next call), plus the unfinished slices of enclosing calls.  Home thread
+ * only; used by aio_poll() and the GSource dispatch.
+ *
+ * Returns: true if a non-idle BH ran.
+ */
+bool aio_bh_poll(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* fd handlers                                                               */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_set_fd_handler:
+ * @ctx: the context
+ * @fd: an open file descriptor
+ * @is_external: whether aio_disable_external() pauses this handler
+ * @io_read: (nullable): called while @fd has G_IO_IN, G_IO_HUP or G_IO_ERR
+ * @io_write: (nullable): called while @fd has G_IO_OUT or G_IO_ERR
+ * @io_poll: (nullable): busy-poll hook; true means it found work
+ * @io_poll_ready: (nullable): called when @io_poll found work; without it
+ *                 @io_poll is ignored
+ * @opaque: passed to all callbacks
+ *
+ * Registers, replaces (there is one handler per fd) or, with all of
+ * @io_read, @io_write and @io_poll NULL, removes the handler of @fd.  A
+ * replaced or removed handler's callbacks are never called after this
+ * returns, even if its callback is running now (that is safe).  Notifies
+ * the context.  Any thread.
+ *
+ * Returns: 0; -EBADF if @fd is not open (nothing changes); -EINVAL for a
+ * negative @fd.
+ */
+int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
+                       IOHandler *io_read, IOHandler *io_write,
+                       AioPollFn *io_poll, IOHandler *io_poll_ready,
+                       void *opaque);
+
+/**
+ * aio_set_fd_poll:
+ * @ctx: the context
+ * @fd: a descriptor with a registered handler
+ * @io_poll_begin: (nullable): called when busy polling starts
+ * @io_poll_end: (nullable): called when busy polling stops
+ *
+ * Home thread only.
+ *
+ * Returns: 0, or -ENOENT if @fd has no handler.
+ */
+int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
+                    IOHandler *io_poll_end);
+
+/**
+ * aio_set_event_notifier:
+ * @ctx: the context
+ * @e: the notifier; its read descriptor is registered
+ * @is_external: as aio_set_fd_handler()
+ * @io_read: (nullable): called with @e when it is readable
+ * @io_poll: (nullable): busy-poll hook, called with @e
+ * @io_poll_ready: (nullable): as aio_set_fd_handler(), called with @e
+ *
+ * Registers @e's read descriptor with @e itself as the opaque pointer and
+ * no write handler.  All NULL removes it.  Any thread.
+ *
+ * Returns: as aio_set_fd_handler().
+ */
+typedef void EventNotifierHandler(EventNotifier *e);
+int aio_set_event_notifier(AioContext *ctx, EventNotifier *e,
+                           bool is_external, EventNotifierHandler *io_read,
+                           AioPollFn *io_poll,
+                           EventNotifierHandler *io_poll_ready);
+
+/**
+ * aio_set_event_notifier_poll:
+ * Sets the poll begin/end hooks of @e's handler.  Home thread only.
+ * Returns: as aio_set_fd_poll().
+ */
+int aio_set_event_notifier_poll(AioContext *ctx, EventNotifier *e,
+                                EventNotifierHandler *io_poll_begin,
+                                EventNotifierHandler *io_poll_end);
+
+/**
+ * aio_disable_external:
+ * @ctx: the context
+ *
+ * Pauses the handlers registered with @is_external (they are neither polled
+ * nor dispatched).  Counted: each call needs one aio_enable_external().  Any
+ * thread.
+ */
+void aio_disable_external(AioContext *ctx);
+
+/**
+ * aio_enable_external:
+ * @ctx: the context
+ *
+ * Undoes one aio_disable_external(); the last one notifies the context.
+ * Any thread.
+ *
+ * Returns: true, or false (and nothing changes) if external handlers were
+ * not disabled.
+ */
+bool aio_enable_external(AioContext *ctx);
+
+/** aio_external_disabled: Returns: whether external handlers are paused. */
+bool aio_external_disabled(AioContext *ctx);
+
+/**
+ * aio_context_set_poll_params:
+ * @ctx: the context
+ * @max_ns: the longest busy-poll, in ns; 0 turns polling off
+ * @grow: the factor by which the poll time grows; 0 means 2
+ * @shrink: the divisor by which it shrinks; 0 means "reset to 0"
+ *
+ * Resets every handler's adaptive poll time to 0 and notifies.  Any thread
+ * (a stale value read once is harmless).
+ */
+void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
+                                 int64_t grow, int64_t shrink);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    AIO_FDMON_POLL,
+    AIO_FDMON_EPOLL,
+    AIO_FDMON_IO_URING,
+} AioFdMonKind;
+
+/**
+ * AioContextStats:
+ * @notify_me: the raw notify_me word (bit 0: GSource waiter; bits 1–31:
+ *             2 per blocking aio_poll)
+ * @notified: the notified flag
+ * @poll_ns: the largest adaptive poll time among poll handlers, in ns
+ * @poll_started: whether busy polling is on (begin hooks called)
+ * @handlers: registered fd handlers, not counting the context's notifier
+ * @bhs: BHs allocated and not yet freed by the loop
+ * @timers: timers created and not yet freed
+ * @fdmon: the fd monitor in use
+ */
+typedef struct AioContextStats {
+    uint32_t notify_me;
+    bool notified;
+    int64_t poll_ns;
+    bool poll_started;
+    unsigned handlers;
+    unsigned bhs;
+    unsigned timers;
+    AioFdMonKind fdmon;
+} AioContextStats;
+
+/** aio_context_get_stats: fills @stats.  Home thread (other fields racy). */
+void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
+
+/** aio_fdmon_name: Returns: "poll", "epoll" or "io_uring". */
+const char *aio_fdmon_name(AioFdMonKind kind);
+
+/* ------------------------------------------------------------------------ */
+/* Clocks and timers                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    QEMU_CLOCK_REALTIME = 0,    /* monotonic; runs always */
+    QEMU_CLOCK_VIRTUAL = 1,     /* guest time; may be stopped and stepped */
+    QEMU_CLOCK_HOST = 2,        /* wall clock (follows NTP) */
+    QEMU_CLOCK_VIRTUAL_RT = 3,  /* VIRTUAL's cousin; same as realtime here */
+    QEMU_CLOCK_MAX
+} QEMUClockType;
+
+#define SCALE_MS 1000000
+#define SCALE_US 1000
+#define SCALE_NS 1
+
+/** qemu_clock_get_ns: Returns: the time of @type in ns.  Any thread. */
+int64_t qemu_clock_get_ns(QEMUClockType type);
+
+/**
+ * aio_timer_new:
+ * @ctx: the context whose loop runs the timer
+ * @type: the clock
+ * @scale: ns per unit of the times given to timer_mod() (SCALE_*; > 0)
+ * @cb: called when the timer expires
+ * @opaque: passed to @cb
+ *
+ * Creates a timer that is not armed.  Any thread.
+ *
+ * Returns: (transfer full): the timer; free it with timer_free().
+ */
+QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
+                         QEMUTimerCB *cb, void *opaque);
+
+/** QEMU_TIMER_ATTR_EXTERNAL: the timer drives an external subsystem. */
+#define QEMU_TIMER_ATTR_EXTERNAL 0x1
+
+/** aio_timer_new_with_attrs: aio_timer_new() plus attribute bits. */
+QEMUTimer *aio_timer_new_with_attrs(AioContext *ctx, QEMUClockType type,
+                                    int scale, int attributes,
+                                    QEMUTimerCB *cb, void *opaque);
+
+/**
+ * timer_mod_ns:
+ * @ts: the timer
+ * @expire_time: the absolute expiry in ns of the timer's clock; negative
+ *               values mean 0
+ *
+ * (Re-)arms @ts.  Timers with equal expiries run in arming order.  Notifies
+ * the context if @ts became the earliest.  Any thread.
+ */
+void timer_mod_ns(QEMUTimer *ts, int64_t expire_time);
+
+/** timer_mod: timer_mod_ns() with @expire_time in the timer's scale. */
+void timer_mod(QEMUTimer *ts, int64_t expire_time);
+
+/**
+ * timer_mod_anticipate_ns:
+ * Arms @ts if it is not pending, else moves it only if @expire_time is
+ * earlier.  Any thread.
+ */
+void timer_mod_anticipate_ns(QEMUTimer *ts, int64_t expire_time);
+
+/** timer_mod_anticipate: the same in the timer's scale. */
+void timer_mod_anticipate(QEMUTimer *ts, int64_t expire_time);
+
+/** timer_del: disarms @ts (no notify).  Any thread. */
+void timer_del(QEMUTimer *ts);
+
+/**
+ * timer_free:
+ * Disarms and frees @ts.  Safe from its own callback.  Any thread, as long
+ * as nothing else uses @ts at the same time.
+ */
+void timer_free(QEMUTimer *ts);
+
+/** timer_pending: Returns: whether @ts is armed.  Any thread. */
+bool timer_pending(QEMUTimer *ts);
+
+/**
+ * timer_expired:
+ * @current_time: a time in the timer's scale
+ * Returns: whether @ts expires at or before @current_time; an unarmed timer
+ * counts as expired, as in QEMU.
+ */
+bool timer_expired(QEMUTimer *ts, int64_t current_time);
+
+/** timer_expire_time_ns: Returns: the expiry in ns, or -1 if not armed. */
+int64_t timer_expire_time_ns(QEMUTimer *ts);
+
+/** timer_get_scale: Returns: the scale given at creation. */
+int timer_get_scale(QEMUTimer *ts);
+
+/** timer_get_clock: Returns: the clock given at creation. */
+QEMUClockType timer_get_clock(QEMUTimer *ts);
+
+G_END_DECLS
+
+#endif /* AIOCONTEXT_AIO_H */
