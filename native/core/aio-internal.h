@@ -1,0 +1,302 @@
+/*
+ * aio-internal.h — private structures of the aiocontext core and the aio__
+ * functions the core's files share.  Sections are named after the file that
+ * defines them.  Nothing outside native/core (and its tests) includes this.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_AIO_INTERNAL_H
+#define AIOCONTEXT_AIO_INTERNAL_H
+
+#include "aio.h"
+
+#include <pthread.h>
+
+/* Barriers, named as in the kernel: smp_mb orders everything, smp_wmb
+ * orders stores, smp_rmb orders loads. */
+#define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define atomic_read(p)        __atomic_load_n((p), __ATOMIC_RELAXED)
+#define atomic_set(p, v)      __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define atomic_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Poll handlers idle this long leave the poll list (io_uring only). */
+#define POLL_IDLE_INTERVAL_NS (7 * (int64_t)1000000000)
+/* A blocking wait with only idle BHs scheduled lasts at most this. */
+#define IDLE_BH_TIMEOUT_NS (10 * (int64_t)SCALE_MS)
+
+/* ------------------------------------------------------------------------ */
+/* lockcnt.c: a counter of list walkers fused with the writers' mutex         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * AioLockCnt:
+ * Walkers increment the count while they traverse a list; writers take the
+ * mutex.  A writer that finds the count non-zero must not free nodes: it
+ * marks them deleted and the last walker frees them (aio__lockcnt_dec_if_lock).
+ * An increment from zero takes the mutex briefly, so it waits for a writer
+ * that is in the middle of freeing.
+ */
+typedef struct AioLockCnt {
+    GMutex mutex;
+    unsigned count;     /* atomic */
+} AioLockCnt;
+
+void aio__lockcnt_init(AioLockCnt *lc);
+void aio__lockcnt_destroy(AioLockCnt *lc);
+/* Registers a walker.  Any thread. */
+void aio__lockcnt_inc(AioLockCnt *lc);
+/* Unregisters a walker.  Any thread. */
+void aio__lockcnt_dec(AioLockCnt *lc);
+/* If the count is 1, makes it 0, takes the mutex and returns true; else
+ * returns false and changes nothing. */
+bool aio__lockcnt_dec_if_lock(AioLockCnt *lc);
+void aio__lockcnt_lock(AioLockCnt *lc);
+void aio__lockcnt_unlock(AioLockCnt *lc);
+/* Registers a walker and releases the mutex, atomically for other writers. */
+void aio__lockcnt_inc_and_unlock(AioLockCnt *lc);
+/* Returns: the number of walkers (a snapshot). */
+unsigned aio__lockcnt_count(AioLockCnt *lc);
+
+/* ------------------------------------------------------------------------ */
+/* bh.c                                                                      */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    BH_PENDING   = 1 << 0,  /* linked into ctx->bh_list or a slice */
+    BH_SCHEDULED = 1 << 1,  /* call the callback */
+    BH_DELETED   = 1 << 2,  /* free without calling */
+    BH_ONESHOT   = 1 << 3,  /* free after calling */
+    BH_IDLE      = 1 << 4,  /* not progress; waits cap at 10 ms */
+};
+
+struct QEMUBH {
+    AioContext *ctx;
+    char *name;
+    QEMUBHFunc *cb;
+    void *opaque;
+    GDestroyNotify destroy;
+    /* Link in ctx->bh_list or a slice.  Written before the BH is published
+     * with a CAS on the list head, read only by the home thread. */
+    QEMUBH *next;
+    /* Link in ctx->all_bhs (not oneshots), under ctx->bh_all_lock. */
+    QEMUBH *all_next, *all_prev;
+    unsigned flags;     /* atomic, BH_* */
+};
+
+/* One aio_bh_poll() call's stolen part of bh_list.  Slices of nested calls
+ * are chained so that an inner call also drains its callers' slices. */
+typedef struct BHListSlice {
+    QEMUBH *head;
+    struct BHListSlice *next;
+} BHListSlice;
+
+/* Returns: 0 if a non-idle BH is scheduled, IDLE_BH_TIMEOUT_NS if only
+ * idle ones are, else -1.  Home thread only. */
+int64_t aio__bh_timeout(AioContext *ctx);
+/* Returns: whether a BH is scheduled and not deleted.  Home thread only. */
+bool aio__bh_pending(AioContext *ctx);
+/* Frees every BH at finalization, reporting leaks.  Home thread only. */
+void aio__bh_finalize(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* fd-handler.c                                                              */
+/* ------------------------------------------------------------------------ */
+
+struct AioHandler {
+    GPollFD pfd;            /* events: what we wait for; revents: last seen */
+    IOHandler *io_read;
+    IOHandler *io_write;
+    AioPollFn *io_poll;
+    IOHandler *io_poll_ready;
+    IOHandler *io_poll_begin;
+    IOHandler *io_poll_end;
+    void *opaque;
+    bool is_external;
+    bool is_notifier;       /* the context's own notifier: never progress */
+
+    /* ctx->handlers, newest first.  next is published with a release store
+     * so that walkers (who only follow next) see a complete node; prev and
+     * every unlink are changed only under list_lock's mutex. */
+    AioHandler *next;
+    AioHandler *prev;
+
+    /* Set (under the mutex) when the node was replaced or removed while
+     * someone walked the list; walkers skip it; the last walker frees it. */
+    bool deleted;           /* atomic */
+    AioHandler *next_deleted;
+
+    /* Ready list of one aio_poll() call (home thread only).  A nested call
+     * steals the node from its caller's list. */
+    AioHandler *ready_next;
+    AioHandler **ready_pprev;
+
+    /* ctx->poll_handlers: nodes that take part in busy polling (home
+     * thread only). */
+    AioHandler *poll_next;
+    AioHandler **poll_pprev;
+    int64_t poll_ns;            /* adaptive busy-poll time */
+    int64_t poll_idle_timeout;  /* realtime ns after which it is idle */
+    bool poll_ready;            /* io_poll found work; call io_poll_ready */
+
+    /* The GSource pfd was added to, or NULL; changed under the mutex. */
+    GSource *in_source;
+    /* The fd was found closed (POLLNVAL): never polled again, so a closed
+     * but still registered fd cannot make the loop spin. */
+    bool nval;
+};
+
+#define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
+#define AIO_WRITE_EVENTS (G_IO_OUT | G_IO_ERR)
+
+/* Registers the context's own notifier.  Called once from aio_context_new. */
+int aio__register_notifier(AioContext *ctx);
+/* Removes every handler at finalization (no walker may be active). */
+void aio__handlers_finalize(AioContext *ctx);
+/* Inserts @node at the head of a ready list, taking it off any other. */
+void aio__add_ready_handler(AioHandler **ready, AioHandler *node, int revents);
+/* Dispatches one node.  Returns progress.  Called with list_lock inc'd. */
+bool aio__dispatch_handler(AioContext *ctx, AioHandler *node);
+/* Takes the head off a ready list.  Returns: it, or NULL. */
+AioHandler *aio__pop_ready_handler(AioHandler **ready);
+/* Inserts @node in ctx->poll_handlers / takes it off (home thread). */
+void aio__poll_list_insert(AioContext *ctx, AioHandler *node);
+void aio__poll_list_remove(AioHandler *node);
+/* Dispatches every node (the GSource path). */
+bool aio__dispatch_handlers(AioContext *ctx);
+/* Whether any node has ready revents (the GSource check). */
+bool aio__pending(AioContext *ctx);
+/* Frees the deleted nodes if the caller is the outermost walker.  Called
+ * with list_lock inc'd; leaves it inc'd. */
+void aio__free_deleted_handlers(AioContext *ctx);
+/* Marks @node's fd as closed (POLLNVAL seen).  Home thread, list_lock inc'd. */
+void aio__handler_set_nval(AioContext *ctx, AioHandler *node);
+/* Adds/removes every node's pfd to/from the current GSource as its state
+ * requires.  Takes the mutex. */
+void aio__gsource_sync_all(AioContext *ctx);
+
+/* Returns: false if @node is external and external handlers are paused. */
+static inline bool aio__node_check(AioContext *ctx, AioHandler *node)
+{
+    return !node->is_external || !aio_external_disabled(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* timer.c                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct QEMUTimerList {
+    AioContext *ctx;
+    QEMUClockType clock;
+    GMutex active_timers_lock;
+    QEMUTimer *active_timers;   /* sorted by expire_time; equal: FIFO */
+} QEMUTimerList;
+
+typedef struct QEMUTimerListGroup {
+    QEMUTimerList tl[QEMU_CLOCK_MAX];
+} QEMUTimerListGroup;
+
+struct QEMUTimer {
+    int64_t expire_time;        /* ns, -1 when not armed; under the lock */
+    QEMUTimerList *timer_list;
+    QEMUTimerCB *cb;
+    void *opaque;
+    QEMUTimer *next;
+    int attributes;
+    int scale;
+};
+
+void aio__timerlistgroup_init(AioContext *ctx, QEMUTimerListGroup *tlg);
+void aio__timerlistgroup_deinit(QEMUTimerListGroup *tlg);
+/* Returns: ns until the earliest timer, 0 if one expired, -1 if none. */
+int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg);
+/* Runs expired timers, clock by clock.  Returns: whether any ran. */
+bool aio__timerlistgroup_run_timers(QEMUTimerListGroup *tlg);
+
+/* ------------------------------------------------------------------------ */
+/* clock.c                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Returns: the sooner of two timeouts, -1 meaning forever. */
+static inline int64_t aio__soonest(int64_t a, int64_t b)
+{
+    return (uint64_t)a < (uint64_t)b ? a : b;
+}
+
+/* Returns: ns rounded UP to whole ms (capped at G_MAXINT32); -1 stays -1. */
+int aio__timeout_ns_to_ms(int64_t ns);
+
+/* Returns: whether deadlines of @type count (a stopped virtual clock's
+ * timers cannot expire by waiting). */
+bool aio__clock_use_for_deadline(QEMUClockType type);
+
+/* ------------------------------------------------------------------------ */
+/* context.c                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct FDMonOps FDMonOps;
+
+struct AioContext {
+    int refcount;               /* atomic */
+    char *name;
+    pthread_t home;
+    GRecMutex lock;             /* aio_context_acquire/release */
+    AioLeakFunc *leak_fn;
+    void *leak_opaque;
+
+    /* GSource.  source is the live source (weak: cleared by its finalize),
+     * attached a strong reference while attached.  Home thread only. */
+    GSource *source;
+    GSource *attached;
+
+    /* Wake-ups.  notify_me is written only by the home thread and read by
+     * any thread: bit 0 is set from GSource prepare to check; bits 1–31
+     * count blocking aio_poll() calls, 2 each.  notified is set by any
+     * thread in aio_notify and cleared by aio_notify_accept. */
+    unsigned notify_me;
+    bool notified;
+    EventNotifier notifier;
+
+    /* fd handlers; all lists under list_lock (see AioHandler). */
+    AioLockCnt list_lock;
+    AioHandler *handlers;
+    AioHandler *deleted_handlers;
+    AioHandler *poll_handlers;  /* home thread only */
+    unsigned nr_handlers;       /* user handlers; under the mutex */
+    int poll_disable_cnt;       /* handlers without io_poll; under mutex */
+    int external_disable_cnt;   /* atomic */
+
+    /* BHs: a lock-free LIFO, plus the slices of active aio_bh_poll()s. */
+    QEMUBH *bh_list;            /* atomic */
+    BHListSlice *slices_head, *slices_tail;  /* home thread only */
+    GMutex bh_all_lock;
+    QEMUBH *all_bhs;            /* non-oneshot BHs, for leak reports */
+    int nr_bhs;                 /* atomic */
+
+    /* Timers. */
+    QEMUTimerListGroup tlg;
+    int nr_timers;              /* atomic */
+
+    /* Adaptive polling (parameters read racily by design). */
+    int64_t poll_max_ns;
+    int64_t poll_grow;
+    int64_t poll_shrink;
+    bool poll_started;          /* home thread only */
+
+    /* fd monitor and its scratch space (home thread only). */
+    const FDMonOps *fdmon_ops;
+    GPollFD *pollfds;
+    AioHandler **pollnodes;
+    unsigned npoll_alloc;
+};
+
+/* ------------------------------------------------------------------------ */
+/* aio-poll.c                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Stops busy polling before a GLib poll (the GSource prepare). */
+void aio__prepare(AioContext *ctx);
+
+#endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -1,0 +1,256 @@
+/*
+ * aio-poll.c — aio_poll(): one iteration of the loop when the context is
+ * driven directly, with QEMU's adaptive busy polling.
+ *
+ * Phases: busy-poll the handlers that have io_poll (if polling is on and
+ * the wait may last); announce the wait in notify_me; wait for fds through
+ * the fd monitor; accept notifications; run BHs, then ready fd handlers,
+ * then expired timers.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "fdmon.h"
+
+/* Calls io_poll_begin/io_poll_end when busy polling starts or stops.  On
+ * stop, polls every handler once more: an event that raced with
+ * io_poll_end() would otherwise be missed until the fd fires.  Returns:
+ * whether that last poll found work.  Home thread only. */
+static bool poll_set_started(AioContext *ctx, AioHandler **ready,
+                             bool started)
+{
+    bool progress = false;
+
+    if (started == ctx->poll_started) {
+        return false;
+    }
+    ctx->poll_started = started;
+
+    aio__lockcnt_inc(&ctx->list_lock);
+    for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
+        next = node->poll_next;
+        if (atomic_read(&node->deleted)) {
+            continue;
+        }
+        if (started && node->io_poll_begin) {
+            node->io_poll_begin(node->opaque);
+        } else if (!started && node->io_poll_end) {
+            node->io_poll_end(node->opaque);
+        }
+        if (!started && node->io_poll(node->opaque)) {
+            aio__add_ready_handler(ready, node, 0);
+            node->poll_ready = true;
+            progress = true;
+        }
+    }
+    aio__lockcnt_dec(&ctx->list_lock);
+    return progress;
+}
+
+void aio__prepare(AioContext *ctx)
+{
+    AioHandler *ready = NULL;
+
+    /* GLib's poll cannot be replaced by busy polling: stop it.  What the
+     * final poll finds is dropped here; the fds stay readable and GLib's
+     * poll sees them (level-triggered). */
+    poll_set_started(ctx, &ready, false);
+    while (aio__pop_ready_handler(&ready)) {
+    }
+}
+
+static bool run_poll_handlers_once(AioContext *ctx, AioHandler **ready,
+                                   int64_t now, int64_t *timeout)
+{
+    bool progress = false;
+
+    for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
+        next = node->poll_next;
+        if (atomic_read(&node->deleted) || !aio__node_check(ctx, node)) {
+            continue;
+        }
+        if (node->io_poll(node->opaque)) {
+            aio__add_ready_handler(ready, node, 0);
+            node->poll_ready = true;
+            node->poll_idle_timeout = now + POLL_IDLE_INTERVAL_NS;
+            /* Found work: do not block after polling. */
+            *timeout = 0;
+            if (!node->is_notifier) {
+                progress = true;
+            }
+        }
+    }
+    return progress;
+}
+
+/* Busy-polls for up to @max_ns, or until a poll hit sets *timeout to 0.
+ * Reduces a finite *timeout by the time spent, so the deadline holds. */
+static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
+                              int64_t max_ns, int64_t *timeout)
+{
+    int64_t start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t elapsed;
+    bool progress = false;
+
+    do {
+        int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+        progress |= run_poll_handlers_once(ctx, ready, now, timeout);
+        elapsed = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
+        max_ns = aio__soonest(*timeout, max_ns);
+    } while (elapsed < max_ns && !ctx->fdmon_ops->need_wait(ctx));
+
+    if (*timeout != -1) {
+        *timeout -= MIN(*timeout, elapsed);
+    }
+    return progress;
+}
+
+static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
+                          int64_t *timeout)
+{
+    int64_t max_ns = 0;
+
+    if (!ctx->poll_handlers) {
+        return false;
+    }
+    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
+        max_ns = MAX(max_ns, node->poll_ns);
+    }
+    /* A zero timeout (non-blocking call) means no busy polling at all. */
+    max_ns = aio__soonest(*timeout, max_ns);
+    if (max_ns && !ctx->fdmon_ops->need_wait(ctx)) {
+        poll_set_started(ctx, ready, true);
+        return run_poll_handlers(ctx, ready, max_ns, timeout);
+    }
+    return false;
+}
+
+/* Grows or shrinks @node's busy-poll time from how long this iteration
+ * blocked: a wait that ended within the poll time needs no change; one
+ * longer than the maximum means polling is futile, so shrink; otherwise a
+ * little more polling would have caught it, so grow. */
+static void adjust_polling_time(AioContext *ctx, AioHandler *node,
+                                int64_t block_ns)
+{
+    int64_t max_ns = atomic_read(&ctx->poll_max_ns);
+
+    if (block_ns <= node->poll_ns) {
+        return;
+    }
+    if (block_ns > max_ns) {
+        int64_t shrink = atomic_read(&ctx->poll_shrink);
+
+        node->poll_ns = shrink ? node->poll_ns / shrink : 0;
+    } else if (node->poll_ns < max_ns && block_ns < max_ns) {
+        int64_t grow = atomic_read(&ctx->poll_grow);
+
+        node->poll_ns = node->poll_ns ? node->poll_ns * (grow ? grow : 2)
+                                      : 4000;
+        node->poll_ns = MIN(node->poll_ns, max_ns);
+    }
+}
+
+static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
+                                    int64_t block_ns)
+{
+    bool progress = false;
+    AioHandler *node;
+
+    while ((node = aio__pop_ready_handler(ready))) {
+        progress |= aio__dispatch_handler(ctx, node);
+        /* After dispatch: it may just have joined the poll list. */
+        if (atomic_read(&ctx->poll_max_ns) && node->poll_pprev) {
+            adjust_polling_time(ctx, node, block_ns);
+        }
+    }
+    return progress;
+}
+
+bool aio_poll(AioContext *ctx, bool blocking)
+{
+    AioHandler *ready = NULL;
+    bool progress, use_notify_me;
+    int64_t timeout, start = 0, block_ns = 0;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+
+    /* A callback may drop the caller's reference (close the context);
+     * the context must outlive this call. */
+    aio_context_ref(ctx);
+    aio__lockcnt_inc(&ctx->list_lock);
+    if (atomic_read(&ctx->poll_max_ns)) {
+        start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    }
+
+    timeout = blocking ? aio_compute_timeout(ctx) : 0;
+    progress = try_poll_mode(ctx, &ready, &timeout);
+    g_assert(!(timeout && progress));
+
+    /* Announce the wait, unless it will not block anyway: a notifier that
+     * sees notify_me == 0 can skip the eventfd write, because this call
+     * re-evaluates everything before any later blocking wait. */
+    use_notify_me = timeout != 0;
+    if (use_notify_me) {
+        atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) + 2);
+        /* Make notify_me visible before reading notified, bh_list and the
+         * timers.  Pairs with smp_mb() in aio_notify(). */
+        smp_mb();
+        if (atomic_read(&ctx->notified)) {
+            timeout = 0;
+        }
+    }
+
+    if (timeout || ctx->fdmon_ops->need_wait(ctx)) {
+        /* Turn busy polling off only right before blocking, so that
+         * pollers can rely on their fd notifications again. */
+        if (timeout && poll_set_started(ctx, &ready, false)) {
+            timeout = 0;
+            progress = true;
+        }
+        ctx->fdmon_ops->wait(ctx, &ready, timeout);
+    }
+
+    if (use_notify_me) {
+        /* Finish the wait before the counter drops.  Pairs with the
+         * atomic read in aio_notify(). */
+        atomic_store_release(&ctx->notify_me,
+                             atomic_read(&ctx->notify_me) - 2);
+    }
+    aio_notify_accept(ctx);
+
+    if (atomic_read(&ctx->poll_max_ns)) {
+        block_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
+    }
+
+    progress |= aio_bh_poll(ctx);
+    progress |= dispatch_ready_handlers(ctx, &ready, block_ns);
+
+    aio__free_deleted_handlers(ctx);
+    aio__lockcnt_dec(&ctx->list_lock);
+
+    progress |= aio__timerlistgroup_run_timers(&ctx->tlg);
+
+    aio_context_unref(ctx);
+    return progress;
+}
+
+void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
+                                 int64_t grow, int64_t shrink)
+{
+    g_return_if_fail(max_ns >= 0 && grow >= 0 && shrink >= 0);
+
+    /* No lock: a value read half-updated once is harmless. */
+    atomic_set(&ctx->poll_max_ns, max_ns);
+    atomic_set(&ctx->poll_grow, grow);
+    atomic_set(&ctx->poll_shrink, shrink);
+
+    if (aio_context_in_home_thread(ctx)) {
+        aio__lockcnt_inc(&ctx->list_lock);
+        for (AioHandler *node = ctx->poll_handlers; node;
+             node = node->poll_next) {
+            node->poll_ns = 0;
+        }
+        aio__lockcnt_dec(&ctx->list_lock);
+    }
+    aio_notify(ctx);
+}

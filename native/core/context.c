@@ -1,0 +1,352 @@
+/*
+ * context.c — the AioContext object: life cycle, the GSource that lets any
+ * GLib main loop drive it, and the notify protocol.
+ *
+ * The GSource is a separate small object pointing at the context rather
+ * than the context itself (QEMU's layout), because GLib never lets a
+ * destroyed source be attached again: detaching destroys the source, and
+ * attaching again creates a fresh one that runs the same context.  Each
+ * source holds a reference on the context; an attached context holds one
+ * on its source, so it lives as long as it is attached.
+ *
+ * Notify protocol.  notify_me tells notifiers whether someone may be
+ * sleeping: bit 0 from GSource prepare until check, plus 2 for each
+ * aio_poll() that may block.  aio_notify() sets `notified` then, if
+ * notify_me is non-zero, writes the eventfd.  Each side issues a full
+ * barrier between its write and its read, so at least one of them sees
+ * the other: either the sleeper sees the new BH (or `notified`) before
+ * sleeping, or the notifier sees notify_me and writes the eventfd.  Only
+ * the clearing side is optimised: the eventfd write is never skipped
+ * because `notified` was already true (that loses wake-ups).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "fdmon.h"
+
+#include <errno.h>
+
+typedef struct AioSource {
+    GSource source;
+    AioContext *ctx;        /* strong: taken at creation, dropped in finalize */
+} AioSource;
+
+static void aio_context_finalize(AioContext *ctx);
+
+AioContext *aio_context_new(const char *name, GError **error)
+{
+    AioContext *ctx = g_new0(AioContext, 1);
+    int ret;
+
+    ctx->refcount = 1;
+    ctx->name = g_strdup(name ? name : "aio-context");
+    ctx->home = pthread_self();
+    g_rec_mutex_init(&ctx->lock);
+    aio__lockcnt_init(&ctx->list_lock);
+    g_mutex_init(&ctx->bh_all_lock);
+    aio__timerlistgroup_init(ctx, &ctx->tlg);
+    ctx->fdmon_ops = &aio__fdmon_poll_ops;
+
+    ret = event_notifier_init(&ctx->notifier, false);
+    if (ret < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-ret),
+                    "aiocontext: cannot create the event notifier: %s",
+                    g_strerror(-ret));
+        goto fail_notifier;
+    }
+    ret = aio__register_notifier(ctx);
+    if (ret < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-ret),
+                    "aiocontext: cannot register the event notifier: %s",
+                    g_strerror(-ret));
+        goto fail_register;
+    }
+    return ctx;
+
+fail_register:
+    event_notifier_cleanup(&ctx->notifier);
+fail_notifier:
+    aio__timerlistgroup_deinit(&ctx->tlg);
+    g_mutex_clear(&ctx->bh_all_lock);
+    aio__lockcnt_destroy(&ctx->list_lock);
+    g_rec_mutex_clear(&ctx->lock);
+    g_free(ctx->name);
+    g_free(ctx);
+    return NULL;
+}
+
+AioContext *aio_context_ref(AioContext *ctx)
+{
+    __atomic_fetch_add(&ctx->refcount, 1, __ATOMIC_RELAXED);
+    return ctx;
+}
+
+void aio_context_unref(AioContext *ctx)
+{
+    if (__atomic_fetch_sub(&ctx->refcount, 1, __ATOMIC_ACQ_REL) == 1) {
+        aio_context_finalize(ctx);
+    }
+}
+
+static void aio_context_finalize(AioContext *ctx)
+{
+    /* Every source holds a reference, so none is left. */
+    g_assert(ctx->source == NULL && ctx->attached == NULL);
+
+    aio__bh_finalize(ctx);
+    aio__handlers_finalize(ctx);
+    event_notifier_cleanup(&ctx->notifier);
+    aio__timerlistgroup_deinit(&ctx->tlg);
+    g_mutex_clear(&ctx->bh_all_lock);
+    aio__lockcnt_destroy(&ctx->list_lock);
+    g_rec_mutex_clear(&ctx->lock);
+    g_free(ctx->pollfds);
+    g_free(ctx->pollnodes);
+    g_free(ctx->name);
+    g_free(ctx);
+}
+
+void aio_context_set_leak_handler(AioContext *ctx, AioLeakFunc *fn,
+                                  void *opaque)
+{
+    ctx->leak_fn = fn;
+    ctx->leak_opaque = opaque;
+}
+
+const char *aio_context_get_name(AioContext *ctx)
+{
+    return ctx->name;
+}
+
+bool aio_context_in_home_thread(AioContext *ctx)
+{
+    return pthread_equal(ctx->home, pthread_self());
+}
+
+void aio_context_acquire(AioContext *ctx)
+{
+    g_rec_mutex_lock(&ctx->lock);
+}
+
+void aio_context_release(AioContext *ctx)
+{
+    g_rec_mutex_unlock(&ctx->lock);
+}
+
+/* ---- wake-ups ---------------------------------------------------------- */
+
+void aio_notify(AioContext *ctx)
+{
+    /* Make earlier writes (a BH link, timer list, flags) visible before
+     * `notified`.  Pairs with smp_mb() in aio_notify_accept(). */
+    smp_wmb();
+    atomic_set(&ctx->notified, true);
+    /* Write `notified` before reading notify_me.  Pairs with smp_mb() in
+     * aio_ctx_prepare() and aio_poll(). */
+    smp_mb();
+    if (atomic_read(&ctx->notify_me)) {
+        event_notifier_set(&ctx->notifier);
+    }
+}
+
+void aio_notify_accept(AioContext *ctx)
+{
+    atomic_set(&ctx->notified, false);
+    /* Clear `notified` before reading the BH list, timers and fds, so a
+     * notify that comes after is not lost.  Pairs with smp_wmb() in
+     * aio_notify(). */
+    smp_mb();
+}
+
+int64_t aio_compute_timeout(AioContext *ctx)
+{
+    int64_t timeout = aio__bh_timeout(ctx);
+    int64_t deadline;
+
+    if (timeout == 0) {
+        return 0;
+    }
+    deadline = aio__timerlistgroup_deadline_ns(&ctx->tlg);
+    if (deadline == 0) {
+        return 0;
+    }
+    return aio__soonest(timeout, deadline);
+}
+
+/* ---- GSource ----------------------------------------------------------- */
+
+static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
+{
+    AioContext *ctx = ((AioSource *)source)->ctx;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), FALSE);
+
+    atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
+    /* Write notify_me before computing the timeout, i.e. before reading
+     * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
+    smp_mb();
+
+    /* Round up: waking before the deadline would spin until it. */
+    *timeout = aio__timeout_ns_to_ms(aio_compute_timeout(ctx));
+    aio__prepare(ctx);
+    return *timeout == 0;
+}
+
+static gboolean aio_ctx_check(GSource *source)
+{
+    AioContext *ctx = ((AioSource *)source)->ctx;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), FALSE);
+
+    /* Finish computing the timeout before clearing the flag. */
+    atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
+    aio_notify_accept(ctx);
+
+    if (aio__bh_pending(ctx)) {
+        return TRUE;
+    }
+    return aio__pending(ctx) ||
+           aio__timerlistgroup_deadline_ns(&ctx->tlg) == 0;
+}
+
+static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
+                                 gpointer user_data)
+{
+    AioContext *ctx = ((AioSource *)source)->ctx;
+
+    (void)user_data;
+    g_assert(callback == NULL);
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), G_SOURCE_CONTINUE);
+
+    aio__lockcnt_inc(&ctx->list_lock);
+    aio_bh_poll(ctx);
+    aio__dispatch_handlers(ctx);
+    aio__free_deleted_handlers(ctx);
+    aio__lockcnt_dec(&ctx->list_lock);
+    aio__timerlistgroup_run_timers(&ctx->tlg);
+    return G_SOURCE_CONTINUE;
+}
+
+static void aio_ctx_finalize(GSource *source)
+{
+    AioSource *s = (AioSource *)source;
+    AioContext *ctx = s->ctx;
+
+    aio__lockcnt_lock(&ctx->list_lock);
+    if (ctx->source == source) {
+        ctx->source = NULL;
+    }
+    aio__lockcnt_unlock(&ctx->list_lock);
+    aio_context_unref(ctx);
+}
+
+static GSourceFuncs aio_source_funcs = {
+    .prepare = aio_ctx_prepare,
+    .check = aio_ctx_check,
+    .dispatch = aio_ctx_dispatch,
+    .finalize = aio_ctx_finalize,
+};
+
+GSource *aio_get_g_source(AioContext *ctx)
+{
+    GSource *source;
+
+    aio__lockcnt_lock(&ctx->list_lock);
+    source = ctx->source;
+    if (source && !g_source_is_destroyed(source)) {
+        g_source_ref(source);
+        aio__lockcnt_unlock(&ctx->list_lock);
+        return source;
+    }
+    source = g_source_new(&aio_source_funcs, sizeof(AioSource));
+    ((AioSource *)source)->ctx = aio_context_ref(ctx);
+    g_source_set_name(source, ctx->name);
+    g_source_set_can_recurse(source, TRUE);
+    ctx->source = source;
+    aio__lockcnt_unlock(&ctx->list_lock);
+
+    /* Register every fd with the new source. */
+    aio__gsource_sync_all(ctx);
+    return source;
+}
+
+int aio_context_attach(AioContext *ctx, GMainContext *main, int priority)
+{
+    GSource *source;
+    guint id;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), -EPERM);
+    if (ctx->attached && !g_source_is_destroyed(ctx->attached)) {
+        return -EBUSY;
+    }
+    if (ctx->attached) {
+        /* Destroyed behind our back (its GMainContext went away). */
+        g_source_unref(ctx->attached);
+        ctx->attached = NULL;
+    }
+    source = aio_get_g_source(ctx);
+    g_source_set_priority(source, priority);
+    id = g_source_attach(source, main);
+    ctx->attached = source;     /* keeps the reference from get_g_source */
+    return (int)id;
+}
+
+void aio_context_detach(AioContext *ctx)
+{
+    GSource *source = ctx->attached;
+
+    g_return_if_fail(aio_context_in_home_thread(ctx));
+    if (!source) {
+        return;
+    }
+    ctx->attached = NULL;
+    g_source_destroy(source);
+    /* No prepare will be followed by a check any more. */
+    atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
+    /* Outside any lock: this may finalize the source (and the context). */
+    g_source_unref(source);
+}
+
+guint aio_context_source_id(AioContext *ctx)
+{
+    GSource *source = ctx->attached;
+
+    if (!source || g_source_is_destroyed(source)) {
+        return 0;
+    }
+    return g_source_get_id(source);
+}
+
+/* ---- introspection ----------------------------------------------------- */
+
+void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
+{
+    int64_t poll_ns = 0;
+
+    memset(stats, 0, sizeof(*stats));
+    stats->notify_me = atomic_read(&ctx->notify_me);
+    stats->notified = atomic_read(&ctx->notified);
+    stats->poll_started = ctx->poll_started;
+    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
+        poll_ns = MAX(poll_ns, node->poll_ns);
+    }
+    stats->poll_ns = poll_ns;
+    aio__lockcnt_lock(&ctx->list_lock);
+    stats->handlers = ctx->nr_handlers;
+    aio__lockcnt_unlock(&ctx->list_lock);
+    stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
+    stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
+    stats->fdmon = ctx->fdmon_ops->kind;
+}
+
+const char *aio_fdmon_name(AioFdMonKind kind)
+{
+    switch (kind) {
+    case AIO_FDMON_EPOLL:
+        return "epoll";
+    case AIO_FDMON_IO_URING:
+        return "io_uring";
+    case AIO_FDMON_POLL:
+    default:
+        return "poll";
+    }
+}

@@ -1,0 +1,57 @@
+/*
+ * fdmon.h — the fd monitor ops table.  aio_poll() waits for fds through
+ * ctx->fdmon_ops; back ends swap by changing that pointer, so callers never
+ * need an #ifdef.  Each back end lives in fdmon-<name>.c, keeps everything
+ * static and exports one const table plus a setup function.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_FDMON_H
+#define AIOCONTEXT_FDMON_H
+
+#include "aio-internal.h"
+
+struct FDMonOps {
+    /*
+     * update:
+     * @old_node: the handler being replaced or removed, or NULL
+     * @new_node: the handler being added, or NULL
+     *
+     * Tells the back end that the set of watched fds changed.
+     * Called with list_lock's mutex held, from any thread.
+     */
+    void (*update)(AioContext *ctx, AioHandler *old_node,
+                   AioHandler *new_node);
+
+    /*
+     * wait:
+     * @ready: the caller's ready list; ready nodes are added to it
+     * @timeout: ns to wait at most; 0 = do not block, -1 = forever
+     *
+     * Waits for watched fds.  Called with list_lock incremented, from the
+     * home thread.
+     *
+     * Returns: the number of ready fds, or a negative errno.
+     */
+    int (*wait)(AioContext *ctx, AioHandler **ready, int64_t timeout);
+
+    /*
+     * need_wait:
+     * Returns: true if wait() must be called because busy polling cannot
+     * see everything (for poll/epoll: some handler has no io_poll).  Any
+     * thread.
+     */
+    bool (*need_wait)(AioContext *ctx);
+
+    /* Which back end this is, for stats. */
+    AioFdMonKind kind;
+};
+
+/* Returns: true if some handler has no io_poll (polling cannot replace a
+ * wait).  The need_wait of back ends without userspace polling support. */
+bool aio__poll_disabled(AioContext *ctx);
+
+/* fdmon-poll.c: ppoll(2) over an array rebuilt each wait. */
+extern const FDMonOps aio__fdmon_poll_ops;
+
+#endif /* AIOCONTEXT_FDMON_H */

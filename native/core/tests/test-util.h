@@ -1,0 +1,360 @@
+/*
+ * test-util.h — helpers shared by the core's g_test programs.
+ *
+ * Every test creates its own context with test_ctx_new() and ends with
+ * test_ctx_free(), which fails the test if the context still has fd
+ * handlers or timers, if dropping the reference did not finalize it, or if
+ * finalization reported a leaked BH.  Waits loop against a monotonic
+ * deadline (TEST_WAIT_MS) instead of sleeping for a fixed time.
+ *
+ * Everything here is static inline so that each test program can use any
+ * subset without unused-function warnings.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_TEST_UTIL_H
+#define AIOCONTEXT_TEST_UTIL_H
+
+#include "aio.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How long any wait for something that should happen "soon" may last.
+ * Generous, so that sanitizer builds on a loaded machine still pass; a
+ * correct core meets it in microseconds. */
+#define TEST_WAIT_MS 10000
+
+/* ------------------------------------------------------------------------ */
+/* Leak accounting                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Names of the BHs reported leaked since the last test_ctx_free(), comma
+ * separated.  Home thread of the context being finalized only. */
+static inline GString *test_leaks(void)
+{
+    static GString *leaks;
+
+    if (!leaks) {
+        leaks = g_string_new(NULL);
+    }
+    return leaks;
+}
+
+/* The leak handler test_ctx_new() installs: records the name. */
+static inline void test_leak_record(const char *name, void *opaque)
+{
+    GString *leaks = test_leaks();
+
+    (void)opaque;
+    if (leaks->len) {
+        g_string_append_c(leaks, ',');
+    }
+    g_string_append(leaks, name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Contexts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a context named @name (NULL: "test") whose leak handler records
+ * leaks for test_ctx_free() to check. */
+static inline AioContext *test_ctx_new_named(const char *name)
+{
+    GError *err = NULL;
+    AioContext *ctx = aio_context_new(name ? name : "test", &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(ctx);
+    aio_context_set_leak_handler(ctx, test_leak_record, NULL);
+    return ctx;
+}
+
+static inline AioContext *test_ctx_new(void)
+{
+    return test_ctx_new_named(NULL);
+}
+
+static inline void test_never_called(void *opaque)
+{
+    (void)opaque;
+    g_assert_not_reached();
+}
+
+static inline void test_set_flag(void *opaque)
+{
+    *(gboolean *)opaque = TRUE;
+}
+
+/*
+ * Drops what must be the last reference to @ctx and checks that the context
+ * was finalized (a deleted canary BH gets its destroy notify only then) and
+ * that it reported no leaked BH.  Does not look at handlers or timers: for
+ * tests that deliberately leave some for finalization to release.
+ */
+static inline void test_ctx_unref_last(AioContext *ctx)
+{
+    gboolean finalized = FALSE;
+    QEMUBH *canary;
+
+    g_string_truncate(test_leaks(), 0);
+    canary = aio_bh_new_full(ctx, test_never_called, &finalized,
+                             "test-canary", test_set_flag);
+    qemu_bh_delete(canary);
+    aio_context_unref(ctx);
+    if (!finalized) {
+        g_test_message("the context was not finalized: a reference "
+                       "(an attached GSource?) is still held");
+    }
+    g_assert_true(finalized);
+    g_assert_cmpstr(test_leaks()->str, ==, "");
+}
+
+/* Ends a test: no fd handler or timer may be left, then as above. */
+static inline void test_ctx_free(AioContext *ctx)
+{
+    AioContextStats st;
+
+    aio_context_get_stats(ctx, &st);
+    g_assert_cmpuint(st.handlers, ==, 0);
+    g_assert_cmpuint(st.timers, ==, 0);
+    test_ctx_unref_last(ctx);
+}
+
+/* Returns: a snapshot of @ctx's stats. */
+static inline AioContextStats test_stats(AioContext *ctx)
+{
+    AioContextStats st;
+
+    memset(&st, 0, sizeof(st));
+    aio_context_get_stats(ctx, &st);
+    return st;
+}
+
+/* Runs non-blocking iterations until one makes no progress.  Returns how
+ * many made progress; fails if that looks endless. */
+static inline unsigned test_drain(AioContext *ctx)
+{
+    unsigned n = 0;
+
+    while (aio_poll(ctx, false)) {
+        n++;
+        g_assert_cmpuint(n, <, 100000);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GMainContext                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Runs non-blocking iterations of @main until one dispatches nothing. */
+static inline unsigned test_main_drain(GMainContext *main)
+{
+    unsigned n = 0;
+
+    while (g_main_context_iteration(main, FALSE)) {
+        n++;
+        g_assert_cmpuint(n, <, 100000);
+    }
+    return n;
+}
+
+/* Attaches @ctx to a new GMainContext at @priority and drains it, so the
+ * test starts from a quiet loop.  Returns: the GMainContext. */
+static inline GMainContext *test_attach_prio(AioContext *ctx, int priority)
+{
+    GMainContext *main = g_main_context_new();
+    int id = aio_context_attach(ctx, main, priority);
+
+    g_assert_cmpint(id, >, 0);
+    g_assert_cmpuint(aio_context_source_id(ctx), ==, (guint)id);
+    test_main_drain(main);
+    return main;
+}
+
+static inline GMainContext *test_attach(AioContext *ctx)
+{
+    return test_attach_prio(ctx, G_PRIORITY_DEFAULT);
+}
+
+/* Undoes test_attach(). */
+static inline void test_detach(AioContext *ctx, GMainContext *main)
+{
+    aio_context_detach(ctx);
+    g_assert_cmpuint(aio_context_source_id(ctx), ==, 0);
+    g_main_context_unref(main);
+}
+
+/* ------------------------------------------------------------------------ */
+/* File descriptors                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A non-blocking, close-on-exec pipe: fds[0] reads, fds[1] writes. */
+static inline void test_pipe(int fds[2])
+{
+    GError *err = NULL;
+
+    g_assert_true(g_unix_open_pipe(fds, FD_CLOEXEC, &err));
+    g_assert_no_error(err);
+    g_assert_true(g_unix_set_fd_nonblocking(fds[0], TRUE, NULL));
+    g_assert_true(g_unix_set_fd_nonblocking(fds[1], TRUE, NULL));
+}
+
+/* A non-blocking stream socket pair: each end is readable once the other
+ * wrote, and writable while its buffer has room. */
+static inline void test_socketpair(int fds[2])
+{
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+                               SOCK_CLOEXEC, 0, fds), ==, 0);
+}
+
+static inline void test_write_byte(int fd)
+{
+    char c = 'x';
+
+    g_assert_cmpint(write(fd, &c, 1), ==, 1);
+}
+
+/* Reads everything available.  Returns: the byte count (0 at EOF or when
+ * nothing was there). */
+static inline size_t test_read_all(int fd)
+{
+    char buf[256];
+    size_t total = 0;
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        total += (size_t)n;
+    }
+    return total;
+}
+
+static inline void test_close_pair(int fds[2])
+{
+    if (fds[0] >= 0) {
+        close(fds[0]);
+    }
+    if (fds[1] >= 0) {
+        close(fds[1]);
+    }
+    fds[0] = fds[1] = -1;
+}
+
+/* Removes @fd's handler and checks that the removal succeeded. */
+static inline void test_remove_fd(AioContext *ctx, int fd)
+{
+    g_assert_cmpint(aio_set_fd_handler(ctx, fd, false, NULL, NULL, NULL,
+                                       NULL, NULL), ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Returns: the monotonic time (g_get_monotonic_time() units) @ms from now. */
+static inline gint64 test_deadline_ms(gint64 ms)
+{
+    return g_get_monotonic_time() + ms * 1000;
+}
+
+/* Fails the test if @deadline has passed, naming what was awaited. */
+static inline void test_check_deadline(gint64 deadline, const char *what)
+{
+    if (g_get_monotonic_time() > deadline) {
+        g_test_message("timed out waiting for %s", what);
+        g_assert_not_reached();
+    }
+}
+
+/*
+ * Runs blocking iterations of @ctx until @cond holds, failing after
+ * TEST_WAIT_MS.  The deadline is checked after each wake-up, so it only
+ * bounds a loop that keeps waking; a wait that never returns is caught by
+ * the test runner's timeout.
+ */
+#define TEST_POLL_UNTIL(ctx, cond)                                          \
+    G_STMT_START {                                                          \
+        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS);                   \
+        while (!(cond)) {                                                   \
+            test_check_deadline(test_dl_, #cond);                           \
+            aio_poll((ctx), true);                                          \
+        }                                                                   \
+    } G_STMT_END
+
+/* Waits (without running any loop) until @type's clock reaches @target_ns.
+ * Sleeps only for the time still missing, so it is a wait on the clock,
+ * not a guess. */
+static inline void test_wait_clock(QEMUClockType type, int64_t target_ns)
+{
+    int64_t now;
+
+    while ((now = qemu_clock_get_ns(type)) < target_ns) {
+        g_usleep((gulong)((target_ns - now) / 1000 + 1));
+    }
+}
+
+/*
+ * A flag one thread raises and another waits for, with a deadline.
+ */
+typedef struct TestEvent {
+    GMutex lock;
+    GCond cond;
+    int value;
+} TestEvent;
+
+static inline void test_event_init(TestEvent *ev)
+{
+    g_mutex_init(&ev->lock);
+    g_cond_init(&ev->cond);
+    ev->value = 0;
+}
+
+static inline void test_event_clear(TestEvent *ev)
+{
+    g_mutex_clear(&ev->lock);
+    g_cond_clear(&ev->cond);
+}
+
+/* Sets the value to @value and wakes the waiters.  Any thread. */
+static inline void test_event_set(TestEvent *ev, int value)
+{
+    g_mutex_lock(&ev->lock);
+    ev->value = value;
+    g_cond_broadcast(&ev->cond);
+    g_mutex_unlock(&ev->lock);
+}
+
+static inline int test_event_get(TestEvent *ev)
+{
+    int value;
+
+    g_mutex_lock(&ev->lock);
+    value = ev->value;
+    g_mutex_unlock(&ev->lock);
+    return value;
+}
+
+/* Waits up to @ms for the value to reach at least @value.
+ * Returns: whether it did. */
+static inline gboolean test_event_wait(TestEvent *ev, int value, gint64 ms)
+{
+    gint64 deadline = test_deadline_ms(ms);
+    gboolean reached;
+
+    g_mutex_lock(&ev->lock);
+    while (ev->value < value) {
+        if (!g_cond_wait_until(&ev->cond, &ev->lock, deadline)) {
+            break;
+        }
+    }
+    reached = ev->value >= value;
+    g_mutex_unlock(&ev->lock);
+    return reached;
+}
+
+#endif /* AIOCONTEXT_TEST_UTIL_H */
