@@ -287,6 +287,7 @@ struct AioContext {
 
     /* fd monitor and its scratch space (home thread only). */
     const FDMonOps *fdmon_ops;
+    int epollfd;                /* -1 when epoll is not available */
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;

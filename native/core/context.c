@@ -45,6 +45,7 @@ AioContext *aio_context_new(const char *name, GError **error)
     g_mutex_init(&ctx->bh_all_lock);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
+    aio__fdmon_epoll_setup(ctx);
 
     ret = event_notifier_init(&ctx->notifier, false);
     if (ret < 0) {
@@ -65,6 +66,7 @@ AioContext *aio_context_new(const char *name, GError **error)
 fail_register:
     event_notifier_cleanup(&ctx->notifier);
 fail_notifier:
+    aio__fdmon_epoll_cleanup(ctx);
     aio__timerlistgroup_deinit(&ctx->tlg);
     g_mutex_clear(&ctx->bh_all_lock);
     aio__lockcnt_destroy(&ctx->list_lock);
@@ -95,6 +97,7 @@ static void aio_context_finalize(AioContext *ctx)
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
+    aio__fdmon_epoll_cleanup(ctx);
     aio__timerlistgroup_deinit(&ctx->tlg);
     g_mutex_clear(&ctx->bh_all_lock);
     aio__lockcnt_destroy(&ctx->list_lock);

@@ -71,11 +71,16 @@ static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready,
         n++;
     }
 
+    /* Many fds: epoll's wait costs O(ready), not O(registered). */
+    if (n >= AIO_EPOLL_THRESHOLD && !aio_external_disabled(ctx) &&
+        aio__fdmon_epoll_try_enable(ctx)) {
+        return ctx->fdmon_ops->wait(ctx, ready, timeout);
+    }
     ret = poll_ns(ctx->pollfds, n, timeout);
     if (ret < 0) {
         return errno == EINTR ? 0 : -errno;
     }
-    for (unsigned i = 0; i < n && ret > 0; i++) {
+    for (unsigned i = 0; i < n; i++) {
         int revents = ctx->pollfds[i].revents;
 
         if (revents & G_IO_NVAL) {

@@ -54,4 +54,16 @@ bool aio__poll_disabled(AioContext *ctx);
 /* fdmon-poll.c: ppoll(2) over an array rebuilt each wait. */
 extern const FDMonOps aio__fdmon_poll_ops;
 
+/* fdmon-epoll.c: epoll(7), taken on for good by fdmon-poll once a wait has
+ * AIO_EPOLL_THRESHOLD fds. */
+#define AIO_EPOLL_THRESHOLD 64
+extern const FDMonOps aio__fdmon_epoll_ops;
+/* Creates ctx->epollfd (-1 if epoll is unavailable).  From aio_context_new. */
+void aio__fdmon_epoll_setup(AioContext *ctx);
+/* Closes ctx->epollfd.  From finalization. */
+void aio__fdmon_epoll_cleanup(AioContext *ctx);
+/* Registers every handler with epoll and switches ctx->fdmon_ops to it.
+ * Returns: false (staying on poll for good) on failure.  Home thread. */
+bool aio__fdmon_epoll_try_enable(AioContext *ctx);
+
 #endif /* AIOCONTEXT_FDMON_H */

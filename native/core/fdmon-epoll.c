@@ -1,0 +1,157 @@
+/*
+ * fdmon-epoll.c — the fd monitor built on epoll(7), for contexts with many
+ * fds: a wait costs O(ready) instead of O(registered).
+ *
+ * A context starts on fdmon-poll and switches here for good the first time
+ * a wait has at least AIO_EPOLL_THRESHOLD fds.  Any epoll_ctl failure (for
+ * instance an fd type epoll refuses, like a regular file) switches back to
+ * fdmon-poll for good: the ops pointer is all that changes.
+ *
+ * epoll_wait only takes milliseconds, so a wait with a positive timeout
+ * first ppoll()s the epoll fd itself with the nanosecond timeout, then
+ * collects events without blocking.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "fdmon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define EPOLL_MAX_EVENTS 128
+
+static void fdmon_epoll_disable(AioContext *ctx)
+{
+    if (ctx->epollfd >= 0) {
+        close(ctx->epollfd);
+        ctx->epollfd = -1;
+    }
+    ctx->fdmon_ops = &aio__fdmon_poll_ops;
+}
+
+static uint32_t epoll_events(AioHandler *node)
+{
+    return ((node->pfd.events & G_IO_IN) ? EPOLLIN : 0) |
+           ((node->pfd.events & G_IO_OUT) ? EPOLLOUT : 0) |
+           EPOLLHUP | EPOLLERR;
+}
+
+static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
+                               AioHandler *new_node)
+{
+    struct epoll_event event = { 0 };
+    int r;
+
+    if (!new_node) {
+        r = epoll_ctl(ctx->epollfd, EPOLL_CTL_DEL, old_node->pfd.fd, &event);
+        /* A closed fd already left the set by itself: not an error. */
+        if (r < 0 && errno != EBADF && errno != ENOENT) {
+            fdmon_epoll_disable(ctx);
+        }
+        return;
+    }
+    event.data.ptr = new_node;
+    event.events = epoll_events(new_node);
+    r = epoll_ctl(ctx->epollfd, old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                  new_node->pfd.fd, &event);
+    if (r < 0 && old_node && errno == ENOENT) {
+        /* The old fd was closed and its number reused. */
+        r = epoll_ctl(ctx->epollfd, EPOLL_CTL_ADD, new_node->pfd.fd, &event);
+    }
+    if (r < 0) {
+        fdmon_epoll_disable(ctx);
+    }
+}
+
+static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
+                            int64_t timeout)
+{
+    struct epoll_event events[EPOLL_MAX_EVENTS];
+    int ret;
+
+    /* epoll cannot leave out paused external handlers: let poll do it. */
+    if (aio_external_disabled(ctx)) {
+        return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
+    }
+    if (timeout > 0) {
+        struct pollfd pfd = { .fd = ctx->epollfd, .events = POLLIN };
+        struct timespec ts = {
+            .tv_sec = timeout / 1000000000LL,
+            .tv_nsec = timeout % 1000000000LL,
+        };
+
+        ret = ppoll(&pfd, 1, &ts, NULL);
+        if (ret <= 0) {
+            return ret < 0 && errno != EINTR ? -errno : 0;
+        }
+        timeout = 0;
+    }
+    ret = epoll_wait(ctx->epollfd, events, EPOLL_MAX_EVENTS,
+                     timeout < 0 ? -1 : 0);
+    if (ret < 0) {
+        return errno == EINTR ? 0 : -errno;
+    }
+    for (int i = 0; i < ret; i++) {
+        AioHandler *node = events[i].data.ptr;
+        int revents = ((events[i].events & EPOLLIN) ? G_IO_IN : 0) |
+                      ((events[i].events & EPOLLOUT) ? G_IO_OUT : 0) |
+                      ((events[i].events & EPOLLHUP) ? G_IO_HUP : 0) |
+                      ((events[i].events & EPOLLERR) ? G_IO_ERR : 0);
+
+        if (!atomic_read(&node->deleted)) {
+            aio__add_ready_handler(ready, node, revents);
+        }
+    }
+    return ret;
+}
+
+const FDMonOps aio__fdmon_epoll_ops = {
+    .update = fdmon_epoll_update,
+    .wait = fdmon_epoll_wait,
+    .need_wait = aio__poll_disabled,
+    .kind = AIO_FDMON_EPOLL,
+};
+
+void aio__fdmon_epoll_setup(AioContext *ctx)
+{
+    ctx->epollfd = epoll_create1(EPOLL_CLOEXEC);
+}
+
+void aio__fdmon_epoll_cleanup(AioContext *ctx)
+{
+    if (ctx->epollfd >= 0) {
+        close(ctx->epollfd);
+        ctx->epollfd = -1;
+    }
+}
+
+bool aio__fdmon_epoll_try_enable(AioContext *ctx)
+{
+    struct epoll_event event;
+
+    if (ctx->epollfd < 0) {
+        return false;
+    }
+    aio__lockcnt_lock(&ctx->list_lock);
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (atomic_read(&node->deleted) || node->nval || !node->pfd.events) {
+            continue;
+        }
+        event.events = epoll_events(node);
+        event.data.ptr = node;
+        if (epoll_ctl(ctx->epollfd, EPOLL_CTL_ADD, node->pfd.fd, &event) < 0) {
+            /* Stay on poll for good. */
+            aio__lockcnt_unlock(&ctx->list_lock);
+            aio__fdmon_epoll_cleanup(ctx);
+            return false;
+        }
+    }
+    ctx->fdmon_ops = &aio__fdmon_epoll_ops;
+    aio__lockcnt_unlock(&ctx->list_lock);
+    return true;
+}
