@@ -293,6 +293,9 @@ struct AioContext {
     unsigned npoll_alloc;
 };
 
+/* Notifies every live context (the virtual clock moved).  Any thread. */
+void aio__notify_all(void);
+
 /* ------------------------------------------------------------------------ */
 /* aio-poll.c                                                                */
 /* ------------------------------------------------------------------------ */

@@ -543,6 +543,32 @@ typedef enum {
 int64_t qemu_clock_get_ns(QEMUClockType type);
 
 /**
+ * qemu_clock_virtual_stop:
+ *
+ * Freezes QEMU_CLOCK_VIRTUAL (and VIRTUAL_RT) at its current time.  Timers
+ * already due still run; waiting never makes others due.  Notifies every
+ * context.  Any thread; idempotent.
+ */
+void qemu_clock_virtual_stop(void);
+
+/** qemu_clock_virtual_resume: lets the virtual clock run again from where
+ * it stood.  Notifies every context.  Any thread; idempotent. */
+void qemu_clock_virtual_resume(void);
+
+/**
+ * qemu_clock_virtual_step:
+ * @ns: how far to move the virtual clock forward (>= 0)
+ *
+ * Timers that become due run on the next aio_poll()/dispatch.  Notifies
+ * every context.  Any thread.
+ */
+void qemu_clock_virtual_step(int64_t ns);
+
+/** qemu_clock_virtual_stopped: Returns: whether the virtual clock is
+ * stopped.  Any thread. */
+bool qemu_clock_virtual_stopped(void);
+
+/**
  * aio_timer_new:
  * @ctx: the context whose loop runs the timer
  * @type: the clock

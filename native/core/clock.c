@@ -1,10 +1,16 @@
 /*
  * clock.c — the four QEMU clocks and timeout arithmetic.
  *
- * REALTIME and VIRTUAL_RT read CLOCK_MONOTONIC; HOST reads CLOCK_REALTIME
- * (wall time, follows NTP).  VIRTUAL is guest time: outside a VM it follows
- * the monotonic clock, and can be stopped, resumed and stepped through
- * qemu_clock_virtual_*() (aio.h does not expose those yet).
+ * REALTIME reads CLOCK_MONOTONIC; HOST reads CLOCK_REALTIME (wall time,
+ * follows NTP).  VIRTUAL (and VIRTUAL_RT, its twin outside icount mode) is
+ * guest time: it follows the monotonic clock plus an offset while running,
+ * and stands still while stopped; step() moves it forward either way.
+ *
+ * One deliberate difference from QEMU: there a stopped virtual clock is
+ * also *disabled* (its timers never run).  Here timers that are due at the
+ * frozen time still run, and waiting never makes a stopped clock's timers
+ * due (their deadline is "forever").  That is what makes stop() + step()
+ * a deterministic test clock, which is what QEMU's qtest clock_step does.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -20,14 +26,32 @@ static int64_t timespec_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The virtual clock: process-wide, as in QEMU. */
+static GMutex virtual_lock;
+static bool virtual_stopped;     /* under virtual_lock; read atomically */
+static int64_t virtual_offset;   /* added to monotonic time while running */
+static int64_t virtual_frozen;   /* the time while stopped */
+
+static int64_t virtual_get_ns(void)
+{
+    int64_t now;
+
+    g_mutex_lock(&virtual_lock);
+    now = virtual_stopped ? virtual_frozen
+                          : timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
+    g_mutex_unlock(&virtual_lock);
+    return now;
+}
+
 int64_t qemu_clock_get_ns(QEMUClockType type)
 {
     switch (type) {
     case QEMU_CLOCK_HOST:
         return timespec_ns(CLOCK_REALTIME);
-    case QEMU_CLOCK_REALTIME:
     case QEMU_CLOCK_VIRTUAL:
     case QEMU_CLOCK_VIRTUAL_RT:
+        return virtual_get_ns();
+    case QEMU_CLOCK_REALTIME:
     default:
         return timespec_ns(CLOCK_MONOTONIC);
     }
@@ -35,8 +59,50 @@ int64_t qemu_clock_get_ns(QEMUClockType type)
 
 bool aio__clock_use_for_deadline(QEMUClockType type)
 {
-    (void)type;
+    if (type == QEMU_CLOCK_VIRTUAL || type == QEMU_CLOCK_VIRTUAL_RT) {
+        return !atomic_read(&virtual_stopped);
+    }
     return true;
+}
+
+void qemu_clock_virtual_stop(void)
+{
+    g_mutex_lock(&virtual_lock);
+    if (!virtual_stopped) {
+        virtual_frozen = timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
+        atomic_set(&virtual_stopped, true);
+    }
+    g_mutex_unlock(&virtual_lock);
+    aio__notify_all();
+}
+
+void qemu_clock_virtual_resume(void)
+{
+    g_mutex_lock(&virtual_lock);
+    if (virtual_stopped) {
+        virtual_offset = virtual_frozen - timespec_ns(CLOCK_MONOTONIC);
+        atomic_set(&virtual_stopped, false);
+    }
+    g_mutex_unlock(&virtual_lock);
+    aio__notify_all();
+}
+
+void qemu_clock_virtual_step(int64_t ns)
+{
+    g_return_if_fail(ns >= 0);
+    g_mutex_lock(&virtual_lock);
+    if (virtual_stopped) {
+        virtual_frozen += ns;
+    } else {
+        virtual_offset += ns;
+    }
+    g_mutex_unlock(&virtual_lock);
+    aio__notify_all();
+}
+
+bool qemu_clock_virtual_stopped(void)
+{
+    return atomic_read(&virtual_stopped);
 }
 
 int aio__timeout_ns_to_ms(int64_t ns)

@@ -32,6 +32,20 @@ typedef struct AioSource {
 
 static void aio_context_finalize(AioContext *ctx);
 
+/* Every live context, for aio__notify_all().  A context leaves the list
+ * before it is freed, under the lock, so a notify never sees a dead one. */
+static GMutex all_contexts_lock;
+static GList *all_contexts;
+
+void aio__notify_all(void)
+{
+    g_mutex_lock(&all_contexts_lock);
+    for (GList *l = all_contexts; l; l = l->next) {
+        aio_notify(l->data);
+    }
+    g_mutex_unlock(&all_contexts_lock);
+}
+
 AioContext *aio_context_new(const char *name, GError **error)
 {
     AioContext *ctx = g_new0(AioContext, 1);
@@ -61,6 +75,9 @@ AioContext *aio_context_new(const char *name, GError **error)
                     g_strerror(-ret));
         goto fail_register;
     }
+    g_mutex_lock(&all_contexts_lock);
+    all_contexts = g_list_prepend(all_contexts, ctx);
+    g_mutex_unlock(&all_contexts_lock);
     return ctx;
 
 fail_register:
@@ -93,6 +110,10 @@ static void aio_context_finalize(AioContext *ctx)
 {
     /* Every source holds a reference, so none is left. */
     g_assert(ctx->source == NULL && ctx->attached == NULL);
+
+    g_mutex_lock(&all_contexts_lock);
+    all_contexts = g_list_remove(all_contexts, ctx);
+    g_mutex_unlock(&all_contexts_lock);
 
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);

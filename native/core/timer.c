@@ -193,8 +193,7 @@ static int64_t timerlist_deadline_ns(QEMUTimerList *tl)
     int64_t expire_time, delta;
 
     /* Unlocked peek: an empty list is the common case. */
-    if (!atomic_load_acquire(&tl->active_timers) ||
-        !aio__clock_use_for_deadline(tl->clock)) {
+    if (!atomic_load_acquire(&tl->active_timers)) {
         return -1;
     }
     g_mutex_lock(&tl->active_timers_lock);
@@ -206,7 +205,11 @@ static int64_t timerlist_deadline_ns(QEMUTimerList *tl)
     g_mutex_unlock(&tl->active_timers_lock);
 
     delta = expire_time - qemu_clock_get_ns(tl->clock);
-    return delta <= 0 ? 0 : delta;
+    if (delta <= 0) {
+        return 0;
+    }
+    /* A stopped clock does not get there by waiting. */
+    return aio__clock_use_for_deadline(tl->clock) ? delta : -1;
 }
 
 int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg)

@@ -15,6 +15,12 @@
 #ifndef AIOCONTEXT_TEST_UTIL_H
 #define AIOCONTEXT_TEST_UTIL_H
 
+/* pipe2/socketpair flags and friends, whatever -std the build uses.  This
+ * header is included first by every test. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include "aio.h"
 
 #include <errno.h>
