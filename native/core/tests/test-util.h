@@ -307,27 +307,27 @@ static inline void test_wait_clock(QEMUClockType type, int64_t target_ns)
 /*
  * A flag one thread raises and another waits for, with a deadline.
  */
-typedef struct TestEvent {
+typedef struct TestFlag {
     GMutex lock;
     GCond cond;
     int value;
-} TestEvent;
+} TestFlag;
 
-static inline void test_event_init(TestEvent *ev)
+static inline void test_flag_init(TestFlag *ev)
 {
     g_mutex_init(&ev->lock);
     g_cond_init(&ev->cond);
     ev->value = 0;
 }
 
-static inline void test_event_clear(TestEvent *ev)
+static inline void test_flag_clear(TestFlag *ev)
 {
     g_mutex_clear(&ev->lock);
     g_cond_clear(&ev->cond);
 }
 
 /* Sets the value to @value and wakes the waiters.  Any thread. */
-static inline void test_event_set(TestEvent *ev, int value)
+static inline void test_flag_set(TestFlag *ev, int value)
 {
     g_mutex_lock(&ev->lock);
     ev->value = value;
@@ -335,7 +335,7 @@ static inline void test_event_set(TestEvent *ev, int value)
     g_mutex_unlock(&ev->lock);
 }
 
-static inline int test_event_get(TestEvent *ev)
+static inline int test_flag_get(TestFlag *ev)
 {
     int value;
 
@@ -347,7 +347,7 @@ static inline int test_event_get(TestEvent *ev)
 
 /* Waits up to @ms for the value to reach at least @value.
  * Returns: whether it did. */
-static inline gboolean test_event_wait(TestEvent *ev, int value, gint64 ms)
+static inline gboolean test_flag_wait(TestFlag *ev, int value, gint64 ms)
 {
     gint64 deadline = test_deadline_ms(ms);
     gboolean reached;

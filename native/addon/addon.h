@@ -1,0 +1,82 @@
+/*
+ * addon.h — per-environment state of the binding.
+ *
+ * One Addon exists per Node.js environment (the main thread and each
+ * worker), stored as the environment's instance data and handed to every
+ * class as callback data: the binding keeps no globals.  Everything in it
+ * belongs to the environment's JS thread.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_ADDON_H
+#define AIOCONTEXT_ADDON_H
+
+#include <napi.h>
+
+#include <unordered_set>
+#include <cstdint>
+
+namespace aiocontext {
+
+class Context;
+class EventNotifier;
+
+/* Type tags stamped on each native object (napi_type_tag_object) so that an
+ * argument is unwrapped only if this copy of the addon made it.  Random per
+ * load, as in better-sqlite3, so objects from another copy are refused. */
+struct TypeTags {
+    napi_type_tag context;
+    napi_type_tag bottomHalf;
+    napi_type_tag timer;
+    napi_type_tag eventNotifier;
+    napi_type_tag mainContext;
+};
+
+struct Addon {
+    explicit Addon(napi_env env);
+    ~Addon();
+
+    napi_env env;
+    TypeTags tags;
+
+    /* The JS AioError class (src/errors.ts), from setErrorClass().  Empty
+     * until then; errors.cc falls back to a plain Error with a code. */
+    Napi::FunctionReference errorClass;
+
+    /* Constructors of the native classes, to create children (a BH from
+     * ctx.bh()) and to recognise the token that only the addon passes. */
+    Napi::FunctionReference bottomHalfClass;
+    Napi::FunctionReference timerClass;
+
+    /* Async context for napi_make_callback(), used when a foreign GLib loop
+     * dispatches a callback with no poll()/iteration() on the stack. */
+    Napi::ObjectReference asyncResource;
+    napi_async_context asyncContext = nullptr;
+
+    /* Driver bookkeeping (callback.cc): how many poll()/iteration() calls
+     * are on the stack, and the exceptions callbacks threw meanwhile, oldest
+     * first, in a JS array (a thrown value may be a primitive, which a
+     * napi_ref cannot hold at NAPI_VERSION 8).  Each driver takes the
+     * entries added after it started. */
+    unsigned driverDepth = 0;
+    Napi::ObjectReference pendingErrors;
+    uint32_t pendingCount = 0;
+
+    /* Every open Context, closed by the environment cleanup hook. */
+    std::unordered_set<Context *> contexts;
+    /* Every open EventNotifier, closed by the cleanup hook after contexts. */
+    std::unordered_set<EventNotifier *> notifiers;
+
+    /* Set once the cleanup hook ran: nothing may call into JS any more. */
+    bool tornDown = false;
+
+    static Addon *From(napi_env env);
+};
+
+/* Module-level functions, one concept per file. */
+Napi::Value JS_clockNs(const Napi::CallbackInfo &info);   /* clock.cc */
+Napi::Value JS_pipe(const Napi::CallbackInfo &info);      /* pipe.cc */
+
+} // namespace aiocontext
+
+#endif /* AIOCONTEXT_ADDON_H */

@@ -1,0 +1,255 @@
+/*
+ * bottom-half.cc — class BottomHalf and oneshot BHs (see bottom-half.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "bottom-half.h"
+
+#include "addon.h"
+#include "callback.h"
+#include "context.h"
+#include "errors.h"
+#include "guards.h"
+
+namespace aiocontext {
+
+/* The JS function of a oneshot, from scheduling until the core frees the BH
+ * (the destroy notify, after the call or at finalization).  Linked into its
+ * context's oneshots_ list so that Close() can stop the ones that have not
+ * run: a oneshot must not run after close() even if close() was called from
+ * a callback earlier in the same BH pass. */
+struct OneshotRecord {
+    Addon *addon;
+    Context *ctx;                 /* null once the context closed */
+    Napi::FunctionReference fn;
+    OneshotRecord *prev;
+    OneshotRecord *next;
+};
+
+/* ---- class --------------------------------------------------------------- */
+
+Napi::Function BottomHalf::Init(Napi::Env env, Addon *addon)
+{
+    return DefineClass(
+        env, "BottomHalf",
+        {
+            InstanceMethod<&BottomHalf::JS_schedule>("schedule"),
+            InstanceMethod<&BottomHalf::JS_cancel>("cancel"),
+            InstanceMethod<&BottomHalf::JS_delete>("delete"),
+            InstanceAccessor<&BottomHalf::JS_scheduled>("scheduled"),
+            InstanceAccessor<&BottomHalf::JS_deleted>("deleted"),
+        },
+        addon);
+}
+
+BottomHalf::BottomHalf(const Napi::CallbackInfo &info)
+    : Napi::ObjectWrap<BottomHalf>(info),
+      addon_(static_cast<Addon *>(info.Data()))
+{
+    if (!info[0].IsExternal() ||
+        info[0].As<Napi::External<Addon>>().Data() != addon_) {
+        ThrowTypeError(info.Env(), "Illegal constructor: use AioContext.bh()");
+        return;
+    }
+    napi_type_tag_object(info.Env(), info.This(), &addon_->tags.bottomHalf);
+}
+
+BottomHalf::~BottomHalf()
+{
+    /* Nothing to release in the core: the wrapper is only collectable after
+     * the core's destroy notify dropped the strong reference. */
+}
+
+Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
+                             const std::string &name)
+{
+    Addon *addon = ctx->addon();
+    Napi::Env env(addon->env);
+    Napi::Object obj =
+        addon->bottomHalfClass.New({Napi::External<Addon>::New(env, addon)});
+    if (env.IsExceptionPending()) {
+        return Napi::Object();
+    }
+    BottomHalf *self = Unwrap(obj);
+    self->ctx_ = ctx;
+    self->name_ = name;
+    self->callback_ = Napi::Persistent(cb);
+    self->bh_ = aio_bh_new_full(ctx->core(), Run, self, name.c_str(), Destroy);
+    /* Owned by the context until the core frees the BH (Destroy). */
+    self->Ref();
+    ctx->bhs_.push_back(self);
+    self->pos_ = std::prev(ctx->bhs_.end());
+    return obj;
+}
+
+/* The core's callback.  Touches nothing of @self after the JS call: the
+ * callback may delete the BH or close the context (the wrapper itself
+ * stays alive until Destroy, which the core never runs while we are here). */
+void BottomHalf::Run(void *opaque)
+{
+    auto *self = static_cast<BottomHalf *>(opaque);
+    Addon *addon = self->addon_;
+    napi_env env = addon->env;
+    napi_handle_scope scope;
+    napi_value fn = nullptr;
+
+    if (self->callback_.IsEmpty() ||
+        napi_open_handle_scope(env, &scope) != napi_ok) {
+        return;
+    }
+    napi_get_reference_value(env, self->callback_, &fn);
+    if (fn) {
+        CallFromCore(addon, fn, 0, nullptr);
+    }
+    napi_close_handle_scope(env, scope);
+}
+
+/* The core freed the BH: drop the context's reference on the wrapper. */
+void BottomHalf::Destroy(void *opaque)
+{
+    auto *self = static_cast<BottomHalf *>(opaque);
+
+    self->bh_ = nullptr;
+    self->callback_.Reset();
+    self->Unref();
+}
+
+void BottomHalf::CloseFromContext()
+{
+    /* The context empties its bhs_ list itself. */
+    if (bh_) {
+        qemu_bh_delete(bh_);     /* freed at finalization: Destroy */
+        bh_ = nullptr;
+    }
+    callback_.Reset();
+    ctx_ = nullptr;
+    closed_ = true;
+}
+
+std::string BottomHalf::Describe() const
+{
+    return "BottomHalf '" + name_ + "'";
+}
+
+bool BottomHalf::CheckUsable(napi_env env) const
+{
+    if (closed_) {
+        ThrowState(addon_, env, AioState::Closed,
+                   "The AioContext of " + Describe());
+        return false;
+    }
+    if (!aio_context_in_home_thread(ctx_->core())) {
+        ThrowState(addon_, env, AioState::WrongThread, Describe());
+        return false;
+    }
+    if (deleted_) {
+        ThrowState(addon_, env, AioState::Deleted, Describe());
+        return false;
+    }
+    return true;
+}
+
+/* ---- JS methods ---------------------------------------------------------- */
+
+Napi::Value BottomHalf::JS_schedule(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    qemu_bh_schedule(bh_);
+    return Napi::Value();
+}
+
+Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    qemu_bh_cancel(bh_);
+    return Napi::Value();
+}
+
+/* Idempotent, and safe from the BH's own callback: the core frees the BH on
+ * its next BH pass and then calls Destroy. */
+Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
+{
+    if (deleted_ || closed_) {
+        return Napi::Value();
+    }
+    if (!aio_context_in_home_thread(ctx_->core())) {
+        ThrowState(addon_, info.Env(), AioState::WrongThread, Describe());
+        return Napi::Value();
+    }
+    qemu_bh_delete(bh_);
+    bh_ = nullptr;               /* the core owns it now */
+    deleted_ = true;
+    callback_.Reset();           /* a running callback keeps its own handle */
+    ctx_->bhs_.erase(pos_);
+    return Napi::Value();
+}
+
+Napi::Value BottomHalf::JS_scheduled(const Napi::CallbackInfo &info)
+{
+    bool scheduled = bh_ && !deleted_ && !closed_ && qemu_bh_is_scheduled(bh_);
+    return Napi::Boolean::New(info.Env(), scheduled);
+}
+
+Napi::Value BottomHalf::JS_deleted(const Napi::CallbackInfo &info)
+{
+    return Napi::Boolean::New(info.Env(), deleted_ || closed_);
+}
+
+/* ---- oneshots ------------------------------------------------------------ */
+
+void BottomHalf::ScheduleOneshot(Context *ctx, Napi::Function cb)
+{
+    auto *rec = new OneshotRecord{ctx->addon(), ctx, Napi::Persistent(cb),
+                                  nullptr, ctx->oneshots_};
+    if (rec->next) {
+        rec->next->prev = rec;
+    }
+    ctx->oneshots_ = rec;
+    aio_bh_schedule_oneshot_full(ctx->core(), RunOneshot, rec, "oneshot",
+                                 DestroyOneshot);
+}
+
+void BottomHalf::RunOneshot(void *opaque)
+{
+    auto *rec = static_cast<OneshotRecord *>(opaque);
+    napi_env env = rec->addon->env;
+    napi_handle_scope scope;
+    napi_value fn = nullptr;
+
+    if (!rec->ctx || napi_open_handle_scope(env, &scope) != napi_ok) {
+        return;    /* the context closed earlier in this pass */
+    }
+    napi_get_reference_value(env, rec->fn, &fn);
+    if (fn) {
+        CallFromCore(rec->addon, fn, 0, nullptr);
+    }
+    napi_close_handle_scope(env, scope);
+}
+
+void BottomHalf::DestroyOneshot(void *opaque)
+{
+    auto *rec = static_cast<OneshotRecord *>(opaque);
+
+    if (rec->ctx) {
+        if (rec->prev) {
+            rec->prev->next = rec->next;
+        } else {
+            rec->ctx->oneshots_ = rec->next;
+        }
+        if (rec->next) {
+            rec->next->prev = rec->prev;
+        }
+    }
+    delete rec;
+}
+
+void BottomHalf::CancelOneshots(Context *ctx)
+{
+    /* The records stay with the core, which frees them at finalization. */
+    for (OneshotRecord *rec = ctx->oneshots_; rec; rec = rec->next) {
+        rec->ctx = nullptr;
+    }
+    ctx->oneshots_ = nullptr;
+}
+
+} // namespace aiocontext

@@ -1,0 +1,131 @@
+/*
+ * callback.cc — calling JS from core callbacks (see callback.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "callback.h"
+
+#include "addon.h"
+
+#include <string>
+
+namespace aiocontext {
+
+/* Keeps @error for the innermost driver on the stack. */
+static void KeepError(Addon *addon, napi_value error)
+{
+    napi_env env = addon->env;
+    napi_value list;
+
+    if (napi_get_reference_value(env, addon->pendingErrors, &list) != napi_ok ||
+        list == nullptr ||
+        napi_set_element(env, list, addon->pendingCount, error) != napi_ok) {
+        /* Nowhere to keep it: better reported than lost. */
+        napi_fatal_exception(env, error);
+        return;
+    }
+    addon->pendingCount++;
+}
+
+napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
+                        const napi_value *argv)
+{
+    napi_env env = addon->env;
+    napi_value recv, result = nullptr;
+    napi_status status;
+    bool pending = false;
+    napi_value error;
+
+    if (addon->tornDown) {
+        return nullptr;
+    }
+    if (addon->driverDepth > 0) {
+        /* A JS caller is on the stack and drains microtasks itself. */
+        napi_get_undefined(env, &recv);
+        status = napi_call_function(env, recv, fn, argc, argv, &result);
+    } else if (addon->asyncContext) {
+        /* Called from a foreign GLib loop: enter JS as an event source
+         * does, so microtasks scheduled by the callback run after it.
+         * napi_make_callback wants an object as `this`. */
+        napi_get_global(env, &recv);
+        status = napi_make_callback(env, addon->asyncContext, recv, fn, argc,
+                                    argv, &result);
+    } else {
+        napi_get_undefined(env, &recv);
+        status = napi_call_function(env, recv, fn, argc, argv, &result);
+    }
+    if (status == napi_ok) {
+        return result;
+    }
+    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
+        return nullptr;    /* e.g. napi_cannot_run_js while tearing down */
+    }
+    napi_get_and_clear_last_exception(env, &error);
+    if (addon->driverDepth > 0) {
+        KeepError(addon, error);
+    } else {
+        napi_fatal_exception(env, error);
+    }
+    return nullptr;
+}
+
+/* ---- DriverScope --------------------------------------------------------- */
+
+DriverScope::DriverScope(Addon *addon, const char *name)
+    : addon_(addon), name_(name), mark_(addon->pendingCount)
+{
+    addon_->driverDepth++;
+}
+
+DriverScope::~DriverScope()
+{
+    if (!finished_) {
+        /* Left without Finish(): drop what our callbacks threw. */
+        addon_->driverDepth--;
+        addon_->pendingCount = static_cast<uint32_t>(mark_);
+    }
+}
+
+Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
+{
+    finished_ = true;
+    addon_->driverDepth--;
+
+    uint32_t mark = static_cast<uint32_t>(mark_);
+    uint32_t count = addon_->pendingCount - mark;
+    if (count == 0) {
+        return result;
+    }
+
+    Napi::Object list = addon_->pendingErrors.Value();
+    Napi::Value error;
+    if (count == 1) {
+        error = list.Get(mark);
+    } else {
+        Napi::Array errors = Napi::Array::New(env, count);
+        for (uint32_t i = 0; i < count; i++) {
+            errors.Set(i, list.Get(mark + i));
+        }
+        std::string message = std::to_string(count) +
+                              " callbacks threw during one " + name_ + "()";
+        Napi::Value ctor = env.Global().Get("AggregateError");
+        if (ctor.IsFunction()) {
+            error = ctor.As<Napi::Function>().New(
+                {errors, Napi::String::New(env, message)});
+        }
+        if (env.IsExceptionPending()) {
+            env.GetAndClearPendingException();
+            error = Napi::Value();
+        }
+        if (error.IsEmpty()) {
+            error = errors.Get(uint32_t(0));   /* the first one, at least */
+        }
+    }
+    /* Forget them: the array must not keep errors alive. */
+    addon_->pendingCount = mark;
+    list.Set("length", Napi::Number::New(env, mark));
+    napi_throw(env, error);
+    return Napi::Value();
+}
+
+} // namespace aiocontext

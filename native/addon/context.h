@@ -1,0 +1,123 @@
+/*
+ * context.h — class Context: the native side of AioContext.
+ *
+ * Ownership (one owner per object):
+ *  - Context owns the core AioContext (one reference, dropped by Close()).
+ *  - Context keeps every BottomHalf and Timer it created alive (a strong
+ *    reference on each wrapper) until it is deleted or the context closes:
+ *    as in QEMU they live until deleted, so the GC of a user's handle never
+ *    frees what the core still calls.  Children point back with a plain
+ *    Context* (no JS reference, so no cycle) that Close() clears.
+ *  - fd and event-notifier handlers live in refcounted FdRecords owned by the
+ *    fds_ map (fd-handler.h).
+ *  - While attached to a GMainContext the context holds a strong reference
+ *    on its own wrapper, so an attached context dropped by JS keeps running,
+ *    and a reference on the GMainContext.
+ *
+ * Close() is the single close path: JS close(), the finalizer and the
+ * environment cleanup hook all run it; it is idempotent, calls no JS, and is
+ * safe from inside the context's own callbacks (the core's aio_poll() and
+ * GSource dispatch hold their own reference on the core context, and
+ * nothing the C++ stack may still use is freed: see context.cc).
+ *
+ * Home thread only, except JS_notify.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIOCONTEXT_CONTEXT_H
+#define AIOCONTEXT_CONTEXT_H
+
+#include <napi.h>
+
+extern "C" {
+#include "aio.h"
+}
+
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace aiocontext {
+
+struct Addon;
+struct FdRecord;
+struct OneshotRecord;
+class BottomHalf;
+class Timer;
+
+class Context : public Napi::ObjectWrap<Context> {
+public:
+    static Napi::Function Init(Napi::Env env, Addon *addon);
+
+    /* new Context(name: string) */
+    explicit Context(const Napi::CallbackInfo &info);
+    ~Context() override;
+
+    AioContext *core() const { return core_; }
+    Addon *addon() const { return addon_; }
+    bool IsOpen() const { return core_ != nullptr; }
+
+    /* "AioContext 'name'", the subject of error messages. */
+    std::string Describe() const;
+
+    /* Throws ERR_AIO_CLOSED or ERR_AIO_WRONG_THREAD and returns false
+     * unless the context is open and this is its home thread. */
+    bool CheckUsable(napi_env env) const;
+
+    /* The close path (see above).  Returns: the names of the BHs that were
+     * never deleted, in creation order (empty on the second call). */
+    std::vector<std::string> Close();
+
+private:
+    friend class BottomHalf;   /* bhs_, oneshots_ */
+    friend class Timer;        /* timers_ */
+
+    Napi::Value JS_poll(const Napi::CallbackInfo &info);
+    Napi::Value JS_notify(const Napi::CallbackInfo &info);
+    Napi::Value JS_computeTimeout(const Napi::CallbackInfo &info);
+    Napi::Value JS_bh(const Napi::CallbackInfo &info);
+    Napi::Value JS_scheduleOneshot(const Napi::CallbackInfo &info);
+    Napi::Value JS_setFdHandler(const Napi::CallbackInfo &info);
+    Napi::Value JS_setEventNotifier(const Napi::CallbackInfo &info);
+    Napi::Value JS_timer(const Napi::CallbackInfo &info);
+    Napi::Value JS_disableExternal(const Napi::CallbackInfo &info);
+    Napi::Value JS_enableExternal(const Napi::CallbackInfo &info);
+    Napi::Value JS_externalDisabled(const Napi::CallbackInfo &info);
+    Napi::Value JS_setPollParams(const Napi::CallbackInfo &info);
+    Napi::Value JS_acquire(const Napi::CallbackInfo &info);
+    Napi::Value JS_release(const Napi::CallbackInfo &info);
+    Napi::Value JS_attach(const Napi::CallbackInfo &info);
+    Napi::Value JS_detach(const Napi::CallbackInfo &info);
+    Napi::Value JS_sourceId(const Napi::CallbackInfo &info);
+    Napi::Value JS_stats(const Napi::CallbackInfo &info);
+    Napi::Value JS_close(const Napi::CallbackInfo &info);
+    Napi::Value JS_closed(const Napi::CallbackInfo &info);
+    Napi::Value JS_name(const Napi::CallbackInfo &info);
+
+    /* Puts @record in fds_ for its fd, retiring the record it replaces. */
+    void InstallRecord(FdRecord *record);
+    /* Unregisters @fd from the core and retires its record, if any.
+     * Returns: 0 or a negative errno from the core. */
+    int RemoveFd(int fd);
+    void Detach();
+
+    static void OnLeak(const char *name, void *opaque);
+
+    Addon *addon_;
+    AioContext *core_ = nullptr;
+    std::string name_;
+
+    std::list<BottomHalf *> bhs_;      /* undeleted BHs, creation order */
+    std::list<Timer *> timers_;        /* undeleted timers */
+    OneshotRecord *oneshots_ = nullptr; /* oneshots not yet run (intrusive) */
+    std::unordered_map<int, FdRecord *> fds_;
+
+    GMainContext *main_ = nullptr;     /* referenced while attached */
+    unsigned acquired_ = 0;            /* aio_context_acquire() depth */
+    std::vector<std::string> leaks_;   /* reported by the core (defensive) */
+};
+
+} // namespace aiocontext
+
+#endif /* AIOCONTEXT_CONTEXT_H */
