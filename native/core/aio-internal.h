@@ -146,6 +146,13 @@ struct AioHandler {
     /* The fd was found closed (POLLNVAL): never polled again, so a closed
      * but still registered fd cannot make the loop spin. */
     bool nval;
+
+    /* fdmon-io_uring: FDMON_IO_URING_* flags (atomic), the submit_list
+     * link, and whether the back end owns the node's retirement (it can be
+     * freed only after its POLL_ADD completed). */
+    unsigned fdmon_flags;
+    AioHandler *submit_next;
+    bool fdmon_owned;
 };
 
 #define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
@@ -176,6 +183,8 @@ void aio__handler_set_nval(AioContext *ctx, AioHandler *node);
 /* Adds/removes every node's pfd to/from the current GSource as its state
  * requires.  Takes the mutex. */
 void aio__gsource_sync_all(AioContext *ctx);
+/* The same, with the mutex already held. */
+void aio__gsource_sync_all_locked(AioContext *ctx);
 
 /* Returns: false if @node is external and external handlers are paused. */
 static inline bool aio__node_check(AioContext *ctx, AioHandler *node)
@@ -288,6 +297,16 @@ struct AioContext {
     /* fd monitor and its scratch space (home thread only). */
     const FDMonOps *fdmon_ops;
     int epollfd;                /* -1 when epoll is not available */
+    /* The back end's own fd as GLib polls it (when not per-fd), and the
+     * source it was added to; under list_lock's mutex. */
+    GPollFD fdmon_pfd;
+    GSource *fdmon_pfd_in_source;
+    /* fdmon-io_uring state (struct io_uring *), and the handlers whose
+     * POLL_ADD/POLL_REMOVE are waiting to be submitted (lock-free LIFO). */
+    void *io_uring;
+    AioHandler *submit_list;
+    /* Why the fd monitor asked for is not in use, or NULL. */
+    char *fdmon_fallback_reason;
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;

@@ -82,6 +82,40 @@ static bool run_poll_handlers_once(AioContext *ctx, AioHandler **ready,
     return progress;
 }
 
+/* Takes handlers that found nothing for POLL_IDLE_INTERVAL_NS off the poll
+ * list, so that many idle handlers do not slow polling of the busy ones.
+ * Only for back ends that see fd readiness while polling (io_uring): with
+ * poll/epoll, an fd whose handler left polling could starve.  Returns:
+ * whether the last poll of a leaving handler found work. */
+static bool remove_idle_poll_handlers(AioContext *ctx, AioHandler **ready,
+                                      int64_t now)
+{
+    bool progress = false;
+
+    if (!ctx->fdmon_ops->supports_polling) {
+        return false;
+    }
+    for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
+        next = node->poll_next;
+        if (node->poll_idle_timeout == 0) {
+            node->poll_idle_timeout = now + POLL_IDLE_INTERVAL_NS;
+        } else if (now >= node->poll_idle_timeout) {
+            node->poll_idle_timeout = 0;
+            aio__poll_list_remove(node);
+            if (ctx->poll_started && node->io_poll_end) {
+                node->io_poll_end(node->opaque);
+                /* An event may have raced with io_poll_end(). */
+                if (node->io_poll(node->opaque)) {
+                    aio__add_ready_handler(ready, node, 0);
+                    node->poll_ready = true;
+                    progress = true;
+                }
+            }
+        }
+    }
+    return progress;
+}
+
 /* Busy-polls for up to @max_ns, or until a poll hit sets *timeout to 0.
  * Reduces a finite *timeout by the time spent, so the deadline holds. */
 static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
@@ -99,6 +133,10 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
         max_ns = aio__soonest(*timeout, max_ns);
     } while (elapsed < max_ns && !ctx->fdmon_ops->need_wait(ctx));
 
+    if (remove_idle_poll_handlers(ctx, ready, start + elapsed)) {
+        *timeout = 0;
+        progress = true;
+    }
     if (*timeout != -1) {
         *timeout -= MIN(*timeout, elapsed);
     }

@@ -114,15 +114,39 @@ bool event_notifier_test_and_clear(EventNotifier *e);
 typedef void AioLeakFunc(const char *name, void *opaque);
 
 /**
- * aio_context_new:
+ * AioFdMonRequest:
+ * @AIO_FDMON_REQUEST_AUTO: ppoll, switching to epoll for good once a wait
+ *   has 64 fds (QEMU's default without io_uring)
+ * @AIO_FDMON_REQUEST_POLL: ppoll only
+ * @AIO_FDMON_REQUEST_EPOLL: epoll from the start
+ * @AIO_FDMON_REQUEST_IO_URING: io_uring (one-shot POLL_ADD per fd)
+ *
+ * The fd monitor a new context should use.  When the one asked for cannot
+ * be set up, the context falls back to AUTO and says why through
+ * aio_context_get_stats().
+ */
+typedef enum {
+    AIO_FDMON_REQUEST_AUTO,
+    AIO_FDMON_REQUEST_POLL,
+    AIO_FDMON_REQUEST_EPOLL,
+    AIO_FDMON_REQUEST_IO_URING,
+} AioFdMonRequest;
+
+/**
+ * aio_context_new_full:
  * @name: (nullable): the GSource name; NULL means "aio-context"
+ * @fdmon: the fd monitor to use
  * @error: return location for a GError
  *
  * Creates a context whose home thread is the calling thread.  It starts
- * with one reference, fdmon-poll and polling off (poll max 0).
+ * with one reference and polling off (poll max 0).
  *
  * Returns: (transfer full): the context, or NULL with @error set.
  */
+AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
+                                 GError **error);
+
+/** aio_context_new: aio_context_new_full() with AIO_FDMON_REQUEST_AUTO. */
 AioContext *aio_context_new(const char *name, GError **error);
 
 /** aio_context_ref: takes a reference.  Any thread.  Returns: @ctx. */
@@ -505,6 +529,8 @@ typedef enum {
  * @bhs: BHs allocated and not yet freed by the loop
  * @timers: timers created and not yet freed
  * @fdmon: the fd monitor in use
+ * @fdmon_fallback_reason: (nullable): why the fd monitor asked for at
+ *   creation is not in use (owned by the context)
  */
 typedef struct AioContextStats {
     uint32_t notify_me;
@@ -515,6 +541,7 @@ typedef struct AioContextStats {
     unsigned bhs;
     unsigned timers;
     AioFdMonKind fdmon;
+    const char *fdmon_fallback_reason;
 } AioContextStats;
 
 /** aio_context_get_stats: fills @stats.  Home thread (other fields racy). */

@@ -46,7 +46,42 @@ void aio__notify_all(void)
     g_mutex_unlock(&all_contexts_lock);
 }
 
+/* Sets up the fd monitor asked for, falling back to AUTO with a reason. */
+static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
+{
+    int ret;
+
+    switch (fdmon) {
+    case AIO_FDMON_REQUEST_POLL:
+        aio__fdmon_epoll_cleanup(ctx);      /* never upgrade */
+        break;
+    case AIO_FDMON_REQUEST_EPOLL:
+        if (!aio__fdmon_epoll_try_enable(ctx)) {
+            ctx->fdmon_fallback_reason = g_strdup("epoll is not available");
+        }
+        break;
+    case AIO_FDMON_REQUEST_IO_URING:
+        ret = aio__fdmon_io_uring_setup(ctx);
+        if (ret < 0) {
+            ctx->fdmon_fallback_reason =
+                ret == -ENOSYS ? g_strdup("built without liburing")
+                               : g_strdup_printf("io_uring_queue_init: %s",
+                                                 g_strerror(-ret));
+        }
+        break;
+    case AIO_FDMON_REQUEST_AUTO:
+    default:
+        break;
+    }
+}
+
 AioContext *aio_context_new(const char *name, GError **error)
+{
+    return aio_context_new_full(name, AIO_FDMON_REQUEST_AUTO, error);
+}
+
+AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
+                                 GError **error)
 {
     AioContext *ctx = g_new0(AioContext, 1);
     int ret;
@@ -59,6 +94,7 @@ AioContext *aio_context_new(const char *name, GError **error)
     g_mutex_init(&ctx->bh_all_lock);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
+    ctx->fdmon_pfd.fd = -1;
     aio__fdmon_epoll_setup(ctx);
 
     ret = event_notifier_init(&ctx->notifier, false);
@@ -75,6 +111,7 @@ AioContext *aio_context_new(const char *name, GError **error)
                     g_strerror(-ret));
         goto fail_register;
     }
+    fdmon_setup(ctx, fdmon);
     g_mutex_lock(&all_contexts_lock);
     all_contexts = g_list_prepend(all_contexts, ctx);
     g_mutex_unlock(&all_contexts_lock);
@@ -118,7 +155,9 @@ static void aio_context_finalize(AioContext *ctx)
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
+    aio__fdmon_io_uring_cleanup(ctx);
     aio__fdmon_epoll_cleanup(ctx);
+    g_free(ctx->fdmon_fallback_reason);
     aio__timerlistgroup_deinit(&ctx->tlg);
     g_mutex_clear(&ctx->bh_all_lock);
     aio__lockcnt_destroy(&ctx->list_lock);
@@ -212,6 +251,9 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     /* Round up: waking before the deadline would spin until it. */
     *timeout = aio__timeout_ns_to_ms(aio_compute_timeout(ctx));
     aio__prepare(ctx);
+    if (ctx->fdmon_ops->gsource_prepare) {
+        ctx->fdmon_ops->gsource_prepare(ctx);
+    }
     return *timeout == 0;
 }
 
@@ -360,6 +402,7 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
     stats->fdmon = ctx->fdmon_ops->kind;
+    stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)

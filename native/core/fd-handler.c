@@ -33,7 +33,8 @@ static void node_sync_source(AioContext *ctx, AioHandler *node)
 {
     GSource *src = ctx->source;
     bool want = src && !g_source_is_destroyed(src) && !node->deleted &&
-                !node->nval && node->pfd.events && aio__node_check(ctx, node);
+                !node->nval && node->pfd.events && aio__node_check(ctx, node) &&
+                aio__gsource_per_fd(ctx);
 
     if (node->in_source && node->in_source != src) {
         /* A source that has since been replaced: GLib dropped it. */
@@ -50,12 +51,42 @@ static void node_sync_source(AioContext *ctx, AioHandler *node)
     }
 }
 
-void aio__gsource_sync_all(AioContext *ctx)
+/* The back end's own fd goes into the GSource when GLib does not poll the
+ * handlers' fds one by one.  Called with the mutex held. */
+static void fdmon_sync_source(AioContext *ctx)
 {
-    aio__lockcnt_lock(&ctx->list_lock);
+    GSource *src = ctx->source;
+    bool want = src && !g_source_is_destroyed(src) &&
+                ctx->fdmon_pfd.fd >= 0 && !aio__gsource_per_fd(ctx);
+
+    if (ctx->fdmon_pfd_in_source && ctx->fdmon_pfd_in_source != src) {
+        ctx->fdmon_pfd_in_source = NULL;
+    }
+    if (want && !ctx->fdmon_pfd_in_source) {
+        ctx->fdmon_pfd.events = G_IO_IN;
+        ctx->fdmon_pfd.revents = 0;
+        g_source_add_poll(src, &ctx->fdmon_pfd);
+        ctx->fdmon_pfd_in_source = src;
+    } else if (!want && ctx->fdmon_pfd_in_source) {
+        if (!g_source_is_destroyed(src)) {
+            g_source_remove_poll(src, &ctx->fdmon_pfd);
+        }
+        ctx->fdmon_pfd_in_source = NULL;
+    }
+}
+
+void aio__gsource_sync_all_locked(AioContext *ctx)
+{
     for (AioHandler *node = ctx->handlers; node; node = node->next) {
         node_sync_source(ctx, node);
     }
+    fdmon_sync_source(ctx);
+}
+
+void aio__gsource_sync_all(AioContext *ctx)
+{
+    aio__lockcnt_lock(&ctx->list_lock);
+    aio__gsource_sync_all_locked(ctx);
     aio__lockcnt_unlock(&ctx->list_lock);
 }
 
@@ -103,6 +134,10 @@ static bool handler_retire(AioContext *ctx, AioHandler *node)
     node->poll_ready = false;
     atomic_set(&node->deleted, true);
     node_sync_source(ctx, node);
+    if (node->fdmon_owned) {
+        /* The back end frees it once the kernel lets go of it. */
+        return false;
+    }
     if (aio__lockcnt_count(&ctx->list_lock) > 0) {
         /* A walker may hold it: the outermost one frees it. */
         node->next_deleted = ctx->deleted_handlers;
@@ -398,6 +433,17 @@ bool aio__dispatch_handlers(AioContext *ctx)
 {
     bool progress = false;
 
+    if (!aio__gsource_per_fd(ctx)) {
+        AioHandler *ready = NULL, *node;
+
+        ctx->fdmon_pfd.revents = 0;
+        ctx->fdmon_ops->gsource_dispatch(ctx, &ready);
+        while ((node = aio__pop_ready_handler(&ready))) {
+            progress |= aio__dispatch_handler(ctx, node);
+        }
+        return progress;
+    }
+
     /* Nodes inserted meanwhile go in at the head and are not visited;
      * retired ones stay linked (and skipped) until the walk is over. */
     for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node;
@@ -414,6 +460,10 @@ bool aio__dispatch_handlers(AioContext *ctx)
 bool aio__pending(AioContext *ctx)
 {
     bool result = false;
+
+    if (!aio__gsource_per_fd(ctx)) {
+        return ctx->fdmon_ops->gsource_check(ctx);
+    }
 
     aio__lockcnt_inc(&ctx->list_lock);
     for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node;

@@ -25,13 +25,16 @@
 
 #define EPOLL_MAX_EVENTS 128
 
+/* Called with the mutex held. */
 static void fdmon_epoll_disable(AioContext *ctx)
 {
     if (ctx->epollfd >= 0) {
         close(ctx->epollfd);
         ctx->epollfd = -1;
     }
+    ctx->fdmon_pfd.fd = -1;
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
+    aio__gsource_sync_all_locked(ctx);  /* GLib polls each fd again */
 }
 
 static uint32_t epoll_events(AioHandler *node)
@@ -68,10 +71,11 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
     }
 }
 
+static int collect_events(AioContext *ctx, AioHandler **ready, int ms);
+
 static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
                             int64_t timeout)
 {
-    struct epoll_event events[EPOLL_MAX_EVENTS];
     int ret;
 
     /* epoll cannot leave out paused external handlers: let poll do it. */
@@ -91,8 +95,15 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
         }
         timeout = 0;
     }
-    ret = epoll_wait(ctx->epollfd, events, EPOLL_MAX_EVENTS,
-                     timeout < 0 ? -1 : 0);
+    return collect_events(ctx, ready, timeout < 0 ? -1 : 0);
+}
+
+/* epoll_wait()s once and adds what is ready to @ready. */
+static int collect_events(AioContext *ctx, AioHandler **ready, int ms)
+{
+    struct epoll_event events[EPOLL_MAX_EVENTS];
+    int ret = epoll_wait(ctx->epollfd, events, EPOLL_MAX_EVENTS, ms);
+
     if (ret < 0) {
         return errno == EINTR ? 0 : -errno;
     }
@@ -110,10 +121,22 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
     return ret;
 }
 
+static bool fdmon_epoll_gsource_check(AioContext *ctx)
+{
+    return ctx->fdmon_pfd.revents & G_IO_IN;
+}
+
+static void fdmon_epoll_gsource_dispatch(AioContext *ctx, AioHandler **ready)
+{
+    collect_events(ctx, ready, 0);
+}
+
 const FDMonOps aio__fdmon_epoll_ops = {
     .update = fdmon_epoll_update,
     .wait = fdmon_epoll_wait,
     .need_wait = aio__poll_disabled,
+    .gsource_check = fdmon_epoll_gsource_check,
+    .gsource_dispatch = fdmon_epoll_gsource_dispatch,
     .kind = AIO_FDMON_EPOLL,
 };
 
@@ -152,6 +175,8 @@ bool aio__fdmon_epoll_try_enable(AioContext *ctx)
         }
     }
     ctx->fdmon_ops = &aio__fdmon_epoll_ops;
+    ctx->fdmon_pfd.fd = ctx->epollfd;
+    aio__gsource_sync_all_locked(ctx);  /* GLib polls the epoll fd now */
     aio__lockcnt_unlock(&ctx->list_lock);
     return true;
 }

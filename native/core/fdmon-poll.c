@@ -98,5 +98,6 @@ const FDMonOps aio__fdmon_poll_ops = {
     .update = fdmon_poll_update,
     .wait = fdmon_poll_wait,
     .need_wait = aio__poll_disabled,
+    .gsource_per_fd = true,
     .kind = AIO_FDMON_POLL,
 };

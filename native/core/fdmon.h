@@ -43,9 +43,38 @@ struct FDMonOps {
      */
     bool (*need_wait)(AioContext *ctx);
 
+    /*
+     * GSource integration.  A back end either lets GLib poll every
+     * handler's fd itself (gsource_per_fd: fdmon-poll), or gives GLib one
+     * fd of its own, ctx->fdmon_pfd (the epoll fd, the io_uring ring fd),
+     * and turns its readiness into a ready list with these hooks.
+     *
+     * gsource_prepare (nullable): called from GSource prepare, e.g. to
+     * submit queued io_uring work.  Home thread.
+     * gsource_check: Returns: whether ctx->fdmon_pfd says fds are ready.
+     * gsource_dispatch: adds the ready handlers to @ready without blocking.
+     * Called with list_lock incremented, from the home thread.
+     */
+    bool gsource_per_fd;
+    void (*gsource_prepare)(AioContext *ctx);
+    bool (*gsource_check)(AioContext *ctx);
+    void (*gsource_dispatch)(AioContext *ctx, AioHandler **ready);
+
+    /* Whether busy polling can watch fd readiness (need_wait() turns true
+     * when fds are ready), so idle handlers may leave the poll list. */
+    bool supports_polling;
+
     /* Which back end this is, for stats. */
     AioFdMonKind kind;
 };
+
+/* Returns: whether GLib should poll each handler's fd (rather than
+ * ctx->fdmon_pfd): fdmon-poll, or any back end while external handlers
+ * are paused (only poll can leave them out). */
+static inline bool aio__gsource_per_fd(AioContext *ctx)
+{
+    return ctx->fdmon_ops->gsource_per_fd || aio_external_disabled(ctx);
+}
 
 /* Returns: true if some handler has no io_poll (polling cannot replace a
  * wait).  The need_wait of back ends without userspace polling support. */
@@ -65,5 +94,14 @@ void aio__fdmon_epoll_cleanup(AioContext *ctx);
 /* Registers every handler with epoll and switches ctx->fdmon_ops to it.
  * Returns: false (staying on poll for good) on failure.  Home thread. */
 bool aio__fdmon_epoll_try_enable(AioContext *ctx);
+
+/* fdmon-io_uring.c: one-shot POLL_ADD per fd, re-armed per completion. */
+extern const FDMonOps aio__fdmon_io_uring_ops;
+/* Sets up the ring and switches ctx->fdmon_ops to io_uring.  Must run
+ * before any handler but the notifier exists.  Returns: 0 or -errno (then
+ * nothing changed; -ENOSYS when built without liburing). */
+int aio__fdmon_io_uring_setup(AioContext *ctx);
+/* Tears the ring down.  From finalization (no-op if never set up). */
+void aio__fdmon_io_uring_cleanup(AioContext *ctx);
 
 #endif /* AIOCONTEXT_FDMON_H */

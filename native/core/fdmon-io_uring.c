@@ -1,0 +1,295 @@
+/*
+ * fdmon-io_uring.c — the fd monitor built on io_uring: each fd has one
+ * one-shot IORING_OP_POLL_ADD in flight, re-armed after every completion.
+ *
+ * Changes to the fd set are not made at once: aio_set_fd_handler() (any
+ * thread) only flags the node and pushes it on ctx->submit_list; the home
+ * thread turns that list into SQEs before it waits (or in GSource prepare).
+ *
+ * Removal is the delicate part.  POLL_ADD and POLL_REMOVE are asynchronous,
+ * so a retired node may still be named by an in-flight POLL_ADD: it is
+ * freed only once that POLL_ADD completes (normally, or as -ECANCELED by our
+ * POLL_REMOVE).  Until then the node is marked deleted (walkers skip it)
+ * and owned by this back end (fdmon_owned); its completion moves it to the
+ * deleted list, from which the outermost walker frees it.
+ *
+ * Under GLib, the ring fd itself is what GLib polls: it turns readable when
+ * completions are waiting.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "fdmon.h"
+
+#include <errno.h>
+
+#ifdef CONFIG_LINUX_IO_URING
+#include <liburing.h>
+
+enum {
+    FDMON_IO_URING_ENTRIES = 128,
+    FDMON_IO_URING_PENDING = 1 << 0,   /* on ctx->submit_list */
+    FDMON_IO_URING_ADD     = 1 << 1,   /* submit a POLL_ADD */
+    FDMON_IO_URING_REMOVE  = 1 << 2,   /* retired: POLL_REMOVE, then free */
+};
+
+static struct io_uring *ring_of(AioContext *ctx)
+{
+    return ctx->io_uring;
+}
+
+/* Any thread.  Same wait-free shape as bh.c's enqueue. */
+static void enqueue(AioContext *ctx, AioHandler *node, unsigned flags)
+{
+    unsigned old = __atomic_fetch_or(&node->fdmon_flags,
+                                     FDMON_IO_URING_PENDING | flags,
+                                     __ATOMIC_SEQ_CST);
+
+    if (!(old & FDMON_IO_URING_PENDING)) {
+        AioHandler *head = atomic_read(&ctx->submit_list);
+
+        do {
+            node->submit_next = head;
+        } while (!__atomic_compare_exchange_n(&ctx->submit_list, &head, node,
+                                              true, __ATOMIC_RELEASE,
+                                              __ATOMIC_RELAXED));
+    }
+}
+
+/* Returns an SQE, flushing the SQ ring to the kernel if it is full. */
+static struct io_uring_sqe *get_sqe(AioContext *ctx)
+{
+    struct io_uring *ring = ring_of(ctx);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+    while (!sqe) {
+        int ret = io_uring_submit(ring);
+
+        g_assert(ret >= 0 || ret == -EINTR || ret == -EAGAIN);
+        sqe = io_uring_get_sqe(ring);
+    }
+    return sqe;
+}
+
+static void add_poll_add_sqe(AioContext *ctx, AioHandler *node)
+{
+    struct io_uring_sqe *sqe = get_sqe(ctx);
+
+    io_uring_prep_poll_add(sqe, node->pfd.fd, node->pfd.events);
+    io_uring_sqe_set_data(sqe, node);
+}
+
+static void add_poll_remove_sqe(AioContext *ctx, AioHandler *node)
+{
+    struct io_uring_sqe *sqe = get_sqe(ctx);
+
+    /* The node's address is only a key here; the kernel never follows it. */
+    io_uring_prep_poll_remove(sqe, (__u64)(uintptr_t)node);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+/* Turns submit_list into SQEs.  Home thread. */
+static void fill_sq_ring(AioContext *ctx)
+{
+    AioHandler *node = __atomic_exchange_n(&ctx->submit_list, NULL,
+                                           __ATOMIC_ACQUIRE);
+
+    while (node) {
+        AioHandler *next = node->submit_next;
+        /* REMOVE stays set: it tells the completion to free the node. */
+        unsigned flags = __atomic_fetch_and(&node->fdmon_flags,
+                                            ~(unsigned)(FDMON_IO_URING_PENDING |
+                                                        FDMON_IO_URING_ADD),
+                                            __ATOMIC_SEQ_CST);
+
+        if (flags & FDMON_IO_URING_ADD) {
+            add_poll_add_sqe(ctx, node);
+        }
+        if (flags & FDMON_IO_URING_REMOVE) {
+            add_poll_remove_sqe(ctx, node);
+        }
+        node = next;
+    }
+}
+
+/* Returns: whether @cqe made a handler ready.  Home thread. */
+static bool process_cqe(AioContext *ctx, AioHandler **ready,
+                        struct io_uring_cqe *cqe)
+{
+    AioHandler *node = io_uring_cqe_get_data(cqe);
+    unsigned flags;
+
+    if (!node) {
+        return false;       /* a TIMEOUT or POLL_REMOVE completion */
+    }
+    flags = __atomic_fetch_and(&node->fdmon_flags,
+                               ~(unsigned)FDMON_IO_URING_REMOVE,
+                               __ATOMIC_SEQ_CST);
+    if (flags & FDMON_IO_URING_REMOVE) {
+        /* Its last POLL_ADD is over: now it can be freed. */
+        aio__lockcnt_lock(&ctx->list_lock);
+        node->next_deleted = ctx->deleted_handlers;
+        ctx->deleted_handlers = node;
+        aio__lockcnt_unlock(&ctx->list_lock);
+        return false;
+    }
+    if (cqe->res < 0) {
+        /* -EBADF and the like: the fd is gone; do not re-arm (it would
+         * fail again at once, forever). */
+        aio__handler_set_nval(ctx, node);
+        return false;
+    }
+    aio__add_ready_handler(ready, node, cqe->res);
+    add_poll_add_sqe(ctx, node);    /* one-shot: re-arm */
+    return true;
+}
+
+static int process_cq_ring(AioContext *ctx, AioHandler **ready)
+{
+    struct io_uring *ring = ring_of(ctx);
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    int n = 0;
+
+    io_uring_for_each_cqe(ring, head, cqe) {
+        n += process_cqe(ctx, ready, cqe);
+        seen++;
+    }
+    io_uring_cq_advance(ring, seen);
+    return n;
+}
+
+static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
+                                  AioHandler *new_node)
+{
+    if (new_node) {
+        enqueue(ctx, new_node, FDMON_IO_URING_ADD);
+    }
+    if (old_node && !old_node->nval) {
+        /* Not freed before its POLL_ADD completes.  (An nval node has no
+         * POLL_ADD in flight: it retires like any other.) */
+        old_node->fdmon_owned = true;
+        enqueue(ctx, old_node, FDMON_IO_URING_REMOVE);
+    }
+}
+
+static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
+                               int64_t timeout)
+{
+    struct __kernel_timespec ts;
+    unsigned wait_nr = 1;
+    int ret;
+
+    /* io_uring cannot leave out paused external handlers: let poll do it
+     * (their completions wait in the ring until they are enabled). */
+    if (aio_external_disabled(ctx)) {
+        return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
+    }
+    fill_sq_ring(ctx);
+    if (timeout == 0) {
+        wait_nr = 0;
+    } else if (timeout > 0) {
+        /* Completes after the deadline, or as soon as one other
+         * completion arrives (count 1).  The kernel copies @ts while
+         * submitting, so the stack is fine. */
+        struct io_uring_sqe *sqe = get_sqe(ctx);
+
+        ts.tv_sec = timeout / 1000000000LL;
+        ts.tv_nsec = timeout % 1000000000LL;
+        io_uring_prep_timeout(sqe, &ts, 1, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+    do {
+        ret = io_uring_submit_and_wait(ring_of(ctx), wait_nr);
+    } while (ret == -EINTR);
+    if (ret < 0 && ret != -ETIME) {
+        return ret;
+    }
+    return process_cq_ring(ctx, ready);
+}
+
+static bool fdmon_io_uring_need_wait(AioContext *ctx)
+{
+    struct io_uring *ring = ring_of(ctx);
+
+    /* Completions or submissions waiting: userspace polling must stop so
+     * that wait() handles them.  This is what lets io_uring drop idle poll
+     * handlers without starving fds. */
+    return io_uring_cq_ready(ring) || io_uring_sq_ready(ring) ||
+           atomic_read(&ctx->submit_list) != NULL;
+}
+
+static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
+{
+    fill_sq_ring(ctx);
+    io_uring_submit(ring_of(ctx));
+}
+
+static bool fdmon_io_uring_gsource_check(AioContext *ctx)
+{
+    return io_uring_cq_ready(ring_of(ctx)) != 0;
+}
+
+static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
+                                            AioHandler **ready)
+{
+    process_cq_ring(ctx, ready);
+}
+
+const FDMonOps aio__fdmon_io_uring_ops = {
+    .update = fdmon_io_uring_update,
+    .wait = fdmon_io_uring_wait,
+    .need_wait = fdmon_io_uring_need_wait,
+    .gsource_prepare = fdmon_io_uring_gsource_prepare,
+    .gsource_check = fdmon_io_uring_gsource_check,
+    .gsource_dispatch = fdmon_io_uring_gsource_dispatch,
+    .supports_polling = true,
+    .kind = AIO_FDMON_IO_URING,
+};
+
+int aio__fdmon_io_uring_setup(AioContext *ctx)
+{
+    struct io_uring *ring = g_new0(struct io_uring, 1);
+    int ret = io_uring_queue_init(FDMON_IO_URING_ENTRIES, ring, 0);
+
+    if (ret < 0) {
+        g_free(ring);
+        return ret;
+    }
+    aio__lockcnt_lock(&ctx->list_lock);
+    ctx->io_uring = ring;
+    ctx->fdmon_ops = &aio__fdmon_io_uring_ops;
+    ctx->fdmon_pfd.fd = ring->ring_fd;
+    /* Arm what exists already (the context's notifier). */
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (!node->deleted && node->pfd.events) {
+            enqueue(ctx, node, FDMON_IO_URING_ADD);
+        }
+    }
+    aio__gsource_sync_all_locked(ctx);
+    aio__lockcnt_unlock(&ctx->list_lock);
+    return 0;
+}
+
+void aio__fdmon_io_uring_cleanup(AioContext *ctx)
+{
+    if (ctx->io_uring) {
+        io_uring_queue_exit(ctx->io_uring);
+        g_free(ctx->io_uring);
+        ctx->io_uring = NULL;
+    }
+}
+
+#else /* !CONFIG_LINUX_IO_URING */
+
+int aio__fdmon_io_uring_setup(AioContext *ctx)
+{
+    (void)ctx;
+    return -ENOSYS;
+}
+
+void aio__fdmon_io_uring_cleanup(AioContext *ctx)
+{
+    (void)ctx;
+}
+
+#endif
