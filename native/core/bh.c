@@ -35,7 +35,7 @@ static void bh_free(QEMUBH *bh)
     AioContext *ctx = bh->ctx;
 
     if (!(bh->flags & BH_ONESHOT)) {
-        g_mutex_lock(&ctx->bh_all_lock);
+        pthread_mutex_lock(&ctx->bh_all_lock);
         if (bh->all_prev) {
             bh->all_prev->all_next = bh->all_next;
         } else {
@@ -44,7 +44,7 @@ static void bh_free(QEMUBH *bh)
         if (bh->all_next) {
             bh->all_next->all_prev = bh->all_prev;
         }
-        g_mutex_unlock(&ctx->bh_all_lock);
+        pthread_mutex_unlock(&ctx->bh_all_lock);
     }
     if (bh->destroy) {
         bh->destroy(bh->opaque);
@@ -104,13 +104,13 @@ QEMUBH *aio_bh_new_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
 
     g_return_val_if_fail(ctx != NULL && cb != NULL, NULL);
     bh = bh_alloc(ctx, cb, opaque, name, destroy);
-    g_mutex_lock(&ctx->bh_all_lock);
+    pthread_mutex_lock(&ctx->bh_all_lock);
     bh->all_next = ctx->all_bhs;
     if (ctx->all_bhs) {
         ctx->all_bhs->all_prev = bh;
     }
     ctx->all_bhs = bh;
-    g_mutex_unlock(&ctx->bh_all_lock);
+    pthread_mutex_unlock(&ctx->bh_all_lock);
     return bh;
 }
 

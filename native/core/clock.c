@@ -27,7 +27,7 @@ static int64_t timespec_ns(clockid_t id)
 }
 
 /* The virtual clock: process-wide, as in QEMU. */
-static GMutex virtual_lock;
+static pthread_mutex_t virtual_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool virtual_stopped;     /* under virtual_lock; read atomically */
 static int64_t virtual_offset;   /* added to monotonic time while running */
 static int64_t virtual_frozen;   /* the time while stopped */
@@ -36,10 +36,10 @@ static int64_t virtual_get_ns(void)
 {
     int64_t now;
 
-    g_mutex_lock(&virtual_lock);
+    pthread_mutex_lock(&virtual_lock);
     now = virtual_stopped ? virtual_frozen
                           : timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
-    g_mutex_unlock(&virtual_lock);
+    pthread_mutex_unlock(&virtual_lock);
     return now;
 }
 
@@ -67,36 +67,36 @@ bool aio__clock_use_for_deadline(QEMUClockType type)
 
 void qemu_clock_virtual_stop(void)
 {
-    g_mutex_lock(&virtual_lock);
+    pthread_mutex_lock(&virtual_lock);
     if (!virtual_stopped) {
         virtual_frozen = timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
         atomic_set(&virtual_stopped, true);
     }
-    g_mutex_unlock(&virtual_lock);
+    pthread_mutex_unlock(&virtual_lock);
     aio__notify_all();
 }
 
 void qemu_clock_virtual_resume(void)
 {
-    g_mutex_lock(&virtual_lock);
+    pthread_mutex_lock(&virtual_lock);
     if (virtual_stopped) {
         virtual_offset = virtual_frozen - timespec_ns(CLOCK_MONOTONIC);
         atomic_set(&virtual_stopped, false);
     }
-    g_mutex_unlock(&virtual_lock);
+    pthread_mutex_unlock(&virtual_lock);
     aio__notify_all();
 }
 
 void qemu_clock_virtual_step(int64_t ns)
 {
     g_return_if_fail(ns >= 0);
-    g_mutex_lock(&virtual_lock);
+    pthread_mutex_lock(&virtual_lock);
     if (virtual_stopped) {
         virtual_frozen += ns;
     } else {
         virtual_offset += ns;
     }
-    g_mutex_unlock(&virtual_lock);
+    pthread_mutex_unlock(&virtual_lock);
     aio__notify_all();
 }
 

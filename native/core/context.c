@@ -34,16 +34,16 @@ static void aio_context_finalize(AioContext *ctx);
 
 /* Every live context, for aio__notify_all().  A context leaves the list
  * before it is freed, under the lock, so a notify never sees a dead one. */
-static GMutex all_contexts_lock;
+static pthread_mutex_t all_contexts_lock = PTHREAD_MUTEX_INITIALIZER;
 static GList *all_contexts;
 
 void aio__notify_all(void)
 {
-    g_mutex_lock(&all_contexts_lock);
+    pthread_mutex_lock(&all_contexts_lock);
     for (GList *l = all_contexts; l; l = l->next) {
         aio_notify(l->data);
     }
-    g_mutex_unlock(&all_contexts_lock);
+    pthread_mutex_unlock(&all_contexts_lock);
 }
 
 /* Sets up the fd monitor asked for, falling back to AUTO with a reason. */
@@ -89,9 +89,16 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     ctx->refcount = 1;
     ctx->name = g_strdup(name ? name : "aio-context");
     ctx->home = pthread_self();
-    g_rec_mutex_init(&ctx->lock);
+    {
+        pthread_mutexattr_t attr;
+
+        pthread_mutexattr_init(&attr);
+        pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&ctx->lock, &attr);
+        pthread_mutexattr_destroy(&attr);
+    }
     aio__lockcnt_init(&ctx->list_lock);
-    g_mutex_init(&ctx->bh_all_lock);
+    pthread_mutex_init(&ctx->bh_all_lock, NULL);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
@@ -112,9 +119,9 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
         goto fail_register;
     }
     fdmon_setup(ctx, fdmon);
-    g_mutex_lock(&all_contexts_lock);
+    pthread_mutex_lock(&all_contexts_lock);
     all_contexts = g_list_prepend(all_contexts, ctx);
-    g_mutex_unlock(&all_contexts_lock);
+    pthread_mutex_unlock(&all_contexts_lock);
     return ctx;
 
 fail_register:
@@ -122,9 +129,9 @@ fail_register:
 fail_notifier:
     aio__fdmon_epoll_cleanup(ctx);
     aio__timerlistgroup_deinit(&ctx->tlg);
-    g_mutex_clear(&ctx->bh_all_lock);
+    pthread_mutex_destroy(&ctx->bh_all_lock);
     aio__lockcnt_destroy(&ctx->list_lock);
-    g_rec_mutex_clear(&ctx->lock);
+    pthread_mutex_destroy(&ctx->lock);
     g_free(ctx->name);
     g_free(ctx);
     return NULL;
@@ -148,9 +155,9 @@ static void aio_context_finalize(AioContext *ctx)
     /* Every source holds a reference, so none is left. */
     g_assert(ctx->source == NULL && ctx->attached == NULL);
 
-    g_mutex_lock(&all_contexts_lock);
+    pthread_mutex_lock(&all_contexts_lock);
     all_contexts = g_list_remove(all_contexts, ctx);
-    g_mutex_unlock(&all_contexts_lock);
+    pthread_mutex_unlock(&all_contexts_lock);
 
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
@@ -159,9 +166,9 @@ static void aio_context_finalize(AioContext *ctx)
     aio__fdmon_epoll_cleanup(ctx);
     g_free(ctx->fdmon_fallback_reason);
     aio__timerlistgroup_deinit(&ctx->tlg);
-    g_mutex_clear(&ctx->bh_all_lock);
+    pthread_mutex_destroy(&ctx->bh_all_lock);
     aio__lockcnt_destroy(&ctx->list_lock);
-    g_rec_mutex_clear(&ctx->lock);
+    pthread_mutex_destroy(&ctx->lock);
     g_free(ctx->pollfds);
     g_free(ctx->pollnodes);
     g_free(ctx->name);
@@ -187,12 +194,12 @@ bool aio_context_in_home_thread(AioContext *ctx)
 
 void aio_context_acquire(AioContext *ctx)
 {
-    g_rec_mutex_lock(&ctx->lock);
+    pthread_mutex_lock(&ctx->lock);
 }
 
 void aio_context_release(AioContext *ctx)
 {
-    g_rec_mutex_unlock(&ctx->lock);
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 /* ---- wake-ups ---------------------------------------------------------- */

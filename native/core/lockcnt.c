@@ -15,13 +15,13 @@
 
 void aio__lockcnt_init(AioLockCnt *lc)
 {
-    g_mutex_init(&lc->mutex);
+    pthread_mutex_init(&lc->mutex, NULL);
     lc->count = 0;
 }
 
 void aio__lockcnt_destroy(AioLockCnt *lc)
 {
-    g_mutex_clear(&lc->mutex);
+    pthread_mutex_destroy(&lc->mutex);
 }
 
 void aio__lockcnt_inc(AioLockCnt *lc)
@@ -38,9 +38,9 @@ void aio__lockcnt_inc(AioLockCnt *lc)
         }
     }
     /* From zero: a writer may be freeing nodes under the mutex. */
-    g_mutex_lock(&lc->mutex);
+    pthread_mutex_lock(&lc->mutex);
     __atomic_fetch_add(&lc->count, 1, __ATOMIC_ACQUIRE);
-    g_mutex_unlock(&lc->mutex);
+    pthread_mutex_unlock(&lc->mutex);
 }
 
 void aio__lockcnt_dec(AioLockCnt *lc)
@@ -53,7 +53,7 @@ bool aio__lockcnt_dec_if_lock(AioLockCnt *lc)
     if (atomic_read(&lc->count) > 1) {
         return false;
     }
-    g_mutex_lock(&lc->mutex);
+    pthread_mutex_lock(&lc->mutex);
     if (__atomic_fetch_sub(&lc->count, 1, __ATOMIC_ACQ_REL) == 1) {
         return true;
     }
@@ -64,18 +64,18 @@ bool aio__lockcnt_dec_if_lock(AioLockCnt *lc)
 
 void aio__lockcnt_lock(AioLockCnt *lc)
 {
-    g_mutex_lock(&lc->mutex);
+    pthread_mutex_lock(&lc->mutex);
 }
 
 void aio__lockcnt_unlock(AioLockCnt *lc)
 {
-    g_mutex_unlock(&lc->mutex);
+    pthread_mutex_unlock(&lc->mutex);
 }
 
 void aio__lockcnt_inc_and_unlock(AioLockCnt *lc)
 {
     __atomic_fetch_add(&lc->count, 1, __ATOMIC_ACQ_REL);
-    g_mutex_unlock(&lc->mutex);
+    pthread_mutex_unlock(&lc->mutex);
 }
 
 unsigned aio__lockcnt_count(AioLockCnt *lc)

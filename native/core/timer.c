@@ -17,7 +17,7 @@ void aio__timerlistgroup_init(AioContext *ctx, QEMUTimerListGroup *tlg)
     for (int i = 0; i < QEMU_CLOCK_MAX; i++) {
         tlg->tl[i].ctx = ctx;
         tlg->tl[i].clock = (QEMUClockType)i;
-        g_mutex_init(&tlg->tl[i].active_timers_lock);
+        pthread_mutex_init(&tlg->tl[i].active_timers_lock, NULL);
         tlg->tl[i].active_timers = NULL;
     }
 }
@@ -34,7 +34,7 @@ void aio__timerlistgroup_deinit(QEMUTimerListGroup *tlg)
             ts->next = NULL;
             atomic_set(&ts->expire_time, (int64_t)-1);
         }
-        g_mutex_clear(&tlg->tl[i].active_timers_lock);
+        pthread_mutex_destroy(&tlg->tl[i].active_timers_lock);
     }
 }
 
@@ -101,10 +101,10 @@ void timer_mod_ns(QEMUTimer *ts, int64_t expire_time)
     QEMUTimerList *tl = ts->timer_list;
     bool rearm;
 
-    g_mutex_lock(&tl->active_timers_lock);
+    pthread_mutex_lock(&tl->active_timers_lock);
     timer_del_locked(tl, ts);
     rearm = timer_mod_ns_locked(tl, ts, expire_time);
-    g_mutex_unlock(&tl->active_timers_lock);
+    pthread_mutex_unlock(&tl->active_timers_lock);
     if (rearm) {
         aio_notify(tl->ctx);
     }
@@ -120,14 +120,14 @@ void timer_mod_anticipate_ns(QEMUTimer *ts, int64_t expire_time)
     QEMUTimerList *tl = ts->timer_list;
     bool rearm = false;
 
-    g_mutex_lock(&tl->active_timers_lock);
+    pthread_mutex_lock(&tl->active_timers_lock);
     if (ts->expire_time == -1 || ts->expire_time > expire_time) {
         if (ts->expire_time != -1) {
             timer_del_locked(tl, ts);
         }
         rearm = timer_mod_ns_locked(tl, ts, expire_time);
     }
-    g_mutex_unlock(&tl->active_timers_lock);
+    pthread_mutex_unlock(&tl->active_timers_lock);
     if (rearm) {
         aio_notify(tl->ctx);
     }
@@ -142,9 +142,9 @@ void timer_del(QEMUTimer *ts)
 {
     QEMUTimerList *tl = ts->timer_list;
 
-    g_mutex_lock(&tl->active_timers_lock);
+    pthread_mutex_lock(&tl->active_timers_lock);
     timer_del_locked(tl, ts);
-    g_mutex_unlock(&tl->active_timers_lock);
+    pthread_mutex_unlock(&tl->active_timers_lock);
 }
 
 void timer_free(QEMUTimer *ts)
@@ -196,13 +196,13 @@ static int64_t timerlist_deadline_ns(QEMUTimerList *tl)
     if (!atomic_load_acquire(&tl->active_timers)) {
         return -1;
     }
-    g_mutex_lock(&tl->active_timers_lock);
+    pthread_mutex_lock(&tl->active_timers_lock);
     if (!tl->active_timers) {
-        g_mutex_unlock(&tl->active_timers_lock);
+        pthread_mutex_unlock(&tl->active_timers_lock);
         return -1;
     }
     expire_time = tl->active_timers->expire_time;
-    g_mutex_unlock(&tl->active_timers_lock);
+    pthread_mutex_unlock(&tl->active_timers_lock);
 
     delta = expire_time - qemu_clock_get_ns(tl->clock);
     if (delta <= 0) {
@@ -231,7 +231,7 @@ static bool timerlist_run_timers(QEMUTimerList *tl)
         return false;
     }
     current_time = qemu_clock_get_ns(tl->clock);
-    g_mutex_lock(&tl->active_timers_lock);
+    pthread_mutex_lock(&tl->active_timers_lock);
     for (;;) {
         QEMUTimer *ts = tl->active_timers;
         QEMUTimerCB *cb;
@@ -247,12 +247,12 @@ static bool timerlist_run_timers(QEMUTimerList *tl)
         opaque = ts->opaque;
 
         /* Unlocked: the callback may re-arm or free @ts. */
-        g_mutex_unlock(&tl->active_timers_lock);
+        pthread_mutex_unlock(&tl->active_timers_lock);
         cb(opaque);
         progress = true;
-        g_mutex_lock(&tl->active_timers_lock);
+        pthread_mutex_lock(&tl->active_timers_lock);
     }
-    g_mutex_unlock(&tl->active_timers_lock);
+    pthread_mutex_unlock(&tl->active_timers_lock);
     return progress;
 }
 
