@@ -158,10 +158,13 @@ AioContext *aio_context_ref(AioContext *ctx);
  *
  * Drops a reference.  The last one finalizes the context: remaining BHs are
  * freed (those never deleted are reported through the leak handler, or with
- * g_warning() if none is set), remaining fd handlers and timers are
- * released (their callbacks are never called again).  Must not be called
- * while the context is attached or polling holds its own reference.
- * Home thread only for the last reference.
+ * g_warning() if none is set) and remaining fd handlers are removed (their
+ * callbacks are never called again).  Timers belong to their creator, who
+ * must timer_free() them before the last reference goes; any still armed
+ * are disarmed.  An attached context holds a reference through its GSource
+ * (see aio_context_attach()), and aio_poll() holds one while it runs, so
+ * the last reference may be dropped from inside a callback.  Home thread
+ * only for the last reference.
  */
 void aio_context_unref(AioContext *ctx);
 

@@ -130,9 +130,13 @@ static void handler_unlink(AioContext *ctx, AioHandler *node)
  * must free it after unlocking (nobody is walking). */
 static bool handler_retire(AioContext *ctx, AioHandler *node)
 {
-    node->pfd.revents = 0;
-    node->poll_ready = false;
     atomic_set(&node->deleted, true);
+    if (aio_context_in_home_thread(ctx)) {
+        /* Other threads leave these to the loop: `deleted` already stops
+         * every callback, and these fields are the loop's. */
+        node->pfd.revents = 0;
+        node->poll_ready = false;
+    }
     node_sync_source(ctx, node);
     if (node->fdmon_owned) {
         /* The back end frees it once the kernel lets go of it. */
@@ -141,7 +145,8 @@ static bool handler_retire(AioContext *ctx, AioHandler *node)
     if (aio__lockcnt_count(&ctx->list_lock) > 0) {
         /* A walker may hold it: the outermost one frees it. */
         node->next_deleted = ctx->deleted_handlers;
-        ctx->deleted_handlers = node;
+        /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
+        atomic_store_release(&ctx->deleted_handlers, node);
         return false;
     }
     handler_unlink(ctx, node);
@@ -198,13 +203,15 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
         /* Release pairs with the acquire loads of walkers. */
         atomic_store_release(&ctx->handlers, node);
         node_sync_source(ctx, node);
-        ctx->poll_disable_cnt += !io_poll;
+        /* Atomic: need_wait() reads it without the lock. */
+        __atomic_fetch_add(&ctx->poll_disable_cnt, !io_poll, __ATOMIC_RELAXED);
         ctx->nr_handlers += !old && !is_notifier;
     } else {
         ctx->nr_handlers -= !old->is_notifier;
     }
     if (old) {
-        ctx->poll_disable_cnt -= !old->io_poll;
+        __atomic_fetch_sub(&ctx->poll_disable_cnt, !old->io_poll,
+                           __ATOMIC_RELAXED);
     }
     ctx->fdmon_ops->update(ctx, old, node);
     if (old) {

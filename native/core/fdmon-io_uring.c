@@ -128,7 +128,7 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         /* Its last POLL_ADD is over: now it can be freed. */
         aio__lockcnt_lock(&ctx->list_lock);
         node->next_deleted = ctx->deleted_handlers;
-        ctx->deleted_handlers = node;
+        atomic_store_release(&ctx->deleted_handlers, node);
         aio__lockcnt_unlock(&ctx->list_lock);
         return false;
     }

@@ -429,10 +429,7 @@ static void add_remove_read_cb(void *opaque)
     AddRemove *a = opaque;
 
     /* Never drains: the fd stays readable while registered. */
-    g_mutex_lock(&a->calls.lock);
-    a->calls.value++;
-    g_cond_broadcast(&a->calls.cond);
-    g_mutex_unlock(&a->calls.lock);
+    test_flag_inc(&a->calls);
 }
 
 static gpointer add_remove_worker(gpointer opaque)
