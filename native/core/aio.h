@@ -675,6 +675,71 @@ int timer_get_scale(QEMUTimer *ts);
 /** timer_get_clock: Returns: the clock given at creation. */
 QEMUClockType timer_get_clock(QEMUTimer *ts);
 
+/* ------------------------------------------------------------------------ */
+/* Driving a GMainContext from a foreign event loop                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct AioLoopBridge AioLoopBridge;
+
+/**
+ * AioLoopBridgeOps:
+ * @watch_fds: the foreign loop must now watch exactly these fds (events are
+ *   G_IO_* bits) until the next call, and report what it sees with
+ *   aio_loop_bridge_fd_ready(); @fds is owned by the bridge
+ * @arm_timer: the foreign loop must not sleep longer than @timeout_ms
+ *   (-1: no limit; 0: do not sleep)
+ *
+ * What the foreign loop provides.  Both are called from
+ * aio_loop_bridge_before_poll().
+ */
+typedef struct AioLoopBridgeOps {
+    void (*watch_fds)(void *opaque, const GPollFD *fds, int nfds);
+    void (*arm_timer)(void *opaque, int timeout_ms);
+} AioLoopBridgeOps;
+
+/**
+ * aio_loop_bridge_new:
+ * @main: (nullable): the GMainContext to drive; NULL for the default one
+ * @ops: the foreign loop's hooks (must outlive the bridge)
+ * @opaque: passed to @ops
+ *
+ * Creates a bridge that runs @main's iterations split around a foreign
+ * loop's poll.  The bridge acquires @main on first use and keeps it until
+ * freed.  One thread only: the one that calls the bridge.
+ *
+ * Returns: (transfer full): the bridge.
+ */
+AioLoopBridge *aio_loop_bridge_new(GMainContext *main,
+                                   const AioLoopBridgeOps *ops, void *opaque);
+
+/** aio_loop_bridge_free: releases @main and frees @b (NULL is allowed). */
+void aio_loop_bridge_free(AioLoopBridge *b);
+
+/**
+ * aio_loop_bridge_before_poll:
+ * @b: the bridge
+ *
+ * GLib's prepare and query: calls @ops->watch_fds and @ops->arm_timer.
+ * Call it right before the foreign loop polls.
+ *
+ * Returns: false if another thread owns the GMainContext (nothing done).
+ */
+bool aio_loop_bridge_before_poll(AioLoopBridge *b);
+
+/** aio_loop_bridge_fd_ready: records that @fd showed @revents (G_IO_*). */
+void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
+
+/**
+ * aio_loop_bridge_after_poll:
+ * @b: the bridge
+ *
+ * GLib's check and dispatch, with what was recorded since before_poll.
+ * Call it right after the foreign loop polled (whatever woke it).
+ *
+ * Returns: whether sources were dispatched.
+ */
+bool aio_loop_bridge_after_poll(AioLoopBridge *b);
+
 G_END_DECLS
 
 #endif /* AIOCONTEXT_AIO_H */
