@@ -437,7 +437,7 @@ test('bottom-half: many oneshots each run once', (t) => {
   t.false(ctx.poll(false));
 });
 
-test('bottom-half: names are accepted and reported in the leak warning', async (t) => {
+test.serial('bottom-half: names are accepted and reported in the leak warning', async (t) => {
   const ctx = new AioContext();
   const named = ctx.bh(() => {}, { name: 'disk-io-completion' });
   const unnamed = ctx.bh(() => {});

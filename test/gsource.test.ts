@@ -45,19 +45,22 @@ function attachedWithWatchdog(t: ExecutionContext): { ctx: AioContext; mc: MainC
 
 test('gsource: a fresh context has the documented stats', (t) => {
   const ctx = openContext(t);
-  t.deepEqual(
-    statsSnapshot(ctx),
-    {
-      notifyMe: 0,
-      notified: false,
-      pollNs: 0,
-      pollStarted: false,
-      handlers: 0,
-      bhs: 0,
-      timers: 0,
-      fdmon: 'poll',
-    },
-  );
+  const { notified, ...rest } = statsSnapshot(ctx);
+  t.deepEqual(rest, {
+    notifyMe: 0,
+    pollNs: 0,
+    pollStarted: false,
+    handlers: 0,
+    bhs: 0,
+    timers: 0,
+    fdmon: 'poll',
+  });
+  // QEMU's aio_context_new() registers the context's own notifier, and every
+  // aio_set_fd_handler() ends with aio_notify(): `notified` may start true.
+  // The first poll accepts it.
+  t.is(typeof notified, 'boolean');
+  t.false(ctx.poll(false));
+  t.false(ctx.stats.notified);
   t.is(ctx.sourceId, null);
   t.false(ctx.closed);
   t.false(ctx.externalDisabled);
@@ -65,6 +68,7 @@ test('gsource: a fresh context has the documented stats', (t) => {
 
 test('gsource: stats is read live on every access', (t) => {
   const ctx = openContext(t);
+  drain(ctx);
   t.is(ctx.stats.bhs, 0);
   const bh = ctx.bh(() => {});
   t.is(ctx.stats.bhs, 1);

@@ -31,6 +31,11 @@ function counting(t: ExecutionContext, ctx: AioContext, scale = SCALE_NS): { tim
 
 const HOUR_NS = 3600 * 1e9;
 
+/** The realtime clock in whole ms, rounded down: `floorMs() + d` is at most d ms away. */
+function floorMs(): number {
+  return Math.floor(clockNs('realtime') / SCALE_MS);
+}
+
 /* ---------------------------------------------------------------- clocks */
 
 test('timer: scale constants', (t) => {
@@ -306,13 +311,13 @@ test('timer: computeTimeout reflects the next deadline', (t) => {
   const near = counting(t, ctx, SCALE_MS).timer;
   t.is(ctx.computeTimeout(), -1);
 
-  far.mod(nowMs() + 200_000);
+  far.mod(floorMs() + 200_000);
   const t1 = ctx.computeTimeout();
   t.true(t1 > 0, `got ${t1}`);
   t.true(t1 <= 200_000 * SCALE_MS, `got ${t1}`);
   t.true(t1 > 100_000 * SCALE_MS, `got ${t1}`);
 
-  near.mod(nowMs() + 50_000);
+  near.mod(floorMs() + 50_000);
   const t2 = ctx.computeTimeout();
   t.true(t2 > 0);
   t.true(t2 <= 50_000 * SCALE_MS, `the nearer timer wins, got ${t2}`);
@@ -337,8 +342,8 @@ test('timer: computeTimeout takes the soonest over clocks', (t) => {
     rt.delete();
     host.delete();
   });
-  rt.mod(nowMs() + 500_000);
-  host.mod(Math.ceil(clockNs('host') / SCALE_MS) + 100_000);
+  rt.mod(floorMs() + 500_000);
+  host.mod(Math.floor(clockNs('host') / SCALE_MS) + 100_000);
   const ct = ctx.computeTimeout();
   t.true(ct > 0 && ct <= 100_000 * SCALE_MS, `got ${ct}`);
   rt.del();

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import { AioContext, AioError, MainContext, SCALE_MS, clockNs } from 'aiocontext';
-import type { AioContextOptions, Timer } from 'aiocontext';
+import type { AioContextOptions, AioErrorCode, Timer } from 'aiocontext';
 
 /** Upper bound for "while (poll(false));" loops: a healthy loop needs a handful. */
 export const SPIN_LIMIT = 10_000;
@@ -212,9 +212,9 @@ export async function captureWarnings(fn: () => void): Promise<Error[]> {
 }
 
 /** Asserts that `fn` throws an AioError with `code`, and returns it. */
-export function throwsAio(t: ExecutionContext, fn: () => unknown, code: string, message?: string): AioError | undefined {
+export function throwsAio(t: ExecutionContext, fn: () => unknown, code: AioErrorCode, message?: string): AioError | undefined {
   const err = t.throws<AioError>(fn, { instanceOf: AioError }, message);
-  t.is(err?.code, code, message);
+  t.is<AioErrorCode | undefined, AioErrorCode>(err?.code, code, message);
   return err;
 }
 
