@@ -69,8 +69,6 @@ struct Addon {
 
     /* Set once the cleanup hook ran: nothing may call into JS any more. */
     bool tornDown = false;
-
-    static Addon *From(napi_env env);
 };
 
 /* Module-level functions, one concept per file. */

@@ -71,7 +71,7 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
         return Napi::Object();
     }
     BottomHalf *self = Unwrap(obj);
-    self->ctx_ = ctx;
+    self->owner_ = ctx->link();
     self->name_ = name;
     self->callback_ = Napi::Persistent(cb);
     self->bh_ = aio_bh_new_full(ctx->core(), Run, self, name.c_str(), Destroy);
@@ -122,7 +122,6 @@ void BottomHalf::CloseFromContext()
         bh_ = nullptr;
     }
     callback_.Reset();
-    ctx_ = nullptr;
     closed_ = true;
 }
 
@@ -133,12 +132,14 @@ std::string BottomHalf::Describe() const
 
 bool BottomHalf::CheckUsable(napi_env env) const
 {
-    if (closed_) {
+    Context *ctx = closed_ ? nullptr : Context::Open(owner_);
+
+    if (!ctx) {
         ThrowState(addon_, env, AioState::Closed,
                    "The AioContext of " + Describe());
         return false;
     }
-    if (!aio_context_in_home_thread(ctx_->core())) {
+    if (!aio_context_in_home_thread(ctx->core())) {
         ThrowState(addon_, env, AioState::WrongThread, Describe());
         return false;
     }
@@ -165,14 +166,21 @@ Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)
     return Napi::Value();
 }
 
-/* Idempotent, and safe from the BH's own callback: the core frees the BH on
- * its next BH pass and then calls Destroy. */
+/* Idempotent while the context is open, and safe from the BH's own
+ * callback: the core frees the BH on its next BH pass and calls Destroy. */
 Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
 {
-    if (deleted_ || closed_) {
+    Context *ctx = closed_ ? nullptr : Context::Open(owner_);
+
+    if (!ctx) {
+        ThrowState(addon_, info.Env(), AioState::Closed,
+                   "The AioContext of " + Describe());
         return Napi::Value();
     }
-    if (!aio_context_in_home_thread(ctx_->core())) {
+    if (deleted_) {
+        return Napi::Value();
+    }
+    if (!aio_context_in_home_thread(ctx->core())) {
         ThrowState(addon_, info.Env(), AioState::WrongThread, Describe());
         return Napi::Value();
     }
@@ -180,7 +188,7 @@ Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
     bh_ = nullptr;               /* the core owns it now */
     deleted_ = true;
     callback_.Reset();           /* a running callback keeps its own handle */
-    ctx_->bhs_.erase(pos_);
+    ctx->bhs_.erase(pos_);
     return Napi::Value();
 }
 
@@ -192,7 +200,8 @@ Napi::Value BottomHalf::JS_scheduled(const Napi::CallbackInfo &info)
 
 Napi::Value BottomHalf::JS_deleted(const Napi::CallbackInfo &info)
 {
-    return Napi::Boolean::New(info.Env(), deleted_ || closed_);
+    bool deleted = deleted_ || closed_ || !Context::Open(owner_);
+    return Napi::Boolean::New(info.Env(), deleted);
 }
 
 /* ---- oneshots ------------------------------------------------------------ */

@@ -17,6 +17,8 @@
 #ifndef AIOCONTEXT_BOTTOM_HALF_H
 #define AIOCONTEXT_BOTTOM_HALF_H
 
+#include "context.h"
+
 #include <napi.h>
 
 extern "C" {
@@ -29,7 +31,6 @@ extern "C" {
 namespace aiocontext {
 
 struct Addon;
-class Context;
 
 class BottomHalf : public Napi::ObjectWrap<BottomHalf> {
 public:
@@ -70,13 +71,13 @@ private:
     Napi::Value JS_deleted(const Napi::CallbackInfo &info);
 
     Addon *addon_;
-    Context *ctx_ = nullptr;           /* null once the context closed */
+    Context::Link owner_;              /* the context (see Context::link) */
     QEMUBH *bh_ = nullptr;             /* null once deleted or closed */
     Napi::FunctionReference callback_;
     std::string name_;
     bool deleted_ = false;
     bool closed_ = false;
-    std::list<BottomHalf *>::iterator pos_;   /* in ctx_->bhs_ */
+    std::list<BottomHalf *>::iterator pos_;   /* in the context's bhs_ */
 };
 
 } // namespace aiocontext

@@ -6,8 +6,8 @@
  *  - Context keeps every BottomHalf and Timer it created alive (a strong
  *    reference on each wrapper) until it is deleted or the context closes:
  *    as in QEMU they live until deleted, so the GC of a user's handle never
- *    frees what the core still calls.  Children point back with a plain
- *    Context* (no JS reference, so no cycle) that Close() clears.
+ *    frees what the core still calls.  Children point back through link()
+ *    (a plain pointer behind a shared cell, no JS reference, so no cycle).
  *  - fd and event-notifier handlers live in refcounted FdRecords owned by the
  *    fds_ map (fd-handler.h).
  *  - While attached to a GMainContext the context holds a strong reference
@@ -34,6 +34,7 @@ extern "C" {
 }
 
 #include <list>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,9 +51,15 @@ class Context : public Napi::ObjectWrap<Context> {
 public:
     static Napi::Function Init(Napi::Env env, Addon *addon);
 
-    /* new Context(name: string) */
+    /* new Context(name: string, fdmon: AioFdMonRequest) */
     explicit Context(const Napi::CallbackInfo &info);
     ~Context() override;
+
+    /* A weak link to this Context for its children: it reads nullptr once
+     * the Context is destroyed, so a child that outlives it (a deleted BH's
+     * handle, say) can still tell that its context is gone. */
+    using Link = std::shared_ptr<Context *>;
+    const Link &link() const { return link_; }
 
     AioContext *core() const { return core_; }
     Addon *addon() const { return addon_; }
@@ -64,6 +71,13 @@ public:
     /* Throws ERR_AIO_CLOSED or ERR_AIO_WRONG_THREAD and returns false
      * unless the context is open and this is its home thread. */
     bool CheckUsable(napi_env env) const;
+
+    /* The open Context behind @link, or nullptr if it closed or is gone. */
+    static Context *Open(const Link &link)
+    {
+        Context *ctx = link ? *link : nullptr;
+        return ctx && ctx->IsOpen() ? ctx : nullptr;
+    }
 
     /* The close path (see above).  Returns: the names of the BHs that were
      * never deleted, in creation order (empty on the second call). */
@@ -107,6 +121,7 @@ private:
     Addon *addon_;
     AioContext *core_ = nullptr;
     std::string name_;
+    Link link_;
 
     std::list<BottomHalf *> bhs_;      /* undeleted BHs, creation order */
     std::list<Timer *> timers_;        /* undeleted timers */

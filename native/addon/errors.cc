@@ -124,6 +124,40 @@ void ThrowErrno(Addon *addon, napi_env env, int err, const char *syscall)
     Throw(addon, env, code, message, err, syscall);
 }
 
+/* GFileError back to errno, for the values the core can produce. */
+static int ErrnoFromGFileError(int code)
+{
+    switch (code) {
+    case G_FILE_ERROR_ACCES: return EACCES;
+    case G_FILE_ERROR_PERM: return EPERM;
+    case G_FILE_ERROR_NOMEM: return ENOMEM;
+    case G_FILE_ERROR_MFILE: return EMFILE;
+    case G_FILE_ERROR_NFILE: return ENFILE;
+    case G_FILE_ERROR_BADF: return EBADF;
+    case G_FILE_ERROR_INVAL: return EINVAL;
+    case G_FILE_ERROR_NOSYS: return ENOSYS;
+    case G_FILE_ERROR_NOSPC: return ENOSPC;
+    case G_FILE_ERROR_AGAIN: return EAGAIN;
+    case G_FILE_ERROR_INTR: return EINTR;
+    case G_FILE_ERROR_IO: return EIO;
+    default: return 0;
+    }
+}
+
+void ThrowGError(Addon *addon, napi_env env, const GError *error,
+                 const char *syscall)
+{
+    int err = error && error->domain == G_FILE_ERROR
+                  ? ErrnoFromGFileError(error->code) : 0;
+    std::string message = error ? error->message : "unknown error";
+
+    if (err) {
+        Throw(addon, env, ErrnoCode(err), message, err, syscall);
+    } else {
+        Throw(addon, env, "UNKNOWN", message, 0, nullptr);
+    }
+}
+
 void ThrowAioError(Addon *addon, napi_env env, const char *code,
                    const std::string &message)
 {

@@ -18,6 +18,8 @@
 
 #include <napi.h>
 
+#include <glib.h>
+
 #include <string>
 
 namespace aiocontext {
@@ -43,6 +45,11 @@ void ThrowState(Addon *addon, napi_env env, AioState state,
 
 /* Throws AioError for a positive errno value returned by @syscall. */
 void ThrowErrno(Addon *addon, napi_env env, int err, const char *syscall);
+
+/* Throws AioError for a GError from the core (which reports errno values
+ * as G_FILE_ERROR codes). */
+void ThrowGError(Addon *addon, napi_env env, const GError *error,
+                 const char *syscall);
 
 /* Throws AioError with an explicit code and message. */
 void ThrowAioError(Addon *addon, napi_env env, const char *code,

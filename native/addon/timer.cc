@@ -57,7 +57,7 @@ Napi::Object Timer::New(Context *ctx, QEMUClockType clock, int scale,
         return Napi::Object();
     }
     Timer *self = Unwrap(obj);
-    self->ctx_ = ctx;
+    self->owner_ = ctx->link();
     self->scale_ = scale;
     self->callback_ = Napi::Persistent(cb);
     self->timer_ = aio_timer_new_with_attrs(ctx->core(), clock, scale,
@@ -104,7 +104,6 @@ void Timer::CloseFromContext()
 {
     /* The context empties its timers_ list itself. */
     Free();
-    ctx_ = nullptr;
     closed_ = true;
 }
 
@@ -119,11 +118,13 @@ int64_t Timer::Clamp(int64_t value) const
 
 bool Timer::CheckUsable(napi_env env) const
 {
-    if (closed_) {
+    Context *ctx = closed_ ? nullptr : Context::Open(owner_);
+
+    if (!ctx) {
         ThrowState(addon_, env, AioState::Closed, "The AioContext of Timer");
         return false;
     }
-    if (!aio_context_in_home_thread(ctx_->core())) {
+    if (!aio_context_in_home_thread(ctx->core())) {
         ThrowState(addon_, env, AioState::WrongThread, "Timer");
         return false;
     }
@@ -167,18 +168,25 @@ Napi::Value Timer::JS_del(const Napi::CallbackInfo &info)
     return Napi::Value();
 }
 
-/* Idempotent, and safe from the timer's own callback. */
+/* Idempotent while the context is open, and safe from the timer's own
+ * callback. */
 Napi::Value Timer::JS_delete(const Napi::CallbackInfo &info)
 {
-    if (deleted_ || closed_) {
+    Context *ctx = closed_ ? nullptr : Context::Open(owner_);
+
+    if (!ctx) {
+        ThrowState(addon_, info.Env(), AioState::Closed, "The AioContext of Timer");
         return Napi::Value();
     }
-    if (!aio_context_in_home_thread(ctx_->core())) {
+    if (deleted_) {
+        return Napi::Value();
+    }
+    if (!aio_context_in_home_thread(ctx->core())) {
         ThrowState(addon_, info.Env(), AioState::WrongThread, "Timer");
         return Napi::Value();
     }
     deleted_ = true;
-    ctx_->timers_.erase(pos_);
+    ctx->timers_.erase(pos_);
     Free();
     return Napi::Value();
 }

@@ -16,6 +16,8 @@
 #ifndef AIOCONTEXT_TIMER_H
 #define AIOCONTEXT_TIMER_H
 
+#include "context.h"
+
 #include <napi.h>
 
 extern "C" {
@@ -28,7 +30,6 @@ extern "C" {
 namespace aiocontext {
 
 struct Addon;
-class Context;
 
 class Timer : public Napi::ObjectWrap<Timer> {
 public:
@@ -65,13 +66,13 @@ private:
     Napi::Value JS_expired(const Napi::CallbackInfo &info);
 
     Addon *addon_;
-    Context *ctx_ = nullptr;          /* null once the context closed */
+    Context::Link owner_;             /* the context (see Context::link) */
     QEMUTimer *timer_ = nullptr;      /* null once freed */
     Napi::FunctionReference callback_;
     int scale_ = 1;
     bool deleted_ = false;
     bool closed_ = false;
-    std::list<Timer *>::iterator pos_;   /* in ctx_->timers_ */
+    std::list<Timer *>::iterator pos_;   /* in the context's timers_ */
 };
 
 } // namespace aiocontext

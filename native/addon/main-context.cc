@@ -1,0 +1,88 @@
+/*
+ * main-context.cc — class MainContext (see main-context.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "main-context.h"
+
+#include "addon.h"
+#include "callback.h"
+#include "errors.h"
+#include "guards.h"
+
+namespace aiocontext {
+
+Napi::Function MainContext::Init(Napi::Env env, Addon *addon)
+{
+    return DefineClass(
+        env, "MainContext",
+        {
+            InstanceMethod<&MainContext::JS_iteration>("iteration"),
+            InstanceMethod<&MainContext::JS_pending>("pending"),
+            InstanceMethod<&MainContext::JS_wakeup>("wakeup"),
+            InstanceAccessor<&MainContext::JS_isDefault>("isDefault"),
+        },
+        addon);
+}
+
+MainContext::MainContext(const Napi::CallbackInfo &info)
+    : Napi::ObjectWrap<MainContext>(info),
+      addon_(static_cast<Addon *>(info.Data()))
+{
+    bool isDefault = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+
+    main_ = isDefault ? g_main_context_ref(g_main_context_default())
+                      : g_main_context_new();
+    napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
+}
+
+MainContext::~MainContext()
+{
+    if (main_) {
+        g_main_context_unref(main_);
+    }
+}
+
+GMainContext *MainContext::FromValue(Addon *addon, napi_env env,
+                                     Napi::Value value)
+{
+    bool tagged = false;
+
+    if (value.IsObject()) {
+        napi_check_object_type_tag(env, value, &addon->tags.mainContext,
+                                   &tagged);
+    }
+    if (!tagged) {
+        ThrowTypeError(env, "expected a native MainContext");
+        return nullptr;
+    }
+    return Unwrap(value.As<Napi::Object>())->main_;
+}
+
+/* g_main_context_iteration() as a driver: see callback.h. */
+Napi::Value MainContext::JS_iteration(const Napi::CallbackInfo &info)
+{
+    REQUIRE_ARG_BOOLEAN(0, mayBlock);
+    DriverScope driver(addon_, "iteration");
+    bool dispatched = g_main_context_iteration(main_, mayBlock);
+    return driver.Finish(info.Env(), Napi::Boolean::New(info.Env(), dispatched));
+}
+
+Napi::Value MainContext::JS_pending(const Napi::CallbackInfo &info)
+{
+    return Napi::Boolean::New(info.Env(), g_main_context_pending(main_));
+}
+
+Napi::Value MainContext::JS_wakeup(const Napi::CallbackInfo &info)
+{
+    (void)info;
+    g_main_context_wakeup(main_);
+    return Napi::Value();
+}
+
+Napi::Value MainContext::JS_isDefault(const Napi::CallbackInfo &info)
+{
+    return Napi::Boolean::New(info.Env(), main_ == g_main_context_default());
+}
+
+} // namespace aiocontext

@@ -1,0 +1,288 @@
+/*
+ * context.ts — AioContext: QEMU's event loop, as a GLib GSource.
+ *
+ * Every method validates its arguments (src/validate.ts) and refuses use
+ * after close() before calling the native context, which owns everything
+ * the loop can call: BHs, timers, fd and notifier handlers.  See API.md for
+ * the contract and README.md for the lifetimes.
+ */
+import { BottomHalf } from './bottom-half';
+import { clockIndex } from './clock';
+import { closedError } from './errors';
+import { EventNotifier, openNativeNotifier } from './event-notifier';
+import { MainContext, nativeMainContext } from './main-context';
+import { binding, kConstruct, type NativeContext } from './native';
+import { Timer } from './timer';
+import type {
+  AioContextOptions,
+  AioContextStats,
+  AttachOptions,
+  BottomHalfOptions,
+  ClockType,
+  EventNotifierHandlers,
+  FdHandlers,
+  FdMonitor,
+  PollParams,
+  TimerOptions,
+} from './types';
+import {
+  checkBoolean,
+  checkFd,
+  checkFunction,
+  checkInt32,
+  checkNonNegativeNumber,
+  checkNonNegativeSafeInteger,
+  checkObject,
+  checkOneOf,
+  checkPositiveInt32,
+  checkString,
+  invalidArg,
+  optionalBoolean,
+  optionalFunction,
+  optionsObject,
+} from './validate';
+
+/** AioFdMonRequest values, in the core's order. */
+const FDMONS: readonly FdMonitor[] = ['auto', 'poll', 'epoll', 'io_uring'];
+
+type Fn = (...args: never[]) => unknown;
+
+/** Validates poll parameters; @name prefixes the property names. */
+function pollParams(value: unknown, name: string): [number, number, number] {
+  checkObject(value, name);
+  const { maxNs, grow = 0, shrink = 0 } = value as Partial<PollParams>;
+  checkNonNegativeSafeInteger(maxNs, `${name}.maxNs`);
+  checkNonNegativeNumber(grow, `${name}.grow`);
+  checkNonNegativeNumber(shrink, `${name}.shrink`);
+  return [maxNs, grow, shrink];
+}
+
+export class AioContext implements Disposable {
+  readonly #native: NativeContext;
+  readonly #name: string;
+  #closed = false;
+
+  /** aio_context_new: a context whose home thread is the calling thread. */
+  constructor(options?: AioContextOptions) {
+    const opts = optionsObject(options, 'options');
+    const name = opts.name ?? 'aio-context';
+    checkString(name, 'options.name');
+    const fdmon = opts.fdmon ?? 'auto';
+    checkOneOf(fdmon, 'options.fdmon', FDMONS);
+    const poll = opts.poll === undefined ? undefined : pollParams(opts.poll, 'options.poll');
+
+    this.#native = new binding.Context(name, FDMONS.indexOf(fdmon));
+    this.#name = name;
+    if (poll !== undefined) this.#native.setPollParams(...poll);
+  }
+
+  /** Throws ERR_AIO_CLOSED after close(); returns the native context. */
+  #open(): NativeContext {
+    if (this.#closed) throw closedError(`AioContext '${this.#name}'`);
+    return this.#native;
+  }
+
+  /* ---- the loop ----------------------------------------------------------- */
+
+  /**
+   * aio_poll: runs one iteration (waiting for an event if @blocking).
+   * Returns true if a user callback ran; a wake-up by notify() alone is not
+   * progress.  Throws what the callbacks threw (several: an AggregateError),
+   * after the iteration completed.
+   */
+  poll(blocking: boolean): boolean {
+    const native = this.#open();
+    checkBoolean(blocking, 'blocking');
+    return native.poll(blocking);
+  }
+
+  /** aio_notify: makes the current or next wait return.  Any thread. */
+  notify(): void {
+    this.#open().notify();
+  }
+
+  /** aio_compute_timeout: how long a blocking poll may wait, in ns; -1 = forever. */
+  computeTimeout(): number {
+    return this.#open().computeTimeout();
+  }
+
+  /* ---- bottom halves and timers ------------------------------------------- */
+
+  /** aio_bh_new: a BH running @cb; nothing is scheduled yet. */
+  bh(cb: () => void, options?: BottomHalfOptions): BottomHalf {
+    const native = this.#open();
+    checkFunction(cb, 'cb');
+    const opts = optionsObject(options, 'options');
+    const name = opts.name ?? 'bh';
+    checkString(name, 'options.name');
+    return new BottomHalf(kConstruct, native.bh(cb, name), this);
+  }
+
+  /** aio_bh_schedule_oneshot: runs @cb once in the next BH pass; cannot be cancelled. */
+  scheduleOneshot(cb: () => void): void {
+    const native = this.#open();
+    checkFunction(cb, 'cb');
+    native.scheduleOneshot(cb);
+  }
+
+  /** aio_timer_new: an unarmed timer on @clock whose times are in units of @scale ns. */
+  timer(clock: ClockType, scale: number, cb: () => void, options?: TimerOptions): Timer {
+    const native = this.#open();
+    const index = clockIndex(clock, 'clock');
+    checkPositiveInt32(scale, 'scale');
+    checkFunction(cb, 'cb');
+    const opts = optionsObject(options, 'options');
+    const external = optionalBoolean(opts.external, 'options.external', false);
+    return new Timer(kConstruct, native.timer(index, scale, cb, external), this);
+  }
+
+  /* ---- fd handlers -------------------------------------------------------- */
+
+  /**
+   * aio_set_fd_handler: registers or replaces the handlers of @fd (one
+   * registration per fd); null, or no read/write/poll, removes them.  The fd
+   * stays yours: remove its handler before closing it.
+   */
+  setFdHandler(fd: number, handlers: FdHandlers | null): void {
+    const native = this.#open();
+    checkFd(fd, 'fd');
+    if (handlers === null) {
+      native.setFdHandler(fd, undefined, undefined, undefined, undefined, undefined, false);
+      return;
+    }
+    if (typeof handlers !== 'object') throw invalidArg('handlers', 'of type object or null', handlers);
+    native.setFdHandler(
+      fd,
+      optionalFunction<Fn>(handlers.read, 'handlers.read'),
+      optionalFunction<Fn>(handlers.write, 'handlers.write'),
+      optionalFunction<Fn>(handlers.poll, 'handlers.poll'),
+      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
+      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
+      optionalBoolean(handlers.external, 'handlers.external', false),
+    );
+  }
+
+  /**
+   * aio_set_event_notifier: registers @n's descriptor; each handler receives
+   * @n itself.  null removes the registration.
+   */
+  setEventNotifier(n: EventNotifier, handlers: EventNotifierHandlers | null): void {
+    const native = this.#open();
+    if (!EventNotifier.isEventNotifier(n)) throw invalidArg('n', 'an instance of EventNotifier', n);
+    if (handlers !== null && typeof handlers !== 'object') {
+      throw invalidArg('handlers', 'of type object or null', handlers);
+    }
+    const notifier = openNativeNotifier(n);
+    if (handlers === null) {
+      native.setEventNotifier(notifier, n, undefined, undefined, undefined, undefined, false);
+      return;
+    }
+    native.setEventNotifier(
+      notifier,
+      n,
+      optionalFunction<Fn>(handlers.read, 'handlers.read'),
+      optionalFunction<Fn>(handlers.poll, 'handlers.poll'),
+      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
+      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
+      optionalBoolean(handlers.external, 'handlers.external', false),
+    );
+  }
+
+  /** aio_disable_external: pauses external handlers; counted. */
+  disableExternal(): void {
+    this.#open().disableExternal();
+  }
+
+  /** aio_enable_external: undoes one disableExternal(); throws ERR_AIO_NOT_DISABLED if none is left. */
+  enableExternal(): void {
+    this.#open().enableExternal();
+  }
+
+  /** Whether external handlers are paused. */
+  get externalDisabled(): boolean {
+    return this.#open().externalDisabled;
+  }
+
+  /** aio_context_set_poll_params: adaptive busy polling; maxNs 0 turns it off. */
+  setPollParams(p: PollParams): void {
+    const native = this.#open();
+    native.setPollParams(...pollParams(p, 'p'));
+  }
+
+  /* ---- lock, GSource, introspection --------------------------------------- */
+
+  /** aio_context_acquire: takes the context's recursive lock. */
+  acquire(): void {
+    this.#open().acquire();
+  }
+
+  /** aio_context_release: releases one acquire(); throws ERR_AIO_NOT_ACQUIRED without one. */
+  release(): void {
+    this.#open().release();
+  }
+
+  /**
+   * g_source_attach: lets @main (default: MainContext.default()) run this
+   * context.  Returns the source id.  While attached, the context stays
+   * alive even if JS drops it.  Throws ERR_AIO_ATTACHED if already attached.
+   */
+  attach(main?: MainContext, options?: AttachOptions): number {
+    const native = this.#open();
+    if (main !== undefined && main !== null && !MainContext.isMainContext(main)) {
+      throw invalidArg('main', 'an instance of MainContext', main);
+    }
+    const opts = optionsObject(options, 'options');
+    const priority = opts.priority ?? 0;
+    checkInt32(priority, 'options.priority');
+    return native.attach(nativeMainContext(main ?? MainContext.default()), priority);
+  }
+
+  /** g_source_destroy: stops any GLib loop from running this context.  attach() works again after. */
+  detach(): void {
+    this.#open().detach();
+  }
+
+  /** The GSource id while attached, else null. */
+  get sourceId(): number | null {
+    return this.#closed ? null : this.#native.sourceId;
+  }
+
+  /** Live introspection, for tests and tools. */
+  get stats(): AioContextStats {
+    return this.#open().stats;
+  }
+
+  /** The name given at construction (the GSource name). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * aio_context_unref: deletes every BH, timer and handler, detaches, and
+   * releases the context.  Idempotent.  BHs that were never deleted are
+   * named in one 'AioLeakWarning' process warning.
+   */
+  close(): void {
+    if (this.#closed) return;
+    const leaked = this.#native.close();
+    this.#closed = true;
+    if (leaked.length > 0) {
+      const names = leaked.map((n) => `'${n}'`).join(', ');
+      const count = leaked.length === 1 ? '1 bottom half' : `${leaked.length} bottom halves`;
+      process.emitWarning(
+        `AioContext '${this.#name}' was closed with ${count} never deleted: ${names}. ` +
+          'Call delete() on each BottomHalf before closing its context.',
+        'AioLeakWarning',
+      );
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,91 @@
+/*
+ * types.ts — the plain types of the public API (API.md).
+ */
+import type { EventNotifier } from './event-notifier';
+
+/** QEMU_CLOCK_*: 'realtime' is monotonic, 'host' the wall clock. */
+export type ClockType = 'realtime' | 'virtual' | 'host' | 'virtual_rt';
+
+/** The fd monitor of a context: ppoll, epoll or io_uring ('auto': ppoll, then epoll at 64 fds). */
+export type FdMonitor = 'auto' | 'poll' | 'epoll' | 'io_uring';
+
+/** Adaptive busy-polling parameters (aio_context_set_poll_params). */
+export interface PollParams {
+  /** The longest busy-poll, in ns; 0 turns polling off. */
+  maxNs: number;
+  /** The factor by which the poll time grows; 0 (the default) means 2. */
+  grow?: number;
+  /** The divisor by which it shrinks; 0 (the default) means "reset to 0". */
+  shrink?: number;
+}
+
+export interface AioContextOptions {
+  /** The GSource name (g_source_set_name); default 'aio-context'. */
+  name?: string;
+  /** The fd monitor; default 'auto'.  See stats.fdmon for the one in use. */
+  fdmon?: FdMonitor;
+  /** Adaptive polling; default maxNs 0 (off). */
+  poll?: PollParams;
+}
+
+export interface FdHandlers {
+  /** Called while the fd has G_IO_IN, G_IO_HUP or G_IO_ERR. */
+  read?: () => void;
+  /** Called while the fd has G_IO_OUT or G_IO_ERR. */
+  write?: () => void;
+  /** io_poll: busy-poll hook; return true when it found (and did) work. */
+  poll?: () => boolean;
+  /** io_poll_begin (aio_set_fd_poll): busy polling starts. */
+  pollBegin?: () => void;
+  /** io_poll_end: busy polling stops. */
+  pollEnd?: () => void;
+  /** is_external: paused by disableExternal(). */
+  external?: boolean;
+}
+
+/** Handlers of an event notifier; each receives the registered notifier. */
+export interface EventNotifierHandlers {
+  /** Called while the notifier is set; call n.testAndClear() in it. */
+  read?: (n: EventNotifier) => void;
+  poll?: (n: EventNotifier) => boolean;
+  pollBegin?: (n: EventNotifier) => void;
+  pollEnd?: (n: EventNotifier) => void;
+  external?: boolean;
+}
+
+export interface BottomHalfOptions {
+  /** Named in leak warnings; default 'bh'. */
+  name?: string;
+}
+
+export interface TimerOptions {
+  /** QEMU_TIMER_ATTR_EXTERNAL: the timer drives an external subsystem. */
+  external?: boolean;
+}
+
+export interface AttachOptions {
+  /** The GSource priority; default 0 (G_PRIORITY_DEFAULT); lower runs first. */
+  priority?: number;
+}
+
+/** Read-only introspection of a context, read live on every access. */
+export interface AioContextStats {
+  /** The raw notify_me word: bit 0 GSource waiter, +2 per blocking poll(). */
+  notifyMe: number;
+  /** Whether notify() was called since the last wait was accepted. */
+  notified: boolean;
+  /** The largest adaptive poll time among poll handlers, in ns. */
+  pollNs: number;
+  /** Whether busy polling is on (pollBegin hooks called). */
+  pollStarted: boolean;
+  /** Registered fd and notifier handlers (the context's own notifier excluded). */
+  handlers: number;
+  /** BHs allocated and not yet freed by the loop (oneshots included). */
+  bhs: number;
+  /** Timers created and not yet deleted. */
+  timers: number;
+  /** The fd monitor in use. */
+  fdmon: 'poll' | 'epoll' | 'io_uring';
+  /** Why the fd monitor asked for is not in use, or null. */
+  fdmonFallbackReason: string | null;
+}
