@@ -162,6 +162,7 @@ struct AioHandler {
     unsigned fdmon_flags;
     AioHandler *submit_next;
     bool fdmon_owned;
+    bool inflight;          /* a POLL_ADD is queued or in the kernel (home) */
 };
 
 #define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)

@@ -25,9 +25,13 @@
 
 #define EPOLL_MAX_EVENTS 128
 
-/* Called with the mutex held. */
+/* Called with the mutex held, right after epoll_ctl failed (errno). */
 static void fdmon_epoll_disable(AioContext *ctx)
 {
+    if (!ctx->fdmon_fallback_reason) {
+        ctx->fdmon_fallback_reason = g_strdup_printf(
+            "epoll_ctl: %s; using poll for good", g_strerror(errno));
+    }
     if (ctx->epollfd >= 0) {
         close(ctx->epollfd);
         ctx->epollfd = -1;

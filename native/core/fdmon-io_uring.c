@@ -76,6 +76,18 @@ static void add_poll_add_sqe(AioContext *ctx, AioHandler *node)
 
     io_uring_prep_poll_add(sqe, node->pfd.fd, node->pfd.events);
     io_uring_sqe_set_data(sqe, node);
+    node->inflight = true;
+}
+
+/* A retired node that the kernel no longer names: the outermost walker
+ * frees it.  Home thread. */
+static void release_node(AioContext *ctx, AioHandler *node)
+{
+    aio__lockcnt_lock(&ctx->list_lock);
+    node->next_deleted = ctx->deleted_handlers;
+    /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
+    atomic_store_release(&ctx->deleted_handlers, node);
+    aio__lockcnt_unlock(&ctx->list_lock);
 }
 
 static void add_poll_remove_sqe(AioContext *ctx, AioHandler *node)
@@ -94,6 +106,8 @@ static void fill_sq_ring(AioContext *ctx)
                                            __ATOMIC_ACQUIRE);
 
     while (node) {
+        /* Read the link before PENDING goes: then the node may be freed
+         * (below, or by its completion). */
         AioHandler *next = node->submit_next;
         /* REMOVE stays set: it tells the completion to free the node. */
         unsigned flags = __atomic_fetch_and(&node->fdmon_flags,
@@ -101,11 +115,14 @@ static void fill_sq_ring(AioContext *ctx)
                                                         FDMON_IO_URING_ADD),
                                             __ATOMIC_SEQ_CST);
 
-        if (flags & FDMON_IO_URING_ADD) {
-            add_poll_add_sqe(ctx, node);
-        }
         if (flags & FDMON_IO_URING_REMOVE) {
-            add_poll_remove_sqe(ctx, node);
+            if (node->inflight) {
+                add_poll_remove_sqe(ctx, node);     /* its CQE frees it */
+            } else {
+                release_node(ctx, node);    /* never armed, or completed */
+            }
+        } else if (flags & FDMON_IO_URING_ADD) {
+            add_poll_add_sqe(ctx, node);
         }
         node = next;
     }
@@ -121,15 +138,15 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     if (!node) {
         return false;       /* a TIMEOUT or POLL_REMOVE completion */
     }
-    flags = __atomic_fetch_and(&node->fdmon_flags,
-                               ~(unsigned)FDMON_IO_URING_REMOVE,
-                               __ATOMIC_SEQ_CST);
+    node->inflight = false;
+    flags = __atomic_load_n(&node->fdmon_flags, __ATOMIC_SEQ_CST);
     if (flags & FDMON_IO_URING_REMOVE) {
-        /* Its last POLL_ADD is over: now it can be freed. */
-        aio__lockcnt_lock(&ctx->list_lock);
-        node->next_deleted = ctx->deleted_handlers;
-        atomic_store_release(&ctx->deleted_handlers, node);
-        aio__lockcnt_unlock(&ctx->list_lock);
+        /* Its last POLL_ADD is over.  If the node still waits on
+         * submit_list, fill_sq_ring() frees it when it gets there (it
+         * must not be freed under the list); else free it now. */
+        if (!(flags & FDMON_IO_URING_PENDING)) {
+            release_node(ctx, node);
+        }
         return false;
     }
     if (cqe->res < 0) {
