@@ -163,6 +163,7 @@ struct AioHandler {
     AioHandler *submit_next;
     bool fdmon_owned;
     bool inflight;          /* a POLL_ADD is queued or in the kernel (home) */
+    bool parked;            /* completed while poll(2) stood in (home) */
 };
 
 #define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
@@ -303,6 +304,11 @@ struct AioContext {
     int64_t poll_grow;
     int64_t poll_shrink;
     bool poll_started;          /* home thread only */
+    /* Bumped by every aio_context_set_poll_params() (any thread); the
+     * home thread resets the handlers' poll times when it differs from
+     * poll_params_seen. */
+    unsigned poll_params_gen;   /* atomic */
+    unsigned poll_params_seen;  /* home thread only */
 
     /* fd monitor and its scratch space (home thread only). */
     const FDMonOps *fdmon_ops;
@@ -315,6 +321,7 @@ struct AioContext {
      * POLL_ADD/POLL_REMOVE are waiting to be submitted (lock-free LIFO). */
     void *io_uring;
     AioHandler *submit_list;
+    bool io_uring_parked;       /* some node is parked (home thread) */
     /* Why the fd monitor asked for is not in use, or NULL. */
     char *fdmon_fallback_reason;
     GPollFD *pollfds;
@@ -331,5 +338,8 @@ void aio__notify_all(void);
 
 /* Stops busy polling before a GLib poll (the GSource prepare). */
 void aio__prepare(AioContext *ctx);
+/* Applies pending aio_context_set_poll_params() calls to the handlers'
+ * poll times.  Home thread. */
+void aio__poll_params_sync(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -133,6 +133,12 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
         max_ns = aio__soonest(*timeout, max_ns);
     } while (elapsed < max_ns && !ctx->fdmon_ops->need_wait(ctx));
 
+    /* [10.2] A back end that sees readiness while polling (io_uring)
+     * stopped the loop because completions are waiting: handle them now
+     * without blocking, and stay in poll mode. */
+    if (ctx->fdmon_ops->supports_polling && ctx->fdmon_ops->need_wait(ctx)) {
+        *timeout = 0;
+    }
     if (remove_idle_poll_handlers(ctx, ready, start + elapsed)) {
         *timeout = 0;
         progress = true;
@@ -143,11 +149,27 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
     return progress;
 }
 
+/* Applies an aio_context_set_poll_params() from any thread: every
+ * handler's adaptive poll time starts again from 0.  Home thread. */
+void aio__poll_params_sync(AioContext *ctx)
+{
+    unsigned gen = __atomic_load_n(&ctx->poll_params_gen, __ATOMIC_ACQUIRE);
+
+    if (gen == ctx->poll_params_seen) {
+        return;
+    }
+    ctx->poll_params_seen = gen;
+    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
+        node->poll_ns = 0;
+    }
+}
+
 static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
                           int64_t *timeout)
 {
     int64_t max_ns = 0;
 
+    aio__poll_params_sync(ctx);
     if (!ctx->poll_handlers) {
         return false;
     }
@@ -281,14 +303,12 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
     atomic_set(&ctx->poll_max_ns, max_ns);
     atomic_set(&ctx->poll_grow, grow);
     atomic_set(&ctx->poll_shrink, shrink);
-
+    /* The handlers' poll times belong to the home thread: it resets them
+     * at its next aio_poll() (or now, if this is it).  Release pairs with
+     * the acquire in aio__poll_params_sync(). */
+    __atomic_fetch_add(&ctx->poll_params_gen, 1, __ATOMIC_RELEASE);
     if (aio_context_in_home_thread(ctx)) {
-        aio__lockcnt_inc(&ctx->list_lock);
-        for (AioHandler *node = ctx->poll_handlers; node;
-             node = node->poll_next) {
-            node->poll_ns = 0;
-        }
-        aio__lockcnt_dec(&ctx->list_lock);
+        aio__poll_params_sync(ctx);
     }
     aio_notify(ctx);
 }

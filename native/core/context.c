@@ -399,17 +399,20 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->notify_me = atomic_read(&ctx->notify_me);
     stats->notified = atomic_read(&ctx->notified);
     stats->poll_started = ctx->poll_started;
+    if (aio_context_in_home_thread(ctx)) {
+        aio__poll_params_sync(ctx);
+    }
     for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
         poll_ns = MAX(poll_ns, node->poll_ns);
     }
     stats->poll_ns = poll_ns;
     aio__lockcnt_lock(&ctx->list_lock);
     stats->handlers = ctx->nr_handlers;
+    stats->fdmon = ctx->fdmon_ops->kind;
+    stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
-    stats->fdmon = ctx->fdmon_ops->kind;
-    stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)

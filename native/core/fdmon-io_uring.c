@@ -27,6 +27,7 @@
 
 enum {
     FDMON_IO_URING_ENTRIES = 128,
+    FDMON_IO_URING_CQ_ENTRIES = 4096,
     FDMON_IO_URING_PENDING = 1 << 0,   /* on ctx->submit_list */
     FDMON_IO_URING_ADD     = 1 << 1,   /* submit a POLL_ADD */
     FDMON_IO_URING_REMOVE  = 1 << 2,   /* retired: POLL_REMOVE, then free */
@@ -155,24 +156,62 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         aio__handler_set_nval(ctx, node);
         return false;
     }
+    if (!ready) {
+        /* Parked: poll(2) stands in while external handlers are paused
+         * and serves this fd; the completion is stale by the time
+         * io_uring takes over again, so re-arm then instead. */
+        node->parked = true;
+        ctx->io_uring_parked = true;
+        return false;
+    }
     aio__add_ready_handler(ready, node, cqe->res);
-    add_poll_add_sqe(ctx, node);    /* one-shot: re-arm */
+    /* One-shot: re-arm, but only at the next submission, after the
+     * callback ran.  Arming now (a full SQ ring gets flushed) would
+     * complete at once on the undrained fd and call it again. */
+    enqueue(ctx, node, FDMON_IO_URING_ADD);
     return true;
 }
 
+/* Processes every completion, including those the kernel kept aside
+ * because the CQ ring was full.  @ready NULL parks the nodes instead. */
 static int process_cq_ring(AioContext *ctx, AioHandler **ready)
 {
     struct io_uring *ring = ring_of(ctx);
     struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
+    unsigned head, seen;
     int n = 0;
 
-    io_uring_for_each_cqe(ring, head, cqe) {
-        n += process_cqe(ctx, ready, cqe);
-        seen++;
-    }
-    io_uring_cq_advance(ring, seen);
+    do {
+        seen = 0;
+        io_uring_for_each_cqe(ring, head, cqe) {
+            n += process_cqe(ctx, ready, cqe);
+            seen++;
+        }
+        io_uring_cq_advance(ring, seen);
+        if (io_uring_cq_has_overflow(ring)) {
+            io_uring_get_events(ring);      /* flush them into the ring */
+        }
+    } while (seen || io_uring_cq_ready(ring));
     return n;
+}
+
+/* Re-arms the nodes parked while external handlers were paused. */
+static void unpark(AioContext *ctx)
+{
+    if (!ctx->io_uring_parked) {
+        return;
+    }
+    ctx->io_uring_parked = false;
+    aio__lockcnt_lock(&ctx->list_lock);
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (node->parked) {
+            node->parked = false;
+            if (!atomic_read(&node->deleted)) {
+                enqueue(ctx, node, FDMON_IO_URING_ADD);
+            }
+        }
+    }
+    aio__lockcnt_unlock(&ctx->list_lock);
 }
 
 static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
@@ -196,11 +235,13 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     unsigned wait_nr = 1;
     int ret;
 
-    /* io_uring cannot leave out paused external handlers: let poll do it
-     * (their completions wait in the ring until they are enabled). */
+    /* io_uring cannot leave out paused external handlers: let poll do it,
+     * and park whatever io_uring reports meanwhile. */
     if (aio_external_disabled(ctx)) {
+        process_cq_ring(ctx, NULL);
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
+    unpark(ctx);
     fill_sq_ring(ctx);
     if (timeout == 0) {
         wait_nr = 0;
@@ -231,19 +272,29 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
     /* Completions or submissions waiting: userspace polling must stop so
      * that wait() handles them.  This is what lets io_uring drop idle poll
      * handlers without starving fds. */
-    return io_uring_cq_ready(ring) || io_uring_sq_ready(ring) ||
-           atomic_read(&ctx->submit_list) != NULL;
+    return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
+           io_uring_sq_ready(ring) || atomic_read(&ctx->submit_list) != NULL ||
+           (ctx->io_uring_parked && !aio_external_disabled(ctx));
 }
 
 static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
 {
+    /* While external handlers are paused GLib polls every fd itself (see
+     * aio__gsource_per_fd), so io_uring's reports are parked. */
+    if (aio_external_disabled(ctx)) {
+        process_cq_ring(ctx, NULL);
+        return;
+    }
+    unpark(ctx);
     fill_sq_ring(ctx);
     io_uring_submit(ring_of(ctx));
 }
 
 static bool fdmon_io_uring_gsource_check(AioContext *ctx)
 {
-    return io_uring_cq_ready(ring_of(ctx)) != 0;
+    struct io_uring *ring = ring_of(ctx);
+
+    return io_uring_cq_ready(ring) != 0 || io_uring_cq_has_overflow(ring);
 }
 
 static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
@@ -266,7 +317,14 @@ const FDMonOps aio__fdmon_io_uring_ops = {
 int aio__fdmon_io_uring_setup(AioContext *ctx)
 {
     struct io_uring *ring = g_new0(struct io_uring, 1);
-    int ret = io_uring_queue_init(FDMON_IO_URING_ENTRIES, ring, 0);
+    struct io_uring_params params = {
+        /* Each fd has at most one POLL_ADD in flight: a roomy CQ ring makes
+         * overflow (handled, but slower) rare up to thousands of fds. */
+        .flags = IORING_SETUP_CQSIZE,
+        .cq_entries = FDMON_IO_URING_CQ_ENTRIES,
+    };
+    int ret = io_uring_queue_init_params(FDMON_IO_URING_ENTRIES, ring,
+                                         &params);
 
     if (ret < 0) {
         g_free(ring);

@@ -317,11 +317,18 @@ static void test_gsource_delete_from_cb(void)
     /*
      * The delete called aio_notify() while bit 0 of notify_me was still
      * set (prepare returned TRUE, so GLib skipped check), which wrote the
-     * event notifier: exactly one more iteration dispatches.
+     * event notifier.  With fdmon-poll exactly one more iteration
+     * dispatches, and its BH pass frees the BH.  epoll and io_uring drain
+     * the notifier in the dispatch that deleted the BH (after its BH
+     * pass), so nothing dispatches again and the deleted BH waits, quietly,
+     * for the next BH pass or finalization (test_ctx_free checks that it is
+     * not reported as a leak).
      */
-    g_assert_true(g_main_context_iteration(main, FALSE));
-    g_assert_false(g_main_context_iteration(main, FALSE));
-    g_assert_cmpuint(test_stats(ctx).bhs, ==, 0);
+    if (test_main_extra_iterations(ctx, main)) {
+        g_assert_cmpuint(test_stats(ctx).bhs, ==, 0);
+    } else {
+        g_assert_cmpuint(test_stats(ctx).bhs, ==, 1);
+    }
 
     test_detach(ctx, main);
     test_ctx_free(ctx);

@@ -837,26 +837,68 @@ static void fired_cb(void *opaque)
     (*(int *)opaque)++;
 }
 
-static void test_closed_fd_no_spin(void)
+/*
+ * Closing an fd that is still registered is the user's bug, and what the
+ * kernel then reports differs per back end: ppoll says POLLNVAL (the core
+ * stops polling the fd), epoll silently drops a closed file from its set,
+ * an io_uring POLL_ADD already in flight keeps the file open (it completes
+ * only if the file becomes ready, e.g. POLLHUP once the peer is closed;
+ * the re-armed POLL_ADD then fails with EBADF).  The rule that holds for
+ * every back end is only: the loop does not spin and does not call the
+ * callback forever.  So over CLOSED_POLLS non-blocking polls the callbacks
+ * are counted: at most one (the io_uring HUP), none in the second half,
+ * where every poll also returns false; and a blocking poll still blocks
+ * until a timer.
+ */
+#define CLOSED_POLLS 20
+
+typedef struct {
+    bool armed_first;   /* poll once (arming the back end) before close */
+    bool close_peer;    /* close the write end too (a pending HUP) */
+} ClosedCase;
+
+static const ClosedCase closed_before_poll = { false, false };
+static const ClosedCase closed_after_armed = { true, false };
+static const ClosedCase closed_after_armed_hup = { true, true };
+
+static void test_closed_fd_no_spin(gconstpointer data)
 {
+    const ClosedCase *c = data;
     AioContext *ctx = test_ctx_new();
     FdData d;
     QEMUTimer *t;
     int fired = 0;
     int polls = 0;
+    int late_progress = 0;
+    int late_calls;
     int fds[2];
 
     test_pipe(fds);
     fd_data_init(&d, ctx, fds[0], NULL);
     g_assert_cmpint(set_rw(ctx, fds[0], false, true, true, &d), ==, 0);
-    /* The user's bug: closing an fd that is still registered. */
-    close(fds[0]);
-    fds[0] = -1;
-
-    for (int i = 0; i < 5; i++) {
+    if (c->armed_first) {
         g_assert_false(aio_poll(ctx, false));
     }
-    g_assert_cmpint(d.reads + d.writes, ==, 0);
+    close(fds[0]);
+    fds[0] = -1;
+    if (c->close_peer) {
+        close(fds[1]);
+        fds[1] = -1;
+    }
+
+    for (int i = 0; i < CLOSED_POLLS / 2; i++) {
+        aio_poll(ctx, false);
+    }
+    late_calls = d.reads + d.writes;
+    for (int i = 0; i < CLOSED_POLLS / 2; i++) {
+        late_progress += aio_poll(ctx, false);
+    }
+    g_test_message("%d callbacks in the first %d polls", late_calls,
+                   CLOSED_POLLS / 2);
+    g_assert_cmpint(late_calls, <=, 1);
+    g_assert_cmpint(d.writes, ==, 0);     /* a pipe's read end: no OUT */
+    g_assert_cmpint(d.reads + d.writes, ==, late_calls);
+    g_assert_cmpint(late_progress, ==, 0);
 
     /* A blocking wait must still block (until this timer), not return at
      * once on every call. */
@@ -868,11 +910,66 @@ static void test_closed_fd_no_spin(void)
         g_assert_cmpint(polls, <, 100);
     }
     g_test_message("%d blocking polls until the timer fired", polls);
-    g_assert_cmpint(d.reads + d.writes, ==, 0);
+    g_assert_cmpint(d.reads + d.writes, ==, late_calls);
     timer_free(t);
 
     /* The handler is still registered: finalization releases it. */
     g_assert_cmpuint(test_stats(ctx).handlers, ==, 1);
+    test_ctx_unref_last(ctx);
+    test_close_pair(fds);
+}
+
+/* The same through a GMainContext: the dispatching iterations are
+ * bounded, and a blocking iteration still waits for a timer. */
+static void test_gsource_closed_fd_no_spin(gconstpointer data)
+{
+    const ClosedCase *c = data;
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main = test_attach(ctx);
+    FdData d;
+    QEMUTimer *t;
+    int fired = 0;
+    int iterations = 0;
+    int late_dispatches = 0;
+    int late_calls;
+    int fds[2];
+
+    test_pipe(fds);
+    fd_data_init(&d, ctx, fds[0], NULL);
+    g_assert_cmpint(set_rw(ctx, fds[0], false, true, true, &d), ==, 0);
+    if (c->armed_first) {
+        test_main_drain(main);
+    }
+    close(fds[0]);
+    fds[0] = -1;
+    if (c->close_peer) {
+        close(fds[1]);
+        fds[1] = -1;
+    }
+
+    for (int i = 0; i < CLOSED_POLLS / 2; i++) {
+        g_main_context_iteration(main, FALSE);
+    }
+    late_calls = d.reads + d.writes;
+    for (int i = 0; i < CLOSED_POLLS / 2; i++) {
+        late_dispatches += g_main_context_iteration(main, FALSE);
+    }
+    g_assert_cmpint(late_calls, <=, 1);
+    g_assert_cmpint(d.reads + d.writes, ==, late_calls);
+    g_assert_cmpint(late_dispatches, ==, 0);
+
+    t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, fired_cb, &fired);
+    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 30);
+    while (!fired) {
+        g_main_context_iteration(main, TRUE);
+        iterations++;
+        g_assert_cmpint(iterations, <, 100);
+    }
+    g_assert_cmpint(d.reads + d.writes, ==, late_calls);
+    timer_free(t);
+
+    g_assert_cmpuint(test_stats(ctx).handlers, ==, 1);
+    test_detach(ctx, main);
     test_ctx_unref_last(ctx);
     test_close_pair(fds);
 }
@@ -1117,7 +1214,19 @@ int main(int argc, char **argv)
     g_test_add_func("/fd-handler/external/pipe-paused",
                     test_external_pipe_paused);
 
-    g_test_add_func("/fd-handler/closed-fd-no-spin", test_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/closed-fd/before-poll",
+                         &closed_before_poll, test_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/closed-fd/after-armed",
+                         &closed_after_armed, test_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/closed-fd/after-armed-peer-closed",
+                         &closed_after_armed_hup, test_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/gsource/closed-fd/before-poll",
+                         &closed_before_poll, test_gsource_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/gsource/closed-fd/after-armed",
+                         &closed_after_armed, test_gsource_closed_fd_no_spin);
+    g_test_add_data_func("/fd-handler/gsource/closed-fd/after-armed-peer-closed",
+                         &closed_after_armed_hup,
+                         test_gsource_closed_fd_no_spin);
     g_test_add_func("/fd-handler/stats-handlers", test_stats_handlers);
     g_test_add_func("/fd-handler/set-fd-poll", test_set_fd_poll);
     g_test_add_func("/fd-handler/blocking-poll-woken-by-fd",

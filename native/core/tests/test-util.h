@@ -67,17 +67,124 @@ static inline void test_leak_record(const char *name, void *opaque)
 /* Contexts                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Creates a context named @name (NULL: "test") whose leak handler records
- * leaks for test_ctx_free() to check. */
-static inline AioContext *test_ctx_new_named(const char *name)
+/*
+ * The fd monitor every context of a test program uses comes from the
+ * environment, so that meson runs the same program once per back end:
+ * AIOCONTEXT_FDMON = auto (the default, also when unset or empty) | poll |
+ * epoll | io_uring.  Anything else fails the program: a typo must not
+ * silently test auto.
+ */
+static inline AioFdMonRequest test_fdmon_request(void)
+{
+    const char *v = g_getenv("AIOCONTEXT_FDMON");
+
+    if (!v || !*v || g_str_equal(v, "auto")) {
+        return AIO_FDMON_REQUEST_AUTO;
+    }
+    if (g_str_equal(v, "poll")) {
+        return AIO_FDMON_REQUEST_POLL;
+    }
+    if (g_str_equal(v, "epoll")) {
+        return AIO_FDMON_REQUEST_EPOLL;
+    }
+    if (g_str_equal(v, "io_uring")) {
+        return AIO_FDMON_REQUEST_IO_URING;
+    }
+    g_error("AIOCONTEXT_FDMON=%s: expected auto, poll, epoll or io_uring", v);
+    return AIO_FDMON_REQUEST_AUTO;
+}
+
+/* Returns: the request's name, as AIOCONTEXT_FDMON spells it. */
+static inline const char *test_fdmon_request_name(AioFdMonRequest req)
+{
+    switch (req) {
+    case AIO_FDMON_REQUEST_POLL:
+        return "poll";
+    case AIO_FDMON_REQUEST_EPOLL:
+        return "epoll";
+    case AIO_FDMON_REQUEST_IO_URING:
+        return "io_uring";
+    case AIO_FDMON_REQUEST_AUTO:
+    default:
+        return "auto";
+    }
+}
+
+/* Returns: the monitor a fresh context made for @req must be using (auto
+ * starts on poll; it only moves to epoll once a wait has 64 fds). */
+static inline AioFdMonKind test_fdmon_expected(AioFdMonRequest req)
+{
+    switch (req) {
+    case AIO_FDMON_REQUEST_EPOLL:
+        return AIO_FDMON_EPOLL;
+    case AIO_FDMON_REQUEST_IO_URING:
+        return AIO_FDMON_IO_URING;
+    case AIO_FDMON_REQUEST_AUTO:
+    case AIO_FDMON_REQUEST_POLL:
+    default:
+        return AIO_FDMON_POLL;
+    }
+}
+
+/*
+ * Creates a context named @name (NULL: "test") with fd monitor @req, whose
+ * leak handler records leaks for test_ctx_free() to check, and asserts that
+ * @req is really in use.
+ *
+ * If io_uring was asked for but could not be set up (fdmon_fallback_reason
+ * set: no liburing at build time, or a kernel/seccomp that refuses
+ * io_uring_setup), the test is marked skipped with the reason and goes on
+ * with the fallback context, where every generic test also holds; tests
+ * that only make sense on io_uring check test_ctx_fell_back() and return.
+ * Any other fallback fails: epoll always exists on Linux.
+ */
+static inline AioContext *test_ctx_new_full(const char *name,
+                                            AioFdMonRequest req)
 {
     GError *err = NULL;
-    AioContext *ctx = aio_context_new(name ? name : "test", &err);
+    AioContext *ctx = aio_context_new_full(name ? name : "test", req, &err);
+    AioContextStats st;
 
     g_assert_no_error(err);
     g_assert_nonnull(ctx);
     aio_context_set_leak_handler(ctx, test_leak_record, NULL);
+
+    memset(&st, 0, sizeof(st));
+    aio_context_get_stats(ctx, &st);
+    if (req == AIO_FDMON_REQUEST_IO_URING && st.fdmon_fallback_reason) {
+        char *why = g_strdup_printf("io_uring is not available: %s",
+                                    st.fdmon_fallback_reason);
+
+        g_test_skip(why);
+        g_free(why);
+        g_assert_cmpint(st.fdmon, ==, AIO_FDMON_POLL);
+        return ctx;
+    }
+    if (st.fdmon_fallback_reason) {
+        g_test_message("fdmon %s fell back: %s", test_fdmon_request_name(req),
+                       st.fdmon_fallback_reason);
+    }
+    g_assert_null(st.fdmon_fallback_reason);
+    g_assert_cmpstr(aio_fdmon_name(st.fdmon), ==,
+                    aio_fdmon_name(test_fdmon_expected(req)));
     return ctx;
+}
+
+/* Returns: whether @ctx is not using the monitor it was created for (only
+ * possible for io_uring; the test has been marked skipped). */
+static inline bool test_ctx_fell_back(AioContext *ctx)
+{
+    AioContextStats st;
+
+    memset(&st, 0, sizeof(st));
+    aio_context_get_stats(ctx, &st);
+    return st.fdmon_fallback_reason != NULL;
+}
+
+/* Creates a context on the back end named by AIOCONTEXT_FDMON. */
+static inline AioContext *test_ctx_new_named(const char *name)
+{
+    return test_ctx_new_full(name, test_fdmon_request());
 }
 
 static inline AioContext *test_ctx_new(void)
@@ -186,6 +293,44 @@ static inline GMainContext *test_attach_prio(AioContext *ctx, int priority)
 static inline GMainContext *test_attach(AioContext *ctx)
 {
     return test_attach_prio(ctx, G_PRIORITY_DEFAULT);
+}
+
+/*
+ * Returns: whether GLib polls each handler's own fd for @ctx (fdmon-poll),
+ * rather than the one fd of the back end (the epoll fd, the io_uring ring
+ * fd).  It decides when a wake-up written during a dispatch is seen: GLib
+ * polled the per-fd set before the dispatch, so the context's notifier is
+ * only found readable by the next iteration (the "extra iteration" of
+ * SEMANTICS.md §1); epoll and io_uring collect their ready list inside the
+ * dispatch, after the BHs ran, so the same dispatch already drains it.
+ */
+static inline bool test_gsource_per_fd(AioContext *ctx)
+{
+    AioContextStats st;
+
+    memset(&st, 0, sizeof(st));
+    aio_context_get_stats(ctx, &st);
+    return st.fdmon == AIO_FDMON_POLL;
+}
+
+/*
+ * Asserts what follows a GSource dispatch during which a callback called
+ * aio_notify() while bit 0 of notify_me was still set (prepare returned
+ * TRUE, so GLib skipped check and the notifier was written): exactly one
+ * more iteration dispatches (draining the notifier) with fdmon-poll, none
+ * with epoll/io_uring (see test_gsource_per_fd()); then @main is quiet.
+ * Returns: how many extra iterations dispatched.
+ */
+static inline int test_main_extra_iterations(AioContext *ctx,
+                                             GMainContext *main)
+{
+    int expected = test_gsource_per_fd(ctx) ? 1 : 0;
+
+    for (int i = 0; i < expected; i++) {
+        g_assert_true(g_main_context_iteration(main, FALSE));
+    }
+    g_assert_false(g_main_context_iteration(main, FALSE));
+    return expected;
 }
 
 /* Undoes test_attach(). */
