@@ -206,6 +206,27 @@ void aio_context_release(AioContext *ctx);
 /* ------------------------------------------------------------------------ */
 
 /**
+ * AioWrongThreadFunc:
+ * @ctx: the context whose GSource was run outside its home thread
+ * @opaque: the pointer given to aio_set_wrong_thread_handler()
+ *
+ * Told when a GMainContext iterated by a thread other than @ctx's home
+ * thread tried to prepare, check or dispatch @ctx's GSource.  The source
+ * then does nothing (no callback runs there); its callbacks run when the
+ * home thread drives it.  Called on the foreign thread.
+ */
+typedef void AioWrongThreadFunc(AioContext *ctx, void *opaque);
+
+/**
+ * aio_set_wrong_thread_handler:
+ * @fn: (nullable): the handler; NULL restores the default, a g_critical()
+ * @opaque: passed to @fn
+ *
+ * Process-wide, like GLib's log handlers.  Any thread.
+ */
+void aio_set_wrong_thread_handler(AioWrongThreadFunc *fn, void *opaque);
+
+/**
  * aio_get_g_source:
  * @ctx: the context
  *

@@ -244,11 +244,42 @@ int64_t aio_compute_timeout(AioContext *ctx)
 
 /* ---- GSource ----------------------------------------------------------- */
 
+static AioWrongThreadFunc *wrong_thread_fn;   /* atomic */
+static void *wrong_thread_opaque;
+
+void aio_set_wrong_thread_handler(AioWrongThreadFunc *fn, void *opaque)
+{
+    atomic_set(&wrong_thread_opaque, opaque);
+    atomic_store_release(&wrong_thread_fn, fn);
+}
+
+/* Returns: true if the caller is @ctx's home thread; else reports the
+ * misuse (a programmer error: the GSource does nothing) and returns false. */
+static bool gsource_in_home_thread(AioContext *ctx)
+{
+    AioWrongThreadFunc *fn;
+
+    if (G_LIKELY(aio_context_in_home_thread(ctx))) {
+        return true;
+    }
+    fn = atomic_load_acquire(&wrong_thread_fn);
+    if (fn) {
+        fn(ctx, atomic_read(&wrong_thread_opaque));
+    } else {
+        g_critical("aiocontext: the GSource of '%s' was run outside its "
+                   "home thread; nothing was done", ctx->name);
+    }
+    return false;
+}
+
 static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
 
-    g_return_val_if_fail(aio_context_in_home_thread(ctx), FALSE);
+    if (!gsource_in_home_thread(ctx)) {
+        *timeout = -1;
+        return FALSE;
+    }
 
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
@@ -268,7 +299,9 @@ static gboolean aio_ctx_check(GSource *source)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
 
-    g_return_val_if_fail(aio_context_in_home_thread(ctx), FALSE);
+    if (!gsource_in_home_thread(ctx)) {
+        return FALSE;
+    }
 
     /* Finish computing the timeout before clearing the flag. */
     atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
@@ -288,7 +321,9 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
 
     (void)user_data;
     g_assert(callback == NULL);
-    g_return_val_if_fail(aio_context_in_home_thread(ctx), G_SOURCE_CONTINUE);
+    if (!gsource_in_home_thread(ctx)) {
+        return G_SOURCE_CONTINUE;
+    }
 
     aio__lockcnt_inc(&ctx->list_lock);
     aio_bh_poll(ctx);
