@@ -4,7 +4,9 @@
 # it only checks (well under a second). Run by `npm test` and `npm start`.
 #   a. Debian packages (GLib and liburing headers, meson, and for the
 #      GTK interop tests GTK, gobject-introspection and Xvfb)
-#   b. node_modules, with `npm ci` (whose install script builds the addon)
+#   b. node_modules, with `npm ci` (whose install script builds the addon;
+#      it also builds the node-gtk devDependency from source, a minute or
+#      two, which needs a.'s GTK and gobject-introspection headers)
 #   c. the addon, build/Release/aiocontext.node, if native/ changed
 #   d. dist/ from src/, if src/ changed
 set -euo pipefail

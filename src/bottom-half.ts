@@ -8,6 +8,8 @@
  */
 import type { AioContext } from './context';
 import { kConstruct, type NativeBottomHalf } from './native';
+import { touchNodeLoop } from './node-loop';
+import { makeToken, type SharedToken } from './shared';
 
 export class BottomHalf {
   readonly #native: NativeBottomHalf;
@@ -26,6 +28,7 @@ export class BottomHalf {
    */
   schedule(): void {
     this.#native.schedule();
+    touchNodeLoop(this.#context);
   }
 
   /** qemu_bh_cancel: clears the scheduled flag. */
@@ -56,5 +59,15 @@ export class BottomHalf {
   /** The context that runs this BH. */
   get context(): AioContext {
     return this.#context;
+  }
+
+  /**
+   * A token naming this BH in the process-wide registry, for other threads:
+   * post it to a Worker and call remoteBottomHalf(token).schedule() there.
+   * The same token every time.  Remote calls throw ERR_AIO_CLOSED once the
+   * BH is deleted or its context closed.  Home thread.
+   */
+  share(): SharedToken {
+    return makeToken('aio-bh', this.#native.share());
   }
 }

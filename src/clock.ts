@@ -3,7 +3,7 @@
  */
 import { binding } from './native';
 import type { ClockType } from './types';
-import { checkOneOf } from './validate';
+import { checkNonNegativeSafeInteger, checkOneOf } from './validate';
 
 /** Nanoseconds per unit of a timer's times (QEMU's SCALE_*). */
 export const SCALE_NS = 1;
@@ -23,3 +23,37 @@ export function clockIndex(clock: unknown, argName: string): number {
 export function clockNs(clock: ClockType = 'realtime'): number {
   return binding.clockNs(clockIndex(clock, 'clock'));
 }
+
+/**
+ * QEMU_CLOCK_VIRTUAL (and VIRTUAL_RT), process-wide and controllable.  It
+ * follows the monotonic clock while running.  stop() freezes it; step(ns)
+ * moves it forward, running or stopped; resume() lets it run on from where
+ * it stands.  Timers on it that are due run on the next poll()/dispatch of
+ * their context (every context is notified); while it is stopped, waiting
+ * never makes its timers due (their deadline is "forever"), which makes
+ * stop() + step() a deterministic test clock.  Any thread.
+ */
+export const virtualClock: {
+  now(): number;
+  stop(): void;
+  resume(): void;
+  step(ns: number): void;
+  readonly stopped: boolean;
+} = {
+  now(): number {
+    return binding.clockNs(1);
+  },
+  stop(): void {
+    binding.virtualClockControl(0);
+  },
+  resume(): void {
+    binding.virtualClockControl(1);
+  },
+  step(ns: number): void {
+    checkNonNegativeSafeInteger(ns, 'ns');
+    binding.virtualClockControl(2, ns);
+  },
+  get stopped(): boolean {
+    return binding.virtualClockControl(3);
+  },
+};

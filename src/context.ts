@@ -6,12 +6,22 @@
  * the loop can call: BHs, timers, fd and notifier handlers.  See API.md for
  * the contract and README.md for the lifetimes.
  */
+import * as awaitables from './awaitables';
+import type { AbortOptions } from './awaitables';
 import { BottomHalf } from './bottom-half';
 import { clockIndex } from './clock';
 import { closedError } from './errors';
 import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
+import {
+  attachNodeLoop,
+  forgetNodeLoopFd,
+  touchNodeLoop,
+  type NodeLoopHandle,
+  type NodeLoopOptions,
+} from './node-loop';
+import { makeToken, type SharedToken } from './shared';
 import { Timer } from './timer';
 import type {
   AioContextOptions,
@@ -30,7 +40,6 @@ import {
   checkFd,
   checkFunction,
   checkInt32,
-  checkNonNegativeNumber,
   checkNonNegativeSafeInteger,
   checkObject,
   checkOneOf,
@@ -52,8 +61,10 @@ function pollParams(value: unknown, name: string): [number, number, number] {
   checkObject(value, name);
   const { maxNs, grow = 0, shrink = 0 } = value as Partial<PollParams>;
   checkNonNegativeSafeInteger(maxNs, `${name}.maxNs`);
-  checkNonNegativeNumber(grow, `${name}.grow`);
-  checkNonNegativeNumber(shrink, `${name}.shrink`);
+  // Integers, as QEMU's poll-grow/poll-shrink (int64): the core would
+  // truncate 1.5 to 1 without a word.
+  checkNonNegativeSafeInteger(grow, `${name}.grow`);
+  checkNonNegativeSafeInteger(shrink, `${name}.shrink`);
   return [maxNs, grow, shrink];
 }
 
@@ -61,6 +72,8 @@ export class AioContext implements Disposable {
   readonly #native: NativeContext;
   readonly #name: string;
   #closed = false;
+  /** The handle while Node's loop runs this context (attachToNodeLoop()). */
+  #nodeLoop: NodeLoopHandle | null = null;
 
   /** aio_context_new: a context whose home thread is the calling thread. */
   constructor(options?: AioContextOptions) {
@@ -123,6 +136,7 @@ export class AioContext implements Disposable {
     const native = this.#open();
     checkFunction(cb, 'cb');
     native.scheduleOneshot(cb);
+    touchNodeLoop(this);
   }
 
   /** aio_timer_new: an unarmed timer on @clock whose times are in units of @scale ns. */
@@ -148,18 +162,24 @@ export class AioContext implements Disposable {
     checkFd(fd, 'fd');
     if (handlers === null) {
       native.setFdHandler(fd, undefined, undefined, undefined, undefined, undefined, false);
+      forgetNodeLoopFd(fd);
       return;
     }
     if (typeof handlers !== 'object') throw invalidArg('handlers', 'of type object or null', handlers);
+    const read = optionalFunction<Fn>(handlers.read, 'handlers.read');
+    const write = optionalFunction<Fn>(handlers.write, 'handlers.write');
+    const poll = optionalFunction<Fn>(handlers.poll, 'handlers.poll');
     native.setFdHandler(
       fd,
-      optionalFunction<Fn>(handlers.read, 'handlers.read'),
-      optionalFunction<Fn>(handlers.write, 'handlers.write'),
-      optionalFunction<Fn>(handlers.poll, 'handlers.poll'),
+      read,
+      write,
+      poll,
       optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
       optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
       optionalBoolean(handlers.external, 'handlers.external', false),
     );
+    if (read === undefined && write === undefined && poll === undefined) forgetNodeLoopFd(fd);
+    else touchNodeLoop(this);
   }
 
   /**
@@ -175,6 +195,7 @@ export class AioContext implements Disposable {
     const notifier = openNativeNotifier(n);
     if (handlers === null) {
       native.setEventNotifier(notifier, n, undefined, undefined, undefined, undefined, false);
+      forgetNodeLoopFd(n.fd);
       return;
     }
     native.setEventNotifier(
@@ -186,6 +207,8 @@ export class AioContext implements Disposable {
       optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
       optionalBoolean(handlers.external, 'handlers.external', false),
     );
+    if (handlers.read == null && handlers.poll == null) forgetNodeLoopFd(n.fd);
+    else touchNodeLoop(this);
   }
 
   /** aio_disable_external: pauses external handlers; counted. */
@@ -237,9 +260,85 @@ export class AioContext implements Disposable {
     return native.attach(nativeMainContext(main ?? MainContext.default()), priority);
   }
 
-  /** g_source_destroy: stops any GLib loop from running this context.  attach() works again after. */
+  /**
+   * g_source_destroy: stops any GLib loop from running this context (and
+   * Node's loop: same as detaching the attachToNodeLoop() handle).  attach()
+   * works again after.
+   */
   detach(): void {
-    this.#open().detach();
+    const native = this.#open();
+    if (this.#nodeLoop !== null) this.#nodeLoop.detach();
+    else native.detach();
+  }
+
+  /* ---- Node's event loop and promises -------------------------------------- */
+
+  /**
+   * Lets Node's own event loop run this context, without blocking: its BHs,
+   * fd handlers and timers run between Node's callbacks, each as a Node
+   * callback (microtasks drained after it; a throw reaches 'uncaughtException').
+   * The context is attached to a private MainContext that libuv drives.
+   * While the handle is ref'd (the default), the process stays alive as long
+   * as the context has armed work: fd handlers, a pending timer, a scheduled
+   * BH.  Throws ERR_AIO_ATTACHED if the context is attached anywhere.
+   */
+  attachToNodeLoop(options?: NodeLoopOptions): NodeLoopHandle {
+    const native = this.#open();
+    const opts = optionsObject(options, 'options');
+    const priority = opts.priority ?? 0;
+    checkInt32(priority, 'options.priority');
+    const main = new MainContext();
+    native.attach(nativeMainContext(main), priority); // ERR_AIO_ATTACHED if attached
+    try {
+      this.#nodeLoop = attachNodeLoop(this, nativeMainContext(main), native, () => {
+        this.#nodeLoop = null;
+        if (!native.closed) native.detach();
+      });
+    } catch (err) {
+      native.detach();
+      throw err;
+    }
+    return this.#nodeLoop;
+  }
+
+  /** Resolves @ns nanoseconds from now, from a realtime timer (see awaitables.ts). */
+  sleep(ns: number, options?: AbortOptions): Promise<void> {
+    this.#open();
+    return awaitables.sleep(this, ns, options);
+  }
+
+  /** Resolves when @fd is readable, from a one-shot read handler; ERR_AIO_BUSY if @fd has one. */
+  readable(fd: number, options?: AbortOptions): Promise<void> {
+    return awaitables.fdReady(this, this.#open(), fd, 'read', options);
+  }
+
+  /** Resolves when @fd is writable, from a one-shot write handler; ERR_AIO_BUSY if @fd has one. */
+  writable(fd: number, options?: AbortOptions): Promise<void> {
+    return awaitables.fdReady(this, this.#open(), fd, 'write', options);
+  }
+
+  /** Resolves from the next BH pass. */
+  nextBh(options?: AbortOptions): Promise<void> {
+    this.#open();
+    return awaitables.nextBh(this, options);
+  }
+
+  /**
+   * Drives this context with poll(true) until @until settles, letting
+   * promise reactions run between polls; returns its value or throws its
+   * error.  It blocks the thread while it waits: @until must be settled by
+   * something this context runs (its callbacks or awaitables), not by a
+   * Node event such as setTimeout.  When attached to Node's loop it simply
+   * awaits @until.
+   */
+  run<T>(until: T | PromiseLike<T>): Promise<T> {
+    this.#open();
+    return awaitables.run(this, until, () => this.#nodeLoop !== null);
+  }
+
+  /** The attachToNodeLoop() handle while Node's loop runs this context, else null. */
+  get nodeLoop(): NodeLoopHandle | null {
+    return this.#nodeLoop;
   }
 
   /** The GSource id while attached, else null. */
@@ -269,6 +368,8 @@ export class AioContext implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
+    awaitables.cancelWaiters(this);
+    this.#nodeLoop?.detach();
     const leaked = this.#native.close();
     this.#closed = true;
     if (leaked.length > 0) {
@@ -284,5 +385,15 @@ export class AioContext implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * A token naming this context in the process-wide registry, for other
+   * threads: post it to a Worker and call remoteContext(token) there
+   * (notify, acquire/release).  The same token every time.  Remote calls
+   * throw ERR_AIO_CLOSED once the context is closed.  Home thread.
+   */
+  share(): SharedToken {
+    return makeToken('aio-context', this.#open().share());
   }
 }

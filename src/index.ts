@@ -7,10 +7,19 @@ export { BottomHalf } from './bottom-half';
 export { Timer } from './timer';
 export { EventNotifier } from './event-notifier';
 export { MainContext } from './main-context';
+export type { GtkGLibLike, GtkMainContextLike } from './gtk-interop';
+export { NodeLoopHandle } from './node-loop';
+export type { NodeLoopOptions, NodeLoopStats } from './node-loop';
+export type { AbortOptions } from './awaitables';
 export { AioError } from './errors';
 export type { AioErrorCode, AioErrnoCode, AioStateCode } from './errors';
-export { SCALE_NS, SCALE_US, SCALE_MS, clockNs } from './clock';
+export { SCALE_NS, SCALE_US, SCALE_MS, clockNs, virtualClock } from './clock';
 export { pipe } from './pipe';
+export { RemoteBottomHalf, RemoteContext, remoteBottomHalf, remoteContext } from './shared';
+export type { SharedToken, SharedTokenKind } from './shared';
+/** @internal Test and benchmark helpers; not part of the API. */
+export { _testing } from './testing';
+export type { NativeThreadJob } from './testing';
 export type {
   AioContextOptions,
   AioContextStats,

@@ -6,15 +6,21 @@
  * throws while it runs makes it throw (several: one AggregateError) after
  * the GLib iteration is over.
  */
+import { AioError } from './errors';
+import { checkGtkGLib, checkGtkMainContext, type GtkGLibLike, type GtkMainContextLike } from './gtk-interop';
 import { binding, type NativeMainContext } from './native';
+import { attachNodeLoop, type NodeLoopHandle } from './node-loop';
 import { checkBoolean } from './validate';
 
 let nativeOf: (m: MainContext) => NativeMainContext;
 let defaultContext: MainContext | undefined;
 let makingDefault = false;
+/** Set by fromGtk(): the native wrapper the constructor adopts. */
+let adopting: NativeMainContext | undefined;
 
 export class MainContext {
   readonly #native: NativeMainContext;
+  #nodeLoop: NodeLoopHandle | null = null;
 
   /** g_main_context_default: the process's default context (always the same object). */
   static default(): MainContext {
@@ -31,7 +37,7 @@ export class MainContext {
 
   /** g_main_context_new: a new context, iterated only by whoever calls iteration(). */
   constructor() {
-    this.#native = new binding.MainContext(makingDefault);
+    this.#native = adopting ?? new binding.MainContext(makingDefault);
   }
 
   /**
@@ -51,6 +57,78 @@ export class MainContext {
   /** g_main_context_wakeup: makes a blocking iteration() return (any thread). */
   wakeup(): void {
     this.#native.wakeup();
+  }
+
+  /**
+   * Lets Node's own event loop iterate this GMainContext (no Gtk.main() or
+   * blocking iteration() needed): every source attached to it, AioContexts
+   * and node-gtk's alike, runs between Node's callbacks.  Its sources are
+   * opaque, so while the handle is ref'd (the default) it keeps the process
+   * alive; unref() lets the process exit when nothing else is pending.
+   * Iterates only if this thread can acquire the GMainContext (no other
+   * thread runs it).  Throws ERR_AIO_ATTACHED if already attached.
+   */
+  attachToNodeLoop(): NodeLoopHandle {
+    if (this.#nodeLoop !== null) {
+      throw new AioError(
+        "MainContext is already attached to Node's event loop: detach() its handle first",
+        'ERR_AIO_ATTACHED',
+      );
+    }
+    this.#nodeLoop = attachNodeLoop(this, this.#native, null, () => {
+      this.#nodeLoop = null;
+    });
+    return this.#nodeLoop;
+  }
+
+  /**
+   * The MainContext for node-gtk's @gtkContext (a `GLib.MainContext` from
+   * `gi.require('GLib', '2.0')`): the same GMainContext, so an AioContext
+   * attached to it is run by whatever node-gtk runs that context with.
+   * MainContext.default() itself for the default context; a new wrapper
+   * (holding a reference) for any other.  Works by letting node-gtk push
+   * the context as this thread's default and reading it back natively.
+   */
+  static fromGtk(gtkContext: GtkMainContextLike): MainContext {
+    checkGtkMainContext(gtkContext, 'gtkContext');
+    let native: NativeMainContext;
+    gtkContext.pushThreadDefault();
+    try {
+      if (typeof gtkContext.isOwner === 'function' && !gtkContext.isOwner()) {
+        throw new AioError(
+          'MainContext.fromGtk: the GLib.MainContext is owned by another thread',
+          'ERR_AIO_WRONG_THREAD',
+        );
+      }
+      native = new binding.MainContext('thread-default');
+    } finally {
+      gtkContext.popThreadDefault();
+    }
+    if (native.isDefault) return MainContext.default();
+    adopting = native;
+    try {
+      return new MainContext();
+    } finally {
+      adopting = undefined;
+    }
+  }
+
+  /**
+   * This GMainContext as a node-gtk `GLib.MainContext`, made by @GLib
+   * (node-gtk's `gi.require('GLib', '2.0')`): node-gtk can then iterate it,
+   * run a `GLib.MainLoop` on it, attach its own sources or find ours.
+   * Works by pushing this context as the thread's default and calling
+   * `GLib.MainContext.refThreadDefault()`.  Throws ERR_AIO_WRONG_THREAD if
+   * another thread owns the context.
+   */
+  toGtk<T>(GLib: GtkGLibLike<T>): T {
+    checkGtkGLib(GLib, 'GLib');
+    this.#native.pushThreadDefault();
+    try {
+      return GLib.MainContext.refThreadDefault();
+    } finally {
+      this.#native.popThreadDefault();
+    }
   }
 
   /** Whether this is g_main_context_default(). */

@@ -47,6 +47,8 @@ export interface NativeContext {
     pollEnd: Fn | undefined,
     external: boolean,
   ): void;
+  /** Whether @fd has a handler; with @fn, whether its read or write function is @fn. */
+  hasFdHandler(fd: number, fn?: Fn): boolean;
   timer(clock: number, scale: number, cb: () => void, external: boolean): NativeTimer;
   disableExternal(): void;
   enableExternal(): void;
@@ -62,6 +64,8 @@ export interface NativeContext {
   close(): string[];
   readonly closed: boolean;
   readonly name: string;
+  /** Registers the context in the process-wide registry; returns its id. */
+  share(): number;
 }
 
 export interface NativeBottomHalf {
@@ -70,6 +74,8 @@ export interface NativeBottomHalf {
   delete(): void;
   readonly scheduled: boolean;
   readonly deleted: boolean;
+  /** Registers the BH in the process-wide registry; returns its id. */
+  share(): number;
 }
 
 export interface NativeTimer {
@@ -96,15 +102,66 @@ export interface NativeMainContext {
   pending(): boolean;
   wakeup(): void;
   readonly isDefault: boolean;
+  /** g_main_context_push_thread_default (gtk-interop.cc). */
+  pushThreadDefault(): void;
+  /** g_main_context_pop_thread_default; false if this context's push is not on top. */
+  popThreadDefault(): boolean;
+}
+
+/** Node's loop driving a GMainContext (native/addon/node-loop.cc). */
+export interface NativeNodeLoop {
+  ref(): void;
+  unref(): void;
+  /** Re-decides liveness after JS armed work. */
+  touch(): void;
+  /** Detaches; idempotent. */
+  close(): void;
+  /** Stops watching @fd now (its handler was removed). */
+  forgetFd(fd: number): void;
+  readonly attached: boolean;
+  readonly hasRef: boolean;
+  readonly stats: { wakeups: number; dispatches: number; fds: number; keepingAlive: boolean };
 }
 
 export interface NativeBinding {
   Context: new (name: string, fdmon: number) => NativeContext;
   EventNotifier: new (active: boolean) => NativeEventNotifier;
-  MainContext: new (isDefault: boolean) => NativeMainContext;
+  /** 'thread-default': g_main_context_ref_thread_default() (gtk-interop.cc). */
+  MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
+  NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
   setErrorClass(errorClass: typeof AioError): void;
   clockNs(clock: number): number;
+  virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];
+  /** Remote handles from a share token id (src/shared.ts). Any thread. */
+  RemoteContext: new (id: number) => NativeRemoteContext;
+  RemoteBottomHalf: new (id: number) => NativeRemoteBottomHalf;
+  /** Test and benchmark helpers (src/testing.ts); not part of the API. */
+  _testing: NativeTesting;
+}
+
+export interface NativeRemoteContext {
+  notify(): void;
+  acquire(): void;
+  release(): void;
+}
+
+export interface NativeRemoteBottomHalf {
+  schedule(): void;
+  cancel(): void;
+}
+
+/** An opaque handle on a std::thread started by scheduleFromNativeThread. */
+export interface NativeJob {
+  readonly __brand: 'NativeJob';
+}
+
+export interface NativeTesting {
+  scheduleFromNativeThread(id: number, n: number, lockstep: boolean, notifyId: number): NativeJob;
+  nativeJobDone(job: NativeJob): boolean;
+  nativeJobJoin(job: NativeJob): { scheduled: number; error: string | null };
+  eventfdRoundTrips(n: number): Float64Array;
+  tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
 }
 
 /** Where node-gyp puts the addon, relative to dist/ or src/. */

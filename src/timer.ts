@@ -8,6 +8,7 @@
  */
 import type { AioContext } from './context';
 import { kConstruct, type NativeTimer } from './native';
+import { touchNodeLoop } from './node-loop';
 import { checkFiniteNumber } from './validate';
 
 export class Timer {
@@ -25,18 +26,21 @@ export class Timer {
   mod(expireTime: number): void {
     checkFiniteNumber(expireTime, 'expireTime');
     this.#native.mod(expireTime);
+    touchNodeLoop(this.#context);
   }
 
   /** timer_mod_ns: (re-)arms at @expireNs, in ns of the timer's clock. */
   modNs(expireNs: number): void {
     checkFiniteNumber(expireNs, 'expireNs');
     this.#native.modNs(expireNs);
+    touchNodeLoop(this.#context);
   }
 
   /** timer_mod_anticipate: arms if not pending, else only moves it earlier. */
   modAnticipate(expireTime: number): void {
     checkFiniteNumber(expireTime, 'expireTime');
     this.#native.modAnticipate(expireTime);
+    touchNodeLoop(this.#context);
   }
 
   /** timer_del: disarms. */

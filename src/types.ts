@@ -13,9 +13,9 @@ export type FdMonitor = 'auto' | 'poll' | 'epoll' | 'io_uring';
 export interface PollParams {
   /** The longest busy-poll, in ns; 0 turns polling off. */
   maxNs: number;
-  /** The factor by which the poll time grows; 0 (the default) means 2. */
+  /** The factor (an integer) by which the poll time grows; 0 (the default) means 2. */
   grow?: number;
-  /** The divisor by which it shrinks; 0 (the default) means "reset to 0". */
+  /** The divisor (an integer) by which it shrinks; 0 (the default) means "reset to 0". */
   shrink?: number;
 }
 

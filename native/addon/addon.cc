@@ -7,6 +7,12 @@
  *   setErrorClass(AioError)   the JS class every addon error is made from
  *   clockNs(clock)            qemu_clock_get_ns()
  *   pipe()                    a non-blocking close-on-exec pipe2()
+ *   NodeLoop                  Node's libuv loop driving a GMainContext
+ *                             (node-loop.cc)
+ *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
+ *                             (shared.cc, registry.cc)
+ *   _testing                  test and benchmark helpers (testing.cc,
+ *                             bench-helpers.cc); not part of the API
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,6 +23,8 @@
 #include "event-notifier.h"
 #include "guards.h"
 #include "main-context.h"
+#include "node-loop.h"
+#include "shared.h"
 #include "timer.h"
 
 #include <random>
@@ -105,10 +113,20 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("Timer", timer);
     exports.Set("EventNotifier", EventNotifier::Init(env, addon));
     exports.Set("MainContext", MainContext::Init(env, addon));
+    exports.Set("NodeLoop", NodeLoop::Init(env, addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
     exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
+    exports.Set("virtualClockControl",
+                Napi::Function::New(env, JS_virtualClockControl,
+                                    "virtualClockControl", addon));
     exports.Set("pipe", Napi::Function::New(env, JS_pipe, "pipe", addon));
+
+    InitShared(env, exports, addon);
+    Napi::Object testing = Napi::Object::New(env);
+    InitTesting(env, testing, addon);
+    InitBenchHelpers(env, testing, addon);
+    exports.Set("_testing", testing);
     return exports;
 }
 

@@ -67,12 +67,18 @@ struct Addon {
     /* Every open EventNotifier, closed by the cleanup hook after contexts. */
     std::unordered_set<EventNotifier *> notifiers;
 
+    /* The GMainContexts Node's loop drives (node-loop.cc), each by one
+     * NodeLoop at most: two bridges on one context would run GLib's
+     * prepare/check twice per iteration.  (void *: GMainContext *.) */
+    std::unordered_set<void *> nodeLoopMains;
+
     /* Set once the cleanup hook ran: nothing may call into JS any more. */
     bool tornDown = false;
 };
 
 /* Module-level functions, one concept per file. */
 Napi::Value JS_clockNs(const Napi::CallbackInfo &info);   /* clock.cc */
+Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info); /* clock.cc */
 Napi::Value JS_pipe(const Napi::CallbackInfo &info);      /* pipe.cc */
 
 } // namespace aiocontext

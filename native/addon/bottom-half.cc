@@ -10,6 +10,7 @@
 #include "context.h"
 #include "errors.h"
 #include "guards.h"
+#include "registry.h"
 
 namespace aiocontext {
 
@@ -38,6 +39,7 @@ Napi::Function BottomHalf::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&BottomHalf::JS_delete>("delete"),
             InstanceAccessor<&BottomHalf::JS_scheduled>("scheduled"),
             InstanceAccessor<&BottomHalf::JS_deleted>("deleted"),
+            InstanceMethod<&BottomHalf::JS_share>("share"),
         },
         addon);
 }
@@ -88,20 +90,8 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
 void BottomHalf::Run(void *opaque)
 {
     auto *self = static_cast<BottomHalf *>(opaque);
-    Addon *addon = self->addon_;
-    napi_env env = addon->env;
-    napi_handle_scope scope;
-    napi_value fn = nullptr;
 
-    if (self->callback_.IsEmpty() ||
-        napi_open_handle_scope(env, &scope) != napi_ok) {
-        return;
-    }
-    napi_get_reference_value(env, self->callback_, &fn);
-    if (fn) {
-        CallFromCore(addon, fn, 0, nullptr);
-    }
-    napi_close_handle_scope(env, scope);
+    CallReferenceFromCore(self->addon_, self->callback_);
 }
 
 /* The core freed the BH: drop the context's reference on the wrapper. */
@@ -118,6 +108,7 @@ void BottomHalf::CloseFromContext()
 {
     /* The context empties its bhs_ list itself. */
     if (bh_) {
+        registry::ForgetBh(bh_); /* before the core may free it */
         qemu_bh_delete(bh_);     /* freed at finalization: Destroy */
         bh_ = nullptr;
     }
@@ -184,6 +175,7 @@ Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
         ThrowState(addon_, info.Env(), AioState::WrongThread, Describe());
         return Napi::Value();
     }
+    registry::ForgetBh(bh_);     /* remote schedules fail from now on */
     qemu_bh_delete(bh_);
     bh_ = nullptr;               /* the core owns it now */
     deleted_ = true;

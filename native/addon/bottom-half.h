@@ -69,6 +69,7 @@ private:
     Napi::Value JS_delete(const Napi::CallbackInfo &info);
     Napi::Value JS_scheduled(const Napi::CallbackInfo &info);
     Napi::Value JS_deleted(const Napi::CallbackInfo &info);
+    Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
 
     Addon *addon_;
     Context::Link owner_;              /* the context (see Context::link) */

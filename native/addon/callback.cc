@@ -69,6 +69,22 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
     return nullptr;
 }
 
+void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref)
+{
+    napi_env env = addon->env;
+    napi_handle_scope scope;
+    napi_value fn = nullptr;
+
+    if (ref.IsEmpty() || napi_open_handle_scope(env, &scope) != napi_ok) {
+        return;
+    }
+    napi_get_reference_value(env, ref, &fn);
+    if (fn) {
+        CallFromCore(addon, fn, 0, nullptr);
+    }
+    napi_close_handle_scope(env, scope);
+}
+
 /* ---- DriverScope --------------------------------------------------------- */
 
 DriverScope::DriverScope(Addon *addon, const char *name)

@@ -38,6 +38,14 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
                         const napi_value *argv);
 
 /*
+ * Calls the function held by @ref with no arguments, inside its own
+ * HandleScope: the body of every trampoline whose callback takes none (BHs,
+ * timers).  Nothing happens if @ref is empty.  Touches nothing but @addon
+ * and @ref, and @ref only before the call.
+ */
+void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref);
+
+/*
  * DriverScope: wraps one driver call (the core's aio_poll() or
  * g_main_context_iteration()).  It counts the driver depth and remembers how
  * many errors were pending when it started, so that a poll() nested in a

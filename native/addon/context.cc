@@ -25,6 +25,7 @@
 #include "fd-handler.h"
 #include "guards.h"
 #include "main-context.h"
+#include "registry.h"
 #include "timer.h"
 
 #include <cerrno>
@@ -43,6 +44,7 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_scheduleOneshot>("scheduleOneshot"),
             InstanceMethod<&Context::JS_setFdHandler>("setFdHandler"),
             InstanceMethod<&Context::JS_setEventNotifier>("setEventNotifier"),
+            InstanceMethod<&Context::JS_hasFdHandler>("hasFdHandler"),
             InstanceMethod<&Context::JS_timer>("timer"),
             InstanceMethod<&Context::JS_disableExternal>("disableExternal"),
             InstanceMethod<&Context::JS_enableExternal>("enableExternal"),
@@ -52,6 +54,7 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_attach>("attach"),
             InstanceMethod<&Context::JS_detach>("detach"),
             InstanceMethod<&Context::JS_close>("close"),
+            InstanceMethod<&Context::JS_share>("share"),
             InstanceAccessor<&Context::JS_externalDisabled>("externalDisabled"),
             InstanceAccessor<&Context::JS_sourceId>("sourceId"),
             InstanceAccessor<&Context::JS_stats>("stats"),
@@ -168,6 +171,9 @@ std::vector<std::string> Context::Close()
     for (; acquired_ > 0; acquired_--) {
         aio_context_release(core);
     }
+    /* 4b. Share tokens: remote calls fail from now on; waits for the
+     *     threads that hold the lock through RemoteContext (registry.h). */
+    registry::ForgetContext(core);
 
     /* 5. Our reference; the core finalizes now, or when the aio_poll() or
      *    GSource dispatch we may be called from returns. */
@@ -352,6 +358,23 @@ Napi::Value Context::JS_setEventNotifier(const Napi::CallbackInfo &info)
     }
     InstallRecord(record);
     return Napi::Value();
+}
+
+/* hasFdHandler(fd, fn?): whether @fd has a handler (fd or notifier); with
+ * @fn, whether its read or write function is @fn (the awaitables in
+ * src/awaitables.ts check that the handler they remove is still theirs). */
+Napi::Value Context::JS_hasFdHandler(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    REQUIRE_ARG_INT32(0, fd);
+    auto it = fds_.find(fd);
+    bool found = it != fds_.end();
+    if (found && info[1].IsFunction()) {
+        FdRecord *record = it->second;
+        found = (!record->read.IsEmpty() && record->read.Value().StrictEquals(info[1])) ||
+                (!record->write.IsEmpty() && record->write.Value().StrictEquals(info[1]));
+    }
+    return Napi::Boolean::New(info.Env(), found);
 }
 
 Napi::Value Context::JS_disableExternal(const Napi::CallbackInfo &info)

@@ -94,6 +94,7 @@ private:
     Napi::Value JS_scheduleOneshot(const Napi::CallbackInfo &info);
     Napi::Value JS_setFdHandler(const Napi::CallbackInfo &info);
     Napi::Value JS_setEventNotifier(const Napi::CallbackInfo &info);
+    Napi::Value JS_hasFdHandler(const Napi::CallbackInfo &info);
     Napi::Value JS_timer(const Napi::CallbackInfo &info);
     Napi::Value JS_disableExternal(const Napi::CallbackInfo &info);
     Napi::Value JS_enableExternal(const Napi::CallbackInfo &info);
@@ -108,6 +109,7 @@ private:
     Napi::Value JS_close(const Napi::CallbackInfo &info);
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
+    Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
 
     /* Puts @record in fds_ for its fd, retiring the record it replaces. */
     void InstallRecord(FdRecord *record);

@@ -64,8 +64,10 @@ void RetireFdRecord(FdRecord *record)
 /* ---- trampolines --------------------------------------------------------- */
 
 /* Calls one of @record's functions with the notifier argument, if any.
- * Returns: whether the function returned a truthy value (for io_poll). */
-static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which)
+ * Returns: whether the function returned a truthy value (for io_poll); a
+ * function that threw counts as truthy when @threw_value is true. */
+static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
+                 bool threw_value = false)
 {
     Napi::FunctionReference &fn = record->*which;
     Addon *addon = record->addon;
@@ -85,7 +87,9 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which)
     }
     if (f) {
         result = CallFromCore(addon, f, arg ? 1 : 0, &arg);
-        if (result && napi_coerce_to_bool(env, result, &truthy) == napi_ok) {
+        if (!result) {
+            value = threw_value;
+        } else if (napi_coerce_to_bool(env, result, &truthy) == napi_ok) {
             napi_get_value_bool(env, truthy, &value);
         }
     }
@@ -104,9 +108,12 @@ static void OnWrite(void *opaque)
     Call(static_cast<FdRecord *>(opaque), &FdRecord::write);
 }
 
+/* A poll hook that threw counts as a hit: busy polling stops at once (the
+ * core then skips the wait) and the driver throws the error when the core
+ * returns, instead of piling up one error per busy-poll pass. */
 static bool OnPoll(void *opaque)
 {
-    return Call(static_cast<FdRecord *>(opaque), &FdRecord::poll);
+    return Call(static_cast<FdRecord *>(opaque), &FdRecord::poll, true);
 }
 
 /* io_poll found work: the JS poll hook already did it (it has no separate
@@ -138,7 +145,7 @@ static void OnNotifierRead(::EventNotifier *e)
 
 static bool OnNotifierPoll(void *e)
 {
-    return Call(FromNotifier(e), &FdRecord::poll);
+    return Call(FromNotifier(e), &FdRecord::poll, true);
 }
 
 static void OnNotifierPollReady(::EventNotifier *e)

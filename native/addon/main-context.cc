@@ -21,6 +21,8 @@ Napi::Function MainContext::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&MainContext::JS_pending>("pending"),
             InstanceMethod<&MainContext::JS_wakeup>("wakeup"),
             InstanceAccessor<&MainContext::JS_isDefault>("isDefault"),
+            InstanceMethod<&MainContext::JS_pushThreadDefault>("pushThreadDefault"),
+            InstanceMethod<&MainContext::JS_popThreadDefault>("popThreadDefault"),
         },
         addon);
 }
@@ -31,8 +33,14 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
 {
     bool isDefault = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
 
-    main_ = isDefault ? g_main_context_ref(g_main_context_default())
-                      : g_main_context_new();
+    if (info[0].IsString() &&
+        info[0].As<Napi::String>().Utf8Value() == "thread-default") {
+        /* Never NULL: the global default when nothing was pushed. */
+        main_ = g_main_context_ref_thread_default();
+    } else {
+        main_ = isDefault ? g_main_context_ref(g_main_context_default())
+                          : g_main_context_new();
+    }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
 }
 

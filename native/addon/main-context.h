@@ -29,7 +29,9 @@ public:
     static Napi::Function Init(Napi::Env env, Addon *addon);
 
     /* new MainContext(isDefault: boolean): g_main_context_default() or
-     * g_main_context_new(). */
+     * g_main_context_new().  new MainContext('thread-default'):
+     * g_main_context_ref_thread_default(), the context someone else (e.g.
+     * node-gtk) pushed as this thread's default (gtk-interop.cc). */
     explicit MainContext(const Napi::CallbackInfo &info);
     ~MainContext() override;
 
@@ -43,9 +45,14 @@ private:
     Napi::Value JS_pending(const Napi::CallbackInfo &info);
     Napi::Value JS_wakeup(const Napi::CallbackInfo &info);
     Napi::Value JS_isDefault(const Napi::CallbackInfo &info);
+    /* gtk-interop.cc: g_main_context_push/pop_thread_default(), so that
+     * node-gtk's GLib.MainContext.refThreadDefault() finds this context. */
+    Napi::Value JS_pushThreadDefault(const Napi::CallbackInfo &info);
+    Napi::Value JS_popThreadDefault(const Napi::CallbackInfo &info);
 
     Addon *addon_;
     GMainContext *main_ = nullptr;   /* one reference */
+    unsigned pushed_ = 0;            /* pushThreadDefault() not yet popped */
 };
 
 } // namespace aiocontext

@@ -74,20 +74,8 @@ Napi::Object Timer::New(Context *ctx, QEMUClockType clock, int scale,
 void Timer::Run(void *opaque)
 {
     auto *self = static_cast<Timer *>(opaque);
-    Addon *addon = self->addon_;
-    napi_env env = addon->env;
-    napi_handle_scope scope;
-    napi_value fn = nullptr;
 
-    if (self->callback_.IsEmpty() ||
-        napi_open_handle_scope(env, &scope) != napi_ok) {
-        return;
-    }
-    napi_get_reference_value(env, self->callback_, &fn);
-    if (fn) {
-        CallFromCore(addon, fn, 0, nullptr);
-    }
-    napi_close_handle_scope(env, scope);
+    CallReferenceFromCore(self->addon_, self->callback_);
 }
 
 void Timer::Free()

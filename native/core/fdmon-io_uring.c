@@ -21,6 +21,7 @@
 #include "fdmon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #ifdef CONFIG_LINUX_IO_URING
 #include <liburing.h>
@@ -150,9 +151,14 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         }
         return false;
     }
-    if (cqe->res < 0) {
+    if (cqe->res < 0 ||
+        ((cqe->res & (G_IO_HUP | G_IO_ERR)) &&
+         fcntl(node->pfd.fd, F_GETFD) < 0 && errno == EBADF)) {
         /* -EBADF and the like: the fd is gone; do not re-arm (it would
-         * fail again at once, forever). */
+         * fail again at once, forever).  The POLL_ADD holds the file open,
+         * so an fd closed while registered shows up as a HUP when its peer
+         * goes: then our fd number is no longer open, and poll(2) would
+         * have said POLLNVAL. */
         aio__handler_set_nval(ctx, node);
         return false;
     }
