@@ -164,6 +164,10 @@ struct AioHandler {
     bool fdmon_owned;
     bool inflight;          /* a POLL_ADD is queued or in the kernel (home) */
     bool parked;            /* completed while poll(2) stood in (home) */
+    /* Not armed because busy polling watches it (ctx->io_uring_resting,
+     * home thread only). */
+    AioHandler *rest_next;
+    AioHandler **rest_pprev;
 };
 
 #define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
@@ -304,6 +308,8 @@ struct AioContext {
     int64_t poll_grow;
     int64_t poll_shrink;
     bool poll_started;          /* home thread only */
+    /* POLL_IDLE_INTERVAL_NS; tests shorten it (home thread only). */
+    int64_t poll_idle_interval_ns;
     /* Bumped by every aio_context_set_poll_params() (any thread); the
      * home thread resets the handlers' poll times when it differs from
      * poll_params_seen. */
@@ -322,6 +328,9 @@ struct AioContext {
     void *io_uring;
     AioHandler *submit_list;
     bool io_uring_parked;       /* some node is parked (home thread) */
+    /* Poll handlers left without a POLL_ADD while busy polling checks
+     * them instead (home thread). */
+    AioHandler *io_uring_resting;
     /* Why the fd monitor asked for is not in use, or NULL. */
     char *fdmon_fallback_reason;
     GPollFD *pollfds;

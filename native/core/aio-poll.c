@@ -71,7 +71,7 @@ static bool run_poll_handlers_once(AioContext *ctx, AioHandler **ready,
         if (node->io_poll(node->opaque)) {
             aio__add_ready_handler(ready, node, 0);
             node->poll_ready = true;
-            node->poll_idle_timeout = now + POLL_IDLE_INTERVAL_NS;
+            node->poll_idle_timeout = now + ctx->poll_idle_interval_ns;
             /* Found work: do not block after polling. */
             *timeout = 0;
             if (!node->is_notifier) {
@@ -82,7 +82,7 @@ static bool run_poll_handlers_once(AioContext *ctx, AioHandler **ready,
     return progress;
 }
 
-/* Takes handlers that found nothing for POLL_IDLE_INTERVAL_NS off the poll
+/* Takes handlers that found nothing for poll_idle_interval_ns off the poll
  * list, so that many idle handlers do not slow polling of the busy ones.
  * Only for back ends that see fd readiness while polling (io_uring): with
  * poll/epoll, an fd whose handler left polling could starve.  Returns:
@@ -98,10 +98,13 @@ static bool remove_idle_poll_handlers(AioContext *ctx, AioHandler **ready,
     for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
         next = node->poll_next;
         if (node->poll_idle_timeout == 0) {
-            node->poll_idle_timeout = now + POLL_IDLE_INTERVAL_NS;
+            node->poll_idle_timeout = now + ctx->poll_idle_interval_ns;
         } else if (now >= node->poll_idle_timeout) {
             node->poll_idle_timeout = 0;
             aio__poll_list_remove(node);
+            if (ctx->fdmon_ops->poll_leave) {
+                ctx->fdmon_ops->poll_leave(ctx, node);
+            }
             if (ctx->poll_started && node->io_poll_end) {
                 node->io_poll_end(node->opaque);
                 /* An event may have raced with io_poll_end(). */
@@ -178,6 +181,9 @@ static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
     }
     /* A zero timeout (non-blocking call) means no busy polling at all. */
     max_ns = aio__soonest(*timeout, max_ns);
+    if (max_ns && ctx->fdmon_ops->poll_begin) {
+        ctx->fdmon_ops->poll_begin(ctx);
+    }
     if (max_ns && !ctx->fdmon_ops->need_wait(ctx)) {
         poll_set_started(ctx, ready, true);
         return run_poll_handlers(ctx, ready, max_ns, timeout);

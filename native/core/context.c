@@ -100,6 +100,7 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     aio__lockcnt_init(&ctx->list_lock);
     pthread_mutex_init(&ctx->bh_all_lock, NULL);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
+    ctx->poll_idle_interval_ns = POLL_IDLE_INTERVAL_NS;
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
     aio__fdmon_epoll_setup(ctx);

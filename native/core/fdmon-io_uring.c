@@ -13,6 +13,13 @@
  * and owned by this back end (fdmon_owned); its completion moves it to the
  * deleted list, from which the outermost walker frees it.
  *
+ * Busy polling: a handler on the poll list has io_poll to tell when it is
+ * ready, so while polling runs it "rests": its POLL_ADD is not re-armed
+ * after a completion (nor submitted, if it was pending when polling
+ * began).  Otherwise the re-arm itself, waiting in the SQ ring, would end
+ * every busy poll at once (need_wait).  Resting nodes are armed again
+ * before any blocking wait or GLib poll, and when they leave the poll list.
+ *
  * Under GLib, the ring fd itself is what GLib polls: it turns readable when
  * completions are waiting.
  *
@@ -101,8 +108,56 @@ static void add_poll_remove_sqe(AioContext *ctx, AioHandler *node)
     io_uring_sqe_set_data(sqe, NULL);
 }
 
-/* Turns submit_list into SQEs.  Home thread. */
-static void fill_sq_ring(AioContext *ctx)
+/* Whether busy polling checks @node, so that it can go without a
+ * POLL_ADD for now. */
+static bool can_rest(AioHandler *node)
+{
+    return node->io_poll && node->poll_pprev && !atomic_read(&node->deleted);
+}
+
+static void rest(AioContext *ctx, AioHandler *node)
+{
+    if (node->rest_pprev) {
+        return;
+    }
+    node->rest_next = ctx->io_uring_resting;
+    if (node->rest_next) {
+        node->rest_next->rest_pprev = &node->rest_next;
+    }
+    ctx->io_uring_resting = node;
+    node->rest_pprev = &ctx->io_uring_resting;
+}
+
+static void unrest(AioHandler *node)
+{
+    if (node->rest_pprev) {
+        if (node->rest_next) {
+            node->rest_next->rest_pprev = node->rest_pprev;
+        }
+        *node->rest_pprev = node->rest_next;
+        node->rest_next = NULL;
+        node->rest_pprev = NULL;
+    }
+}
+
+/* Arms the resting nodes again: all of them, or (@polling) those that
+ * busy polling no longer checks.  Home thread. */
+static void arm_resting(AioContext *ctx, bool polling)
+{
+    for (AioHandler *node = ctx->io_uring_resting, *next; node; node = next) {
+        next = node->rest_next;
+        if (!polling || !can_rest(node)) {
+            unrest(node);
+            if (!node->nval) {
+                add_poll_add_sqe(ctx, node);
+            }
+        }
+    }
+}
+
+/* Turns submit_list into SQEs; with @polling, nodes that busy polling
+ * checks rest instead of being armed.  Home thread. */
+static void fill_sq_ring(AioContext *ctx, bool polling)
 {
     AioHandler *node = __atomic_exchange_n(&ctx->submit_list, NULL,
                                            __ATOMIC_ACQUIRE);
@@ -118,13 +173,19 @@ static void fill_sq_ring(AioContext *ctx)
                                             __ATOMIC_SEQ_CST);
 
         if (flags & FDMON_IO_URING_REMOVE) {
+            unrest(node);
             if (node->inflight) {
                 add_poll_remove_sqe(ctx, node);     /* its CQE frees it */
             } else {
                 release_node(ctx, node);    /* never armed, or completed */
             }
-        } else if (flags & FDMON_IO_URING_ADD) {
-            add_poll_add_sqe(ctx, node);
+        } else if ((flags & FDMON_IO_URING_ADD) && !node->inflight) {
+            if (polling && can_rest(node)) {
+                rest(ctx, node);
+            } else {
+                unrest(node);
+                add_poll_add_sqe(ctx, node);
+            }
         }
         node = next;
     }
@@ -171,10 +232,14 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         return false;
     }
     aio__add_ready_handler(ready, node, cqe->res);
-    /* One-shot: re-arm, but only at the next submission, after the
-     * callback ran.  Arming now (a full SQ ring gets flushed) would
-     * complete at once on the undrained fd and call it again. */
-    enqueue(ctx, node, FDMON_IO_URING_ADD);
+    if (ctx->poll_started && can_rest(node)) {
+        rest(ctx, node);    /* busy polling checks it from now on */
+    } else {
+        /* One-shot: re-arm, but only at the next submission, after the
+         * callback ran.  Arming now (a full SQ ring gets flushed) would
+         * complete at once on the undrained fd and call it again. */
+        enqueue(ctx, node, FDMON_IO_URING_ADD);
+    }
     return true;
 }
 
@@ -226,9 +291,9 @@ static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
     if (new_node) {
         enqueue(ctx, new_node, FDMON_IO_URING_ADD);
     }
-    if (old_node && !old_node->nval) {
-        /* Not freed before its POLL_ADD completes.  (An nval node has no
-         * POLL_ADD in flight: it retires like any other.) */
+    if (old_node) {
+        /* Not freed before its POLL_ADD completes, nor while it rests:
+         * fill_sq_ring() decides, on the home thread. */
         old_node->fdmon_owned = true;
         enqueue(ctx, old_node, FDMON_IO_URING_REMOVE);
     }
@@ -239,6 +304,7 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
 {
     struct __kernel_timespec ts;
     unsigned wait_nr = 1;
+    bool polling;
     int ret;
 
     /* io_uring cannot leave out paused external handlers: let poll do it,
@@ -247,8 +313,11 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
         process_cq_ring(ctx, NULL);
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
+    /* Only a wait that does not block leaves busy polling on. */
+    polling = timeout == 0 && ctx->poll_started;
     unpark(ctx);
-    fill_sq_ring(ctx);
+    fill_sq_ring(ctx, polling);
+    arm_resting(ctx, polling);
     if (timeout == 0) {
         wait_nr = 0;
     } else if (timeout > 0) {
@@ -269,6 +338,28 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
         return ret;
     }
     return process_cq_ring(ctx, ready);
+}
+
+static void fdmon_io_uring_poll_begin(AioContext *ctx)
+{
+    struct io_uring *ring = ring_of(ctx);
+
+    if (aio_external_disabled(ctx)) {
+        return;     /* wait() hands over to poll(2) anyway */
+    }
+    unpark(ctx);
+    fill_sq_ring(ctx, true);
+    if (io_uring_sq_ready(ring)) {
+        io_uring_submit(ring);  /* on failure, need_wait() stays true */
+    }
+}
+
+static void fdmon_io_uring_poll_leave(AioContext *ctx, AioHandler *node)
+{
+    if (node->rest_pprev) {
+        unrest(node);
+        enqueue(ctx, node, FDMON_IO_URING_ADD);
+    }
 }
 
 static bool fdmon_io_uring_need_wait(AioContext *ctx)
@@ -292,7 +383,8 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
         return;
     }
     unpark(ctx);
-    fill_sq_ring(ctx);
+    fill_sq_ring(ctx, false);
+    arm_resting(ctx, false);
     io_uring_submit(ring_of(ctx));
 }
 
@@ -313,6 +405,8 @@ const FDMonOps aio__fdmon_io_uring_ops = {
     .update = fdmon_io_uring_update,
     .wait = fdmon_io_uring_wait,
     .need_wait = fdmon_io_uring_need_wait,
+    .poll_begin = fdmon_io_uring_poll_begin,
+    .poll_leave = fdmon_io_uring_poll_leave,
     .gsource_prepare = fdmon_io_uring_gsource_prepare,
     .gsource_check = fdmon_io_uring_gsource_check,
     .gsource_dispatch = fdmon_io_uring_gsource_dispatch,

@@ -60,6 +60,21 @@ struct FDMonOps {
     bool (*gsource_check)(AioContext *ctx);
     void (*gsource_dispatch)(AioContext *ctx, AioHandler **ready);
 
+    /*
+     * poll_begin (nullable): busy polling is about to start (it may not, if
+     * need_wait() then says so).  The back end may stop watching the fds of
+     * handlers on the poll list, whose io_poll checks them, and must
+     * submit any other pending change now, so that need_wait() only says
+     * true for work that is really waiting.  Whatever it stops watching it
+     * must watch again before any blocking wait or GLib poll.  Home thread,
+     * list_lock incremented.
+     *
+     * poll_leave (nullable): @node left the poll list while busy polling
+     * goes on: its fd must be watched again.  Home thread.
+     */
+    void (*poll_begin)(AioContext *ctx);
+    void (*poll_leave)(AioContext *ctx, AioHandler *node);
+
     /* Whether busy polling can watch fd readiness (need_wait() turns true
      * when fds are ready), so idle handlers may leave the poll list. */
     bool supports_polling;

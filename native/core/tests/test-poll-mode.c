@@ -619,6 +619,200 @@ static void test_gsource_prepare_stops(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Polling after an fd wake-up                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Arms a safety-net timer TEST_WAIT_MS from now without a poll: the
+ * arming's notification is accepted directly, because a non-blocking
+ * aio_poll() (settle()) would also submit io_uring's queued re-arm, whose
+ * fate is what these tests are about.  A test that hangs without the
+ * behaviour under test ends at this timer and fails on `fired`.
+ */
+static QEMUTimer *safety_timer(AioContext *ctx, int *fired)
+{
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                 count_cb, fired);
+
+    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS +
+                 TEST_WAIT_MS);
+    aio_notify_accept(ctx);
+    return t;
+}
+
+/*
+ * A handler woken through its fd busy-polls on the very next aio_poll(),
+ * on every monitor.  On io_uring the one-shot POLL_ADD is re-armed after
+ * each completion; a re-arm waiting to be submitted used to make
+ * need_wait() true, so busy polling never started after an fd wake-up.
+ * Now a polled handler rests (no POLL_ADD) while io_poll checks it.
+ */
+static void test_polls_after_fd_wake(void)
+{
+    AioContext *ctx = test_ctx_new();
+    int fired = 0;
+    QEMUTimer *t;
+    PollH h;
+
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, &h);
+    settle(ctx);
+    t = safety_timer(ctx, &fired);
+    reach_first_step(ctx, &h, 1000 * SCALE_MS);
+    g_assert_cmpint(h.begins, ==, 0);
+
+    /* No settle(): whatever the fd wake-up left queued is still queued. */
+    h.work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(fired, ==, 0);
+    g_assert_cmpint(h.begins, ==, 1);
+    g_assert_cmpint(h.hits, ==, 1);
+    g_assert_cmpint(h.readies, ==, 1);
+    g_assert_true(test_stats(ctx).poll_started);
+
+    /* And again: a hit leaves nothing queued either. */
+    h.work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(fired, ==, 0);
+    g_assert_cmpint(h.hits, ==, 2);
+    g_assert_cmpint(h.readies, ==, 2);
+    g_assert_cmpint(h.begins, ==, 1);
+    g_assert_cmpint(h.ends, ==, 0);
+
+    timer_free(t);
+    ph_remove(ctx, &h);
+    test_ctx_free(ctx);
+}
+
+/* When polling gives up, the fd is watched again before the blocking
+ * wait: an fd event that comes right after io_poll_end() (which io_poll
+ * does not see here) wakes the wait. */
+static void test_fd_watched_after_polling(void)
+{
+    AioContext *ctx = test_ctx_new();
+    int fired = 0;
+    QEMUTimer *t;
+    PollH h;
+
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, &h);
+    settle(ctx);
+    t = safety_timer(ctx, &fired);
+    reach_first_step(ctx, &h, 1000 * SCALE_MS);
+    h.work = true;
+    g_assert_true(aio_poll(ctx, true));     /* poll mode, by a hit */
+    g_assert_cmpint(h.readies, ==, 1);
+
+    /* Polls P (no work), ends poll mode, the fd fires, then it blocks. */
+    h.end_action = END_FIRE;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(fired, ==, 0);
+    g_assert_cmpint(h.ends, ==, 1);
+    g_assert_cmpint(h.reads, ==, 2);        /* reach_first_step's, this */
+    g_assert_false(test_stats(ctx).poll_started);
+
+    timer_free(t);
+    ph_remove(ctx, &h);
+    test_ctx_free(ctx);
+}
+
+/* The same for GLib: after busy polling, a GLib iteration watches the fd
+ * again (the GSource prepare ends poll mode and re-arms). */
+static void test_fd_watched_under_glib_after_polling(void)
+{
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main;
+    int fired = 0;
+    QEMUTimer *t;
+    PollH h;
+
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, &h);
+    settle(ctx);
+    t = safety_timer(ctx, &fired);
+    reach_first_step(ctx, &h, 1000 * SCALE_MS);
+    h.work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_true(test_stats(ctx).poll_started);
+
+    main = g_main_context_new();
+    g_assert_cmpint(aio_context_attach(ctx, main, G_PRIORITY_DEFAULT), >, 0);
+    event_notifier_set(&h.e);
+    while (h.reads < 2 && !fired) {
+        g_main_context_iteration(main, TRUE);
+    }
+    g_assert_cmpint(fired, ==, 0);
+    g_assert_cmpint(h.reads, ==, 2);
+    g_assert_cmpint(h.ends, ==, 1);
+
+    test_detach(ctx, main);
+    timer_free(t);
+    ph_remove(ctx, &h);
+    test_ctx_free(ctx);
+}
+
+/*
+ * A handler whose io_poll finds nothing for poll_idle_interval_ns leaves
+ * the poll list on io_uring (io_poll_end is called) and its fd is watched
+ * again at once, though another handler's hits keep busy polling going.
+ * poll and epoll
+ * keep every handler on the list (only io_uring sees fds while polling).
+ */
+static void test_idle_handler_leaves(void)
+{
+    AioContext *ctx = test_ctx_new();
+    bool uring = is_io_uring(ctx);
+    int64_t until;
+    int busy_ends, idle_ends;
+    PollH busy, idle;
+
+    ctx->poll_idle_interval_ns = 20 * SCALE_MS;
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, &busy);
+    ph_add(ctx, &idle);
+    settle(ctx);
+    reach_first_step(ctx, &busy, 1000 * SCALE_MS);
+    dispatch_by_fd(ctx, &idle);
+    g_assert_true(ph_polled(ctx, &idle));
+    busy_ends = busy.ends;
+    idle_ends = idle.ends;
+
+    /* Only busy's hits end these calls. */
+    until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+            (int64_t)(uring ? TEST_WAIT_MS : 100) * SCALE_MS;
+    while (ph_polled(ctx, &idle) &&
+           qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < until) {
+        busy.work = true;
+        g_assert_true(aio_poll(ctx, true));
+        g_assert_false(busy.work);
+    }
+    g_assert_true(ph_polled(ctx, &busy));
+    g_assert_true(ph_polled(ctx, &idle) == !uring);
+    g_assert_cmpint(idle.ends, ==, idle_ends + (uring ? 1 : 0));
+    g_assert_cmpint(busy.ends, ==, busy_ends);
+    g_assert_cmpint(idle.reads, ==, 1);
+
+    if (uring) {
+        event_notifier_set(&idle.e);
+        until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + (int64_t)TEST_WAIT_MS * SCALE_MS;
+        while (idle.reads == 1 &&
+               qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < until) {
+            busy.work = true;
+            g_assert_true(aio_poll(ctx, true));
+        }
+        /* Without the re-arm it would rest, unwatched, for as long as
+         * busy's hits keep poll mode on. */
+        g_assert_cmpint(idle.reads, ==, 2);
+        /* Dispatched by its fd: it joins the poll list again. */
+        g_assert_true(ph_polled(ctx, &idle));
+    }
+
+    ph_remove(ctx, &idle);
+    ph_remove(ctx, &busy);
+    test_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Adaptive poll time                                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -915,6 +1109,13 @@ int main(int argc, char **argv)
     g_test_add_func("/poll-mode/gsource/prepare-stops",
                     test_gsource_prepare_stops);
 
+    g_test_add_func("/poll-mode/fd-wake/polls-next", test_polls_after_fd_wake);
+    g_test_add_func("/poll-mode/fd-wake/watched-after-polling",
+                    test_fd_watched_after_polling);
+    g_test_add_func("/poll-mode/fd-wake/watched-under-glib",
+                    test_fd_watched_under_glib_after_polling);
+    g_test_add_func("/poll-mode/idle/leaves-and-fd-served",
+                    test_idle_handler_leaves);
     g_test_add_func("/poll-mode/adaptive/starts-at-4000",
                     test_adaptive_starts_at_4000);
     g_test_add_func("/poll-mode/adaptive/grow", test_adaptive_grow);
