@@ -6,7 +6,7 @@ import type { EventNotifier } from './event-notifier';
 /** QEMU_CLOCK_*: 'realtime' is monotonic, 'host' the wall clock. */
 export type ClockType = 'realtime' | 'virtual' | 'host' | 'virtual_rt';
 
-/** The fd monitor of a context: ppoll, epoll or io_uring ('auto': ppoll, then epoll at 64 fds). */
+/** The fd monitor of a context: ppoll, epoll or io_uring ('auto': io_uring, or where it is missing or AIOCONTEXT_IO_URING=0, ppoll then epoll at 64 fds). */
 export type FdMonitor = 'auto' | 'poll' | 'epoll' | 'io_uring';
 
 /** Adaptive busy-polling parameters (aio_context_set_poll_params). */

@@ -1,12 +1,19 @@
 /*
  * What is specific to the fd monitors (SEMANTICS.md §4 "fdmon selection"):
- * 'auto' starts on ppoll and moves to epoll for good once a wait has 64 fds,
- * 'poll' never does, a monitor that cannot be used falls back with a reason,
+ * 'auto' is io_uring as in QEMU, unless AIOCONTEXT_IO_URING=0 turns it off
+ * or io_uring cannot be set up; then it starts on ppoll and moves to epoll
+ * for good once a wait has 64 fds.  'poll' never moves, a monitor that
+ * cannot be used falls back with a reason,
  * external handlers pause on every monitor, and every monitor works whether
  * the context is driven by poll() or by MainContext.iteration() (where GLib
  * polls either each fd or the monitor's own epoll/ring fd).
  *
  * The fd-handler suite itself runs once per monitor in fdmon-*.test.ts.
+ *
+ * This file's 'auto' cases are about auto without io_uring (io_uring has
+ * its own): AIOCONTEXT_IO_URING=0 is set for the whole file, since it is
+ * read when a context is created; the test of the variable itself changes
+ * it and puts it back.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +25,8 @@ import type { FdMonitor } from 'aiocontext';
 import { closeFds, drain, drainMain, iterateUntil, openAttached, openContext, pollUntil, readAvailable, writeBytes } from './helpers/loop.js';
 
 const MONITORS: readonly FdMonitor[] = ['auto', 'poll', 'epoll', 'io_uring'];
+const URING_OFF = 'io_uring turned off by AIOCONTEXT_IO_URING=0';
+process.env.AIOCONTEXT_IO_URING = '0';
 
 function openPipes(t: ExecutionContext, n: number): Array<[number, number]> {
   const pipes = Array.from({ length: n }, () => pipe());
@@ -44,6 +53,28 @@ function unwatchAll(ctx: AioContext, pipes: Array<[number, number]>): void {
 
 /* ------------------------------------------------------------ selection */
 
+test.serial('fdmon: auto is io_uring unless AIOCONTEXT_IO_URING=0 turns it off', (t) => {
+  t.teardown(() => {
+    process.env.AIOCONTEXT_IO_URING = '0';
+  });
+  for (const value of [undefined, '1', '']) {
+    if (value === undefined) delete process.env.AIOCONTEXT_IO_URING;
+    else process.env.AIOCONTEXT_IO_URING = value;
+    const ctx = openContext(t);
+    t.is(ctx.stats.fdmon, 'io_uring', `AIOCONTEXT_IO_URING=${value}`);
+    t.is(ctx.stats.fdmonFallbackReason, null);
+    ctx.close();
+  }
+  process.env.AIOCONTEXT_IO_URING = '0';
+  const off = openContext(t);
+  t.is(off.stats.fdmon, 'poll');
+  t.is(off.stats.fdmonFallbackReason, URING_OFF);
+  // Only 'auto' listens to it.
+  const asked = openContext(t, { fdmon: 'io_uring' });
+  t.is(asked.stats.fdmon, 'io_uring');
+  t.is(asked.stats.fdmonFallbackReason, null);
+});
+
 test('fdmon: auto starts on poll and moves to epoll once a wait has 64 fds', (t) => {
   const ctx = openContext(t);
   const pipes = openPipes(t, 70);
@@ -58,7 +89,7 @@ test('fdmon: auto starts on poll and moves to epoll once a wait has 64 fds', (t)
   watchAll(ctx, pipes.slice(62, 63), counts.slice(62));
   t.false(ctx.poll(false));
   t.is(ctx.stats.fdmon, 'epoll');
-  t.is(ctx.stats.fdmonFallbackReason, null, 'moving up is not a fallback');
+  t.is(ctx.stats.fdmonFallbackReason, URING_OFF, 'moving up is not a fallback');
 
   // Every handler made the move: write to a few, each runs once.
   const all: number[] = [];
@@ -125,7 +156,7 @@ test('fdmon: stats.fdmonFallbackReason is null unless the monitor asked for is n
     const ctx = openContext(t, { fdmon });
     const stats = ctx.stats;
     t.true('fdmonFallbackReason' in stats);
-    t.is(stats.fdmonFallbackReason, null, fdmon);
+    t.is(stats.fdmonFallbackReason, fdmon === 'auto' ? URING_OFF : null, fdmon);
     t.true(['poll', 'epoll', 'io_uring'].includes(stats.fdmon));
   }
 });
@@ -172,7 +203,7 @@ test("fdmon: 'epoll' falls back to poll for good when epoll refuses an fd, and s
   ctx.setFdHandler(r, null);
 });
 
-test.serial("fdmon: 'io_uring' that cannot be set up falls back to auto, and says why", (t) => {
+test.serial("fdmon: 'io_uring' that cannot be set up falls back to ppoll (then epoll), and says why", (t) => {
   // Leave exactly two descriptors free: the context's epoll fd and its
   // eventfd fit, the ring does not (EMFILE).
   const hog: number[] = [];
@@ -193,11 +224,11 @@ test.serial("fdmon: 'io_uring' that cannot be set up falls back to auto, and say
   }
   t.teardown(() => ctx?.close());
   const { fdmon, fdmonFallbackReason } = ctx.stats;
-  t.is(fdmon, 'poll', 'auto: ppoll first');
+  t.is(fdmon, 'poll', 'ppoll first');
   t.regex(fdmonFallbackReason ?? '', /^io_uring_queue_init: .+/);
   t.log(`fallback reason: ${fdmonFallbackReason}`);
 
-  // It is a working auto context: it runs handlers and still moves to epoll.
+  // It works like auto without io_uring: it runs handlers and moves to epoll.
   const pipes = openPipes(t, 64);
   const counts: number[] = [];
   watchAll(ctx, pipes, counts);

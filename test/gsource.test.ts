@@ -53,7 +53,7 @@ test('gsource: a fresh context has the documented stats', (t) => {
     handlers: 0,
     bhs: 0,
     timers: 0,
-    fdmon: 'poll',
+    fdmon: 'io_uring',
   });
   // QEMU's aio_context_new() registers the context's own notifier, and every
   // aio_set_fd_handler() ends with aio_notify(): `notified` may start true.

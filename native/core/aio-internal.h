@@ -256,6 +256,10 @@ int aio__timeout_ns_to_ms(int64_t ns);
  * timers cannot expire by waiting). */
 bool aio__clock_use_for_deadline(QEMUClockType type);
 
+/* Sets the calling thread's timer slack to 1 ns, as QEMU does at clock
+ * initialization, so that timed waits are not rounded up by 50 us. */
+void aio__clock_thread_init(void);
+
 /* ------------------------------------------------------------------------ */
 /* context.c                                                                 */
 /* ------------------------------------------------------------------------ */

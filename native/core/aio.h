@@ -115,15 +115,16 @@ typedef void AioLeakFunc(const char *name, void *opaque);
 
 /**
  * AioFdMonRequest:
- * @AIO_FDMON_REQUEST_AUTO: ppoll, switching to epoll for good once a wait
- *   has 64 fds (QEMU's default without io_uring)
+ * @AIO_FDMON_REQUEST_AUTO: io_uring, as in QEMU; where io_uring cannot be
+ *   set up (or the environment variable AIOCONTEXT_IO_URING is "0"), ppoll,
+ *   switching to epoll for good once a wait has 64 fds
  * @AIO_FDMON_REQUEST_POLL: ppoll only
  * @AIO_FDMON_REQUEST_EPOLL: epoll from the start
  * @AIO_FDMON_REQUEST_IO_URING: io_uring (one-shot POLL_ADD per fd)
  *
  * The fd monitor a new context should use.  When the one asked for cannot
- * be set up, the context falls back to AUTO and says why through
- * aio_context_get_stats().
+ * be set up, the context falls back to ppoll-then-epoll and says why
+ * through aio_context_get_stats() (fdmon_fallback_reason).
  */
 typedef enum {
     AIO_FDMON_REQUEST_AUTO,
@@ -140,6 +141,11 @@ typedef enum {
  *
  * Creates a context whose home thread is the calling thread.  It starts
  * with one reference and polling off (poll max 0).
+ *
+ * Like QEMU's clock initialization, this sets the calling thread's timer
+ * slack to 1 ns (PR_SET_TIMERSLACK; the default is 50 us), so that its
+ * timed waits end when asked.  Threads created later by this one inherit
+ * it.
  *
  * Returns: (transfer full): the context, or NULL with @error set.
  */

@@ -17,6 +17,9 @@
 #include "aio-internal.h"
 
 #include <time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 static int64_t timespec_ns(clockid_t id)
 {
@@ -119,4 +122,12 @@ int aio__timeout_ns_to_ms(int64_t ns)
      * and spin until the deadline. */
     ms = (ns + SCALE_MS - 1) / SCALE_MS;
     return ms > G_MAXINT32 ? G_MAXINT32 : (int)ms;
+}
+
+void aio__clock_thread_init(void)
+{
+#ifdef PR_SET_TIMERSLACK
+    /* Best effort: a failure leaves the default slack. */
+    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
 }

@@ -46,11 +46,25 @@ void aio__notify_all(void)
     pthread_mutex_unlock(&all_contexts_lock);
 }
 
-/* Sets up the fd monitor asked for, falling back to AUTO with a reason. */
+/* Sets up io_uring.  Returns: NULL, or (newly allocated) why it is not in
+ * use. */
+static char *try_io_uring(AioContext *ctx)
+{
+    int ret = aio__fdmon_io_uring_setup(ctx);
+
+    if (ret == 0) {
+        return NULL;
+    }
+    return ret == -ENOSYS ? g_strdup("built without liburing")
+                          : g_strdup_printf("io_uring_queue_init: %s",
+                                            g_strerror(-ret));
+}
+
+/* Sets up the fd monitor asked for.  What stays in place when that fails
+ * is ppoll, moving to epoll at AIO_EPOLL_THRESHOLD fds; the reason is kept
+ * for the stats. */
 static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
 {
-    int ret;
-
     switch (fdmon) {
     case AIO_FDMON_REQUEST_POLL:
         aio__fdmon_epoll_cleanup(ctx);      /* never upgrade */
@@ -61,16 +75,17 @@ static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
         }
         break;
     case AIO_FDMON_REQUEST_IO_URING:
-        ret = aio__fdmon_io_uring_setup(ctx);
-        if (ret < 0) {
-            ctx->fdmon_fallback_reason =
-                ret == -ENOSYS ? g_strdup("built without liburing")
-                               : g_strdup_printf("io_uring_queue_init: %s",
-                                                 g_strerror(-ret));
-        }
+        ctx->fdmon_fallback_reason = try_io_uring(ctx);
         break;
     case AIO_FDMON_REQUEST_AUTO:
     default:
+        /* An escape hatch, like libuv's UV_USE_IO_URING=0. */
+        if (g_strcmp0(g_getenv("AIOCONTEXT_IO_URING"), "0") == 0) {
+            ctx->fdmon_fallback_reason =
+                g_strdup("io_uring turned off by AIOCONTEXT_IO_URING=0");
+        } else {
+            ctx->fdmon_fallback_reason = try_io_uring(ctx);
+        }
         break;
     }
 }
@@ -89,6 +104,7 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     ctx->refcount = 1;
     ctx->name = g_strdup(name ? name : "aio-context");
     ctx->home = pthread_self();
+    aio__clock_thread_init();
     {
         pthread_mutexattr_t attr;
 

@@ -1,7 +1,8 @@
 /*
  * test-fdmon.c — the fd monitors (fdmon-poll, fdmon-epoll, fdmon-io_uring)
- * and how a context picks and switches them: auto's permanent poll→epoll
- * switch at 64 fds, explicit poll/epoll/io_uring requests, handler removal
+ * and how a context picks and switches them: auto is io_uring unless
+ * AIOCONTEXT_IO_URING=0, and without io_uring makes a permanent poll→epoll
+ * switch at 64 fds; explicit poll/epoll/io_uring requests, handler removal
  * and replacement while the kernel still watches the fd (io_uring's
  * in-flight POLL_ADD), many fds, GSource dispatch through each monitor, and
  * external handlers (epoll and io_uring let fdmon-poll wait while they are
@@ -11,7 +12,8 @@
  * test-util.h).  The /fdmon/handlers, /fdmon/gsource, /fdmon/external and
  * /fdmon/scale cases use that back end; the /fdmon/<back end>/ cases
  * create the context they are about themselves and are registered only in
- * the run of their back end, so each runs once.
+ * the run of their back end, so each runs once (/fdmon/auto/ upgrade cases:
+ * the auto-no-io_uring run).
  *
  * "The node is freed" is checked by walking ctx->handlers (private API):
  * a retired node stays linked there until it is freed, and for io_uring
@@ -237,10 +239,53 @@ static void test_selected(void)
     g_test_message("AIOCONTEXT_FDMON=%s: context uses %s",
                    test_fdmon_request_name(req), aio_fdmon_name(st.fdmon));
     if (!test_ctx_fell_back(ctx)) {
-        g_assert_null(st.fdmon_fallback_reason);
         g_assert_cmpint(st.fdmon, ==, test_fdmon_expected(req));
     }
     test_ctx_free(ctx);
+}
+
+/* auto is io_uring, as in QEMU, unless AIOCONTEXT_IO_URING=0 (an escape
+ * hatch like libuv's UV_USE_IO_URING=0) turns it off: then it is ppoll,
+ * with the reason in the stats.  Only "0" turns it off, and an explicit
+ * io_uring request ignores the variable. */
+static void test_auto_io_uring_env(void)
+{
+    char *saved = g_strdup(g_getenv("AIOCONTEXT_IO_URING"));
+    AioContext *ctx;
+    AioContextStats st;
+
+    g_setenv("AIOCONTEXT_IO_URING", "0", TRUE);
+    ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_AUTO);
+    st = test_stats(ctx);
+    g_assert_cmpint(st.fdmon, ==, AIO_FDMON_POLL);
+    g_assert_cmpstr(st.fdmon_fallback_reason, ==, TEST_IO_URING_OFF_REASON);
+    test_ctx_free(ctx);
+
+    ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_IO_URING);
+    if (!test_ctx_fell_back(ctx)) {
+        g_assert_cmpint(test_stats(ctx).fdmon, ==, AIO_FDMON_IO_URING);
+    }
+    test_ctx_free(ctx);
+
+    for (unsigned i = 0; i < 2; i++) {
+        if (i == 0) {
+            g_setenv("AIOCONTEXT_IO_URING", "1", TRUE);
+        } else {
+            g_unsetenv("AIOCONTEXT_IO_URING");
+        }
+        ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_AUTO);
+        if (!test_ctx_fell_back(ctx)) {
+            st = test_stats(ctx);
+            g_assert_cmpint(st.fdmon, ==, AIO_FDMON_IO_URING);
+            g_assert_null(st.fdmon_fallback_reason);
+        }
+        test_ctx_free(ctx);
+    }
+
+    if (saved) {
+        g_setenv("AIOCONTEXT_IO_URING", saved, TRUE);
+    }
+    g_free(saved);
 }
 
 /* auto: ppoll until a wait has AIO_EPOLL_THRESHOLD (64) fds — the
@@ -265,7 +310,10 @@ static void test_auto_upgrade_at_64(void)
     g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
     g_assert_false(aio_poll(ctx, false));
     g_assert_cmpstr(fdmon_now(ctx), ==, "epoll");
-    g_assert_null(test_stats(ctx).fdmon_fallback_reason);
+    /* Moving up is not a fallback: the reason is still why io_uring is
+     * not in use. */
+    g_assert_cmpstr(test_stats(ctx).fdmon_fallback_reason, ==,
+                    TEST_IO_URING_OFF_REASON);
 
     for (unsigned i = 0; i < n; i++) {
         ev_remove(&evs[i]);
@@ -851,7 +899,8 @@ static void test_many_fds(void)
     /* auto has switched; the others stay what they are. */
     if (!test_ctx_fell_back(ctx)) {
         g_assert_cmpstr(fdmon_now(ctx), ==,
-                        req == AIO_FDMON_REQUEST_AUTO
+                        req == AIO_FDMON_REQUEST_AUTO &&
+                                !test_auto_tries_io_uring()
                             ? "epoll"
                             : aio_fdmon_name(test_fdmon_expected(req)));
     }
@@ -1331,9 +1380,14 @@ int main(int argc, char **argv)
     req = test_fdmon_request();
 
     g_test_add_func("/fdmon/selected", test_selected);
+    g_test_add_func("/fdmon/auto/io_uring-unless-turned-off",
+                    test_auto_io_uring_env);
 
     switch (req) {
     case AIO_FDMON_REQUEST_AUTO:
+        if (test_auto_tries_io_uring()) {
+            break;      /* auto is io_uring: the io_uring run covers it */
+        }
         g_test_add_func("/fdmon/auto/upgrade-at-64", test_auto_upgrade_at_64);
         g_test_add_func("/fdmon/auto/upgrade-dispatches",
                         test_auto_upgrade_dispatches);

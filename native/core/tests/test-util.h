@@ -72,7 +72,8 @@ static inline void test_leak_record(const char *name, void *opaque)
  * environment, so that meson runs the same program once per back end:
  * AIOCONTEXT_FDMON = auto (the default, also when unset or empty) | poll |
  * epoll | io_uring.  Anything else fails the program: a typo must not
- * silently test auto.
+ * silently test auto.  With AIOCONTEXT_IO_URING=0 too, auto is what it is
+ * where io_uring is missing: ppoll, then epoll from 64 fds.
  */
 static inline AioFdMonRequest test_fdmon_request(void)
 {
@@ -110,8 +111,20 @@ static inline const char *test_fdmon_request_name(AioFdMonRequest req)
     }
 }
 
+/* What an auto context says when AIOCONTEXT_IO_URING=0 turned io_uring off:
+ * expected there, not a fallback. */
+#define TEST_IO_URING_OFF_REASON "io_uring turned off by AIOCONTEXT_IO_URING=0"
+
+/* Returns: whether auto tries io_uring (AIOCONTEXT_IO_URING is not "0";
+ * meson's auto-no-io_uring runs set it). */
+static inline bool test_auto_tries_io_uring(void)
+{
+    return g_strcmp0(g_getenv("AIOCONTEXT_IO_URING"), "0") != 0;
+}
+
 /* Returns: the monitor a fresh context made for @req must be using (auto
- * starts on poll; it only moves to epoll once a wait has 64 fds). */
+ * is io_uring, or else starts on poll and only moves to epoll once a wait
+ * has 64 fds). */
 static inline AioFdMonKind test_fdmon_expected(AioFdMonRequest req)
 {
     switch (req) {
@@ -120,6 +133,8 @@ static inline AioFdMonKind test_fdmon_expected(AioFdMonRequest req)
     case AIO_FDMON_REQUEST_IO_URING:
         return AIO_FDMON_IO_URING;
     case AIO_FDMON_REQUEST_AUTO:
+        return test_auto_tries_io_uring() ? AIO_FDMON_IO_URING
+                                          : AIO_FDMON_POLL;
     case AIO_FDMON_REQUEST_POLL:
     default:
         return AIO_FDMON_POLL;
@@ -131,12 +146,13 @@ static inline AioFdMonKind test_fdmon_expected(AioFdMonRequest req)
  * leak handler records leaks for test_ctx_free() to check, and asserts that
  * @req is really in use.
  *
- * If io_uring was asked for but could not be set up (fdmon_fallback_reason
- * set: no liburing at build time, or a kernel/seccomp that refuses
- * io_uring_setup), the test is marked skipped with the reason and goes on
- * with the fallback context, where every generic test also holds; tests
- * that only make sense on io_uring check test_ctx_fell_back() and return.
- * Any other fallback fails: epoll always exists on Linux.
+ * If io_uring was asked for (or auto tried it) but could not be set up
+ * (fdmon_fallback_reason set: no liburing at build time, or a
+ * kernel/seccomp that refuses io_uring_setup), the test is marked skipped
+ * with the reason and goes on with the fallback context, where every
+ * generic test also holds; tests that only make sense on io_uring check
+ * test_ctx_fell_back() and return.  Any other fallback fails: epoll always
+ * exists on Linux.
  */
 static inline AioContext *test_ctx_new_full(const char *name,
                                             AioFdMonRequest req)
@@ -151,7 +167,14 @@ static inline AioContext *test_ctx_new_full(const char *name,
 
     memset(&st, 0, sizeof(st));
     aio_context_get_stats(ctx, &st);
-    if (req == AIO_FDMON_REQUEST_IO_URING && st.fdmon_fallback_reason) {
+    if (req == AIO_FDMON_REQUEST_AUTO && !test_auto_tries_io_uring()) {
+        g_assert_cmpstr(st.fdmon_fallback_reason, ==,
+                        TEST_IO_URING_OFF_REASON);
+        g_assert_cmpint(st.fdmon, ==, AIO_FDMON_POLL);
+        return ctx;
+    }
+    if (test_fdmon_expected(req) == AIO_FDMON_IO_URING &&
+        st.fdmon_fallback_reason) {
         char *why = g_strdup_printf("io_uring is not available: %s",
                                     st.fdmon_fallback_reason);
 
@@ -178,7 +201,8 @@ static inline bool test_ctx_fell_back(AioContext *ctx)
 
     memset(&st, 0, sizeof(st));
     aio_context_get_stats(ctx, &st);
-    return st.fdmon_fallback_reason != NULL;
+    return st.fdmon_fallback_reason != NULL &&
+           !g_str_equal(st.fdmon_fallback_reason, TEST_IO_URING_OFF_REASON);
 }
 
 /* Creates a context on the back end named by AIOCONTEXT_FDMON. */
