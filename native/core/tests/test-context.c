@@ -7,6 +7,8 @@
  */
 #include "test-util.h"
 
+#include <sys/prctl.h>
+
 static void test_new_unref(void)
 {
     AioContext *ctx = test_ctx_new();
@@ -35,6 +37,32 @@ static void test_default_name(void)
         g_assert_cmpint(test_stats(ctx).fdmon, ==, AIO_FDMON_IO_URING);
         g_assert_null(test_stats(ctx).fdmon_fallback_reason);
     }
+    test_ctx_free(ctx);
+}
+
+/* Creating a context sets its thread's timer slack to 1 ns, as QEMU's clock
+ * initialization does; other threads keep theirs. */
+static void *slack_of_new_thread(void *arg)
+{
+    (void)arg;
+    return GINT_TO_POINTER(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0));
+}
+
+static void test_timer_slack(void)
+{
+    AioContext *ctx;
+    pthread_t th;
+    void *child;
+
+    g_assert_cmpint(prctl(PR_SET_TIMERSLACK, 50000UL, 0, 0, 0), ==, 0);
+    g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, 50000);
+    ctx = test_ctx_new();
+    g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, 1);
+    /* A thread created afterwards inherits it. */
+    g_assert_cmpint(pthread_create(&th, NULL, slack_of_new_thread, NULL),
+                    ==, 0);
+    g_assert_cmpint(pthread_join(th, &child), ==, 0);
+    g_assert_cmpint(GPOINTER_TO_INT(child), ==, 1);
     test_ctx_free(ctx);
 }
 
@@ -345,6 +373,7 @@ int main(int argc, char **argv)
     g_test_add_func("/context/new-unref", test_new_unref);
     g_test_add_func("/context/default-name", test_default_name);
     g_test_add_func("/context/name", test_name);
+    g_test_add_func("/context/timer-slack", test_timer_slack);
     g_test_add_func("/context/name-copied", test_name_copied);
     g_test_add_func("/context/ref-unref", test_ref_unref);
     g_test_add_func("/context/ref-unref-threads", test_ref_unref_threads);
