@@ -6,14 +6,16 @@
  * one, poll(true) waits for it (aio_compute_timeout gives the deadline in
  * ns), and the callback reads the clock.  The peers, measured the same
  * way in the same process: Node's own setTimeout(1), and the kernel's floor,
- * a C loop that ppoll()s for the same deadlines, with the default 50 µs
- * timer slack and with 1 ns.
+ * a C loop that ppoll()s for the same deadlines, with Linux's default 50 µs
+ * timer slack and with 1 ns.  Creating a context sets its thread's slack to
+ * 1 ns, as QEMU does, so the 1 ns floor is the one to compare with (and
+ * setTimeout, on the same thread, benefits too).
  */
 import { AioContext, SCALE_MS, clockNs } from 'aiocontext';
 import type { FdMonitor } from 'aiocontext';
 import { type BenchResult, mean, native, percentile, vs } from './lib';
 
-const SAMPLES = 400;
+const SAMPLES = 1_000;
 const GROUP = '4 timer lateness via poll(true) (ms timers)';
 
 function aioLateness(fdmon: FdMonitor): number[] {
@@ -57,10 +59,10 @@ export async function run(): Promise<BenchResult[]> {
   const peer99 = percentile(peer, 99);
   const results: BenchResult[] = [];
   const floors: Array<[string, number[]]> = [
-    ['floor: ppoll in C, default slack', Array.from(native.ppollLateness(SAMPLES, 0), (ns) => ns / 1e3)],
-    ['floor: ppoll in C, 1 ns slack', Array.from(native.ppollLateness(SAMPLES, 1), (ns) => ns / 1e3)],
+    ['floor: ppoll in C, 50 µs slack (Linux default)', Array.from(native.ppollLateness(SAMPLES, 50_000), (ns) => ns / 1e3)],
+    ['floor: ppoll in C, 1 ns slack (what a context sets)', Array.from(native.ppollLateness(SAMPLES, 1), (ns) => ns / 1e3)],
   ];
-  const floor99 = percentile(floors[0][1], 99);
+  const floor99 = percentile(floors[1][1], 99);
   for (const [name, late] of floors) {
     results.push({ group: GROUP, name: `${name}, p50`, value: percentile(late, 50), unit: 'µs' });
     results.push({ group: GROUP, name: `${name}, p99`, value: percentile(late, 99), unit: 'µs', detail: { max: Math.max(...late), mean: mean(late) } });
@@ -73,7 +75,7 @@ export async function run(): Promise<BenchResult[]> {
       ...vs({ group: GROUP, name: `${fdmon}, p99`, value: detail.p99, unit: 'µs', target: 'value <= 100 µs' }, { name: 'setTimeout(1), p99', value: peer99 }),
       met: detail.p99 <= 100,
     });
-    results.push(vs({ group: GROUP, name: `${fdmon}, p99`, value: detail.p99, unit: 'µs' }, { name: 'floor: ppoll in C, p99', value: floor99 }));
+    results.push(vs({ group: GROUP, name: `${fdmon}, p99`, value: detail.p99, unit: 'µs' }, { name: 'floor: ppoll in C, 1 ns slack, p99', value: floor99 }));
   }
   results[0].note =
     `${SAMPLES} samples each; setTimeout(1) measured the same way (its timers have 1 ms granularity). ` +

@@ -163,6 +163,7 @@ struct AioHandler {
     AioHandler *submit_next;
     bool fdmon_owned;
     bool inflight;          /* a POLL_ADD is queued or in the kernel (home) */
+    bool multishot;         /* ...and it is a multishot one (home) */
     bool parked;            /* completed while poll(2) stood in (home) */
     /* Not armed because busy polling watches it (ctx->io_uring_resting,
      * home thread only). */
@@ -332,6 +333,7 @@ struct AioContext {
     void *io_uring;
     AioHandler *submit_list;
     bool io_uring_parked;       /* some node is parked (home thread) */
+    bool io_uring_no_multishot; /* the kernel refused a multishot POLL_ADD */
     /* Poll handlers left without a POLL_ADD while busy polling checks
      * them instead (home thread). */
     AioHandler *io_uring_resting;

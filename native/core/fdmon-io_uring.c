@@ -20,6 +20,12 @@
  * every busy poll at once (need_wait).  Resting nodes are armed again
  * before any blocking wait or GLib poll, and when they leave the poll list.
  *
+ * The context's own notifier is the exception to one-shot: its POLL_ADD is
+ * multishot (if the kernel has it), because its handler always drains the
+ * eventfd, so edge-triggered reports lose nothing, and every wake-up by
+ * aio_notify() then costs no re-arm, i.e. no io_uring_enter(), which is
+ * what a GLib iteration woken by a BH would otherwise pay each time.
+ *
  * Under GLib, the ring fd itself is what GLib polls: it turns readable when
  * completions are waiting.
  *
@@ -83,7 +89,12 @@ static void add_poll_add_sqe(AioContext *ctx, AioHandler *node)
 {
     struct io_uring_sqe *sqe = get_sqe(ctx);
 
-    io_uring_prep_poll_add(sqe, node->pfd.fd, node->pfd.events);
+    node->multishot = node->is_notifier && !ctx->io_uring_no_multishot;
+    if (node->multishot) {
+        io_uring_prep_poll_multishot(sqe, node->pfd.fd, node->pfd.events);
+    } else {
+        io_uring_prep_poll_add(sqe, node->pfd.fd, node->pfd.events);
+    }
     io_uring_sqe_set_data(sqe, node);
     node->inflight = true;
 }
@@ -201,15 +212,22 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     if (!node) {
         return false;       /* a TIMEOUT or POLL_REMOVE completion */
     }
-    node->inflight = false;
+    /* A multishot POLL_ADD stays armed while the kernel says "more". */
+    node->inflight = node->multishot && (cqe->flags & IORING_CQE_F_MORE);
     flags = __atomic_load_n(&node->fdmon_flags, __ATOMIC_SEQ_CST);
     if (flags & FDMON_IO_URING_REMOVE) {
-        /* Its last POLL_ADD is over.  If the node still waits on
+        /* Once its last POLL_ADD is over: if the node still waits on
          * submit_list, fill_sq_ring() frees it when it gets there (it
          * must not be freed under the list); else free it now. */
-        if (!(flags & FDMON_IO_URING_PENDING)) {
+        if (!node->inflight && !(flags & FDMON_IO_URING_PENDING)) {
             release_node(ctx, node);
         }
+        return false;
+    }
+    if (node->multishot && cqe->res == -EINVAL) {
+        /* An old kernel: one-shot from now on. */
+        ctx->io_uring_no_multishot = true;
+        enqueue(ctx, node, FDMON_IO_URING_ADD);
         return false;
     }
     if (cqe->res < 0 ||
@@ -220,6 +238,9 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
          * so an fd closed while registered shows up as a HUP when its peer
          * goes: then our fd number is no longer open, and poll(2) would
          * have said POLLNVAL. */
+        if (node->inflight) {
+            add_poll_remove_sqe(ctx, node);     /* a multishot one */
+        }
         aio__handler_set_nval(ctx, node);
         return false;
     }
@@ -232,7 +253,9 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         return false;
     }
     aio__add_ready_handler(ready, node, cqe->res);
-    if (ctx->poll_started && can_rest(node)) {
+    if (node->inflight) {
+        /* Multishot: still armed. */
+    } else if (ctx->poll_started && can_rest(node)) {
         rest(ctx, node);    /* busy polling checks it from now on */
     } else {
         /* One-shot: re-arm, but only at the next submission, after the

@@ -612,6 +612,75 @@ static void test_io_uring_gsource_polls_ring(void)
     test_ctx_free(ctx);
 }
 
+#ifdef CONFIG_LINUX_IO_URING
+/* Returns: the context's own notifier node (private API). */
+static AioHandler *notifier_node(AioContext *ctx)
+{
+    int fd = event_notifier_get_fd(&ctx->notifier);
+
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (node->pfd.fd == fd && !node->deleted) {
+            return node;
+        }
+    }
+    g_assert_not_reached();
+    return NULL;
+}
+
+static bool fd_readable(int fd)
+{
+    GPollFD pfd = { .fd = fd, .events = G_IO_IN };
+
+    return g_poll(&pfd, 1, 0) == 1;
+}
+
+/* io_uring: the context's notifier has a multishot POLL_ADD, so a wake-up
+ * (here: its eventfd written) is dispatched, draining the eventfd, without
+ * any re-arm queued: no submission, no io_uring_enter().  Other handlers
+ * keep one-shot POLL_ADDs, re-armed after their callback. */
+static void test_io_uring_notifier_multishot(void)
+{
+    AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_IO_URING);
+    int nfd = event_notifier_get_fd(&ctx->notifier);
+    AioHandler *node;
+    Ev ev;
+
+    if (test_ctx_fell_back(ctx)) {
+        test_ctx_free(ctx);
+        return;
+    }
+    g_assert_false(aio_poll(ctx, false));
+    node = notifier_node(ctx);
+    g_assert_true(node->inflight);
+    g_assert_true(node->multishot);
+
+    for (int i = 0; i < 3; i++) {
+        event_notifier_set(&ctx->notifier);
+        g_assert_true(fd_readable(nfd));
+        /* The notifier's dispatch is not progress. */
+        g_assert_false(aio_poll(ctx, false));
+        g_assert_false(fd_readable(nfd));
+        g_assert_true(node->inflight);
+        g_assert_null(ctx->submit_list);
+        g_assert_cmpuint(io_uring_sq_ready(ctx->io_uring), ==, 0);
+    }
+
+    /* A plain handler's POLL_ADD is one-shot: its re-arm waits for the
+     * next submission. */
+    ev_init(&ev, ctx);
+    ev_add(&ev, false);
+    g_assert_false(aio_poll(ctx, false));
+    event_notifier_set(&ev.e);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(ev.calls, ==, 1);
+    g_assert_nonnull(ctx->submit_list);
+    ev_remove(&ev);
+    settle_nodes(ctx, 0);
+    event_notifier_cleanup(&ev.e);
+    test_ctx_free(ctx);
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Removal and replacement while the kernel watches the fd                   */
 /* ------------------------------------------------------------------------ */
@@ -1410,6 +1479,10 @@ int main(int argc, char **argv)
     case AIO_FDMON_REQUEST_IO_URING:
         g_test_add_func("/fdmon/io_uring/gsource-polls-ring-fd",
                         test_io_uring_gsource_polls_ring);
+#ifdef CONFIG_LINUX_IO_URING
+        g_test_add_func("/fdmon/io_uring/notifier-multishot",
+                        test_io_uring_notifier_multishot);
+#endif
         break;
     }
 
