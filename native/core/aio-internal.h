@@ -339,6 +339,9 @@ struct AioContext {
     AioHandler *io_uring_resting;
     /* Why the fd monitor asked for is not in use, or NULL. */
     char *fdmon_fallback_reason;
+    /* Created with AIO_FDMON_REQUEST_AUTO: io_uring gives way to ppoll once
+     * GLib drives the context (set once, before anyone else sees ctx). */
+    bool fdmon_auto;
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;

@@ -117,7 +117,10 @@ typedef void AioLeakFunc(const char *name, void *opaque);
  * AioFdMonRequest:
  * @AIO_FDMON_REQUEST_AUTO: io_uring, as in QEMU; where io_uring cannot be
  *   set up (or the environment variable AIOCONTEXT_IO_URING is "0"), ppoll,
- *   switching to epoll for good once a wait has 64 fds
+ *   switching to epoll for good once a wait has 64 fds.  Once GLib drives
+ *   the context (its GSource is made: aio_get_g_source(), attach), it moves
+ *   from io_uring to that ppoll-then-epoll for good, as QEMU did before
+ *   10.2: a GLib wake-up costs fewer syscalls there
  * @AIO_FDMON_REQUEST_POLL: ppoll only
  * @AIO_FDMON_REQUEST_EPOLL: epoll from the start
  * @AIO_FDMON_REQUEST_IO_URING: io_uring (one-shot POLL_ADD per fd)

@@ -79,6 +79,7 @@ static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
         break;
     case AIO_FDMON_REQUEST_AUTO:
     default:
+        ctx->fdmon_auto = true;
         /* An escape hatch, like libuv's UV_USE_IO_URING=0. */
         if (g_strcmp0(g_getenv("AIOCONTEXT_IO_URING"), "0") == 0) {
             ctx->fdmon_fallback_reason =
@@ -298,6 +299,9 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
         return FALSE;
     }
 
+    if (ctx->fdmon_auto) {
+        aio__fdmon_io_uring_stop(ctx);      /* no-op once switched */
+    }
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
      * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
@@ -389,6 +393,10 @@ GSource *aio_get_g_source(AioContext *ctx)
     ctx->source = source;
     aio__lockcnt_unlock(&ctx->list_lock);
 
+    /* auto: GLib will drive it (else the first prepare switches). */
+    if (ctx->fdmon_auto && aio_context_in_home_thread(ctx)) {
+        aio__fdmon_io_uring_stop(ctx);
+    }
     /* Register every fd with the new source. */
     aio__gsource_sync_all(ctx);
     return source;

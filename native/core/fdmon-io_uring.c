@@ -101,12 +101,18 @@ static void add_poll_add_sqe(AioContext *ctx, AioHandler *node)
 
 /* A retired node that the kernel no longer names: the outermost walker
  * frees it.  Home thread. */
-static void release_node(AioContext *ctx, AioHandler *node)
+static void release_node_locked(AioContext *ctx, AioHandler *node)
 {
-    aio__lockcnt_lock(&ctx->list_lock);
+    node->fdmon_owned = false;
     node->next_deleted = ctx->deleted_handlers;
     /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
     atomic_store_release(&ctx->deleted_handlers, node);
+}
+
+static void release_node(AioContext *ctx, AioHandler *node)
+{
+    aio__lockcnt_lock(&ctx->list_lock);
+    release_node_locked(ctx, node);
     aio__lockcnt_unlock(&ctx->list_lock);
 }
 
@@ -477,6 +483,42 @@ void aio__fdmon_io_uring_cleanup(AioContext *ctx)
     }
 }
 
+void aio__fdmon_io_uring_stop(AioContext *ctx)
+{
+    AioHandler *node;
+
+    if (ctx->fdmon_ops != &aio__fdmon_io_uring_ops) {
+        return;
+    }
+    /* The mutex keeps update() (any thread) out until poll is in place. */
+    aio__lockcnt_lock(&ctx->list_lock);
+    /* Closing the ring cancels every request: from here on the kernel
+     * names no node, so the retired ones this back end still owned can
+     * go to the deleted list, and nothing is armed, waiting or resting. */
+    aio__fdmon_io_uring_cleanup(ctx);
+    node = __atomic_exchange_n(&ctx->submit_list, NULL, __ATOMIC_ACQUIRE);
+    while (node) {
+        AioHandler *next = node->submit_next;
+
+        __atomic_store_n(&node->fdmon_flags, 0, __ATOMIC_SEQ_CST);
+        node = next;
+    }
+    for (node = ctx->handlers; node; node = node->next) {
+        node->inflight = node->multishot = node->parked = false;
+        node->rest_next = NULL;
+        node->rest_pprev = NULL;
+        if (node->fdmon_owned && atomic_read(&node->deleted)) {
+            release_node_locked(ctx, node);
+        }
+    }
+    ctx->io_uring_resting = NULL;
+    ctx->io_uring_parked = false;
+    ctx->fdmon_ops = &aio__fdmon_poll_ops;
+    ctx->fdmon_pfd.fd = -1;
+    aio__gsource_sync_all_locked(ctx);
+    aio__lockcnt_unlock(&ctx->list_lock);
+}
+
 #else /* !CONFIG_LINUX_IO_URING */
 
 int aio__fdmon_io_uring_setup(AioContext *ctx)
@@ -486,6 +528,11 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
 }
 
 void aio__fdmon_io_uring_cleanup(AioContext *ctx)
+{
+    (void)ctx;
+}
+
+void aio__fdmon_io_uring_stop(AioContext *ctx)
 {
     (void)ctx;
 }

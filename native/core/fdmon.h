@@ -118,5 +118,11 @@ extern const FDMonOps aio__fdmon_io_uring_ops;
 int aio__fdmon_io_uring_setup(AioContext *ctx);
 /* Tears the ring down.  From finalization (no-op if never set up). */
 void aio__fdmon_io_uring_cleanup(AioContext *ctx);
+/* Switches a context from io_uring to ppoll (moving on to epoll at
+ * AIO_EPOLL_THRESHOLD fds) for good, as QEMU did for contexts that GLib
+ * drives: there ppoll and epoll cost fewer syscalls per wake-up.  Every
+ * handler stays registered.  Home thread, outside fdmon callbacks; no-op
+ * unless io_uring is in use. */
+void aio__fdmon_io_uring_stop(AioContext *ctx);
 
 #endif /* AIOCONTEXT_FDMON_H */

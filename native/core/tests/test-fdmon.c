@@ -288,6 +288,132 @@ static void test_auto_io_uring_env(void)
     g_free(saved);
 }
 
+/* Returns: an auto context made with AIOCONTEXT_IO_URING unset (so, on
+ * io_uring), or NULL (and the test skipped) where io_uring cannot be set
+ * up. */
+static AioContext *auto_io_uring_ctx_new(void)
+{
+    char *saved = g_strdup(g_getenv("AIOCONTEXT_IO_URING"));
+    AioContext *ctx;
+
+    g_unsetenv("AIOCONTEXT_IO_URING");
+    ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_AUTO);
+    if (saved) {
+        g_setenv("AIOCONTEXT_IO_URING", saved, TRUE);
+    }
+    g_free(saved);
+    if (test_ctx_fell_back(ctx)) {
+        test_ctx_free(ctx);
+        return NULL;
+    }
+    g_assert_cmpstr(fdmon_now(ctx), ==, "io_uring");
+    return ctx;
+}
+
+/*
+ * auto gives io_uring up for ppoll once GLib drives the context (its
+ * GSource is made), as QEMU did before 10.2: a GLib iteration costs fewer
+ * syscalls there.  Everything registered survives the switch: a live
+ * handler armed in the ring, one retired after its POLL_ADD was armed (its
+ * POLL_REMOVE submitted), and one retired before its removal was even
+ * submitted (still owned by the back end).  The retired ones are
+ * freed, the live one runs under GLib and then under aio_poll(), and the
+ * context stays on ppoll.  (An explicit io_uring request keeps io_uring
+ * under GLib: /fdmon/io_uring/gsource-polls-ring-fd.)
+ */
+static void test_auto_glib_switches_to_poll(void)
+{
+    AioContext *ctx = auto_io_uring_ctx_new();
+    GMainContext *main;
+    Ev live, removed, queued;
+
+    if (!ctx) {
+        return;
+    }
+    ev_init(&live, ctx);
+    ev_init(&removed, ctx);
+    ev_init(&queued, ctx);
+    ev_add(&live, false);
+    ev_add(&removed, false);
+    ev_add(&queued, false);
+    g_assert_false(aio_poll(ctx, false));       /* all three armed */
+    ev_remove(&removed);
+    g_assert_false(aio_poll(ctx, false));       /* its POLL_REMOVE goes */
+    ev_remove(&queued);                         /* only queued */
+    g_assert_cmpuint(allocated_nodes(ctx), >=, 2);
+
+    main = test_attach(ctx);
+    g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
+    g_assert_null(test_stats(ctx).fdmon_fallback_reason);
+    g_assert_null(ctx->io_uring);
+    g_assert_cmpint(main_poll_nfds(main), ==, 3);   /* wake-up, notifier, live */
+
+    event_notifier_set(&live.e);
+    event_notifier_set(&removed.e);
+    event_notifier_set(&queued.e);
+    g_assert_true(g_main_context_iteration(main, TRUE));
+    g_assert_cmpint(live.calls, ==, 1);
+    test_main_drain(main);
+    g_assert_cmpint(removed.calls + queued.calls, ==, 0);
+    g_assert_cmpuint(allocated_nodes(ctx), ==, 1);
+
+    event_notifier_set(&live.e);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(live.calls, ==, 2);
+    g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
+
+    test_detach(ctx, main);
+    g_assert_cmpstr(fdmon_now(ctx), ==, "poll");    /* for good */
+    ev_remove(&live);
+    settle_nodes(ctx, 0);
+    event_notifier_cleanup(&live.e);
+    event_notifier_cleanup(&removed.e);
+    event_notifier_cleanup(&queued.e);
+    test_ctx_free(ctx);
+}
+
+static gpointer get_g_source_thread(gpointer ctx)
+{
+    return aio_get_g_source(ctx);
+}
+
+/* A GSource made by another thread: the switch waits for the first GLib
+ * prepare, which runs in the home thread. */
+static void test_auto_glib_switch_from_other_thread(void)
+{
+    AioContext *ctx = auto_io_uring_ctx_new();
+    GMainContext *main;
+    GSource *source;
+    Ev ev;
+
+    if (!ctx) {
+        return;
+    }
+    ev_init(&ev, ctx);
+    ev_add(&ev, false);
+    g_assert_false(aio_poll(ctx, false));
+    source = g_thread_join(g_thread_new("get-g-source", get_g_source_thread,
+                                        ctx));
+    g_assert_nonnull(source);
+    g_assert_cmpstr(fdmon_now(ctx), ==, "io_uring");
+
+    main = g_main_context_new();
+    g_source_attach(source, main);
+    event_notifier_set(&ev.e);
+    g_assert_true(g_main_context_iteration(main, TRUE));
+    g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
+    test_main_drain(main);
+    g_assert_cmpint(ev.calls, ==, 1);
+
+    g_source_destroy(source);
+    g_source_unref(source);
+    g_main_context_unref(main);
+    ev_remove(&ev);
+    settle_nodes(ctx, 0);
+    event_notifier_cleanup(&ev.e);
+    test_ctx_free(ctx);
+}
+
 /* auto: ppoll until a wait has AIO_EPOLL_THRESHOLD (64) fds — the
  * notifier included — then epoll for good. */
 static void test_auto_upgrade_at_64(void)
@@ -1451,6 +1577,12 @@ int main(int argc, char **argv)
     g_test_add_func("/fdmon/selected", test_selected);
     g_test_add_func("/fdmon/auto/io_uring-unless-turned-off",
                     test_auto_io_uring_env);
+    if (req == AIO_FDMON_REQUEST_IO_URING) {    /* once, where it counts */
+        g_test_add_func("/fdmon/auto/glib-switches-to-poll",
+                        test_auto_glib_switches_to_poll);
+        g_test_add_func("/fdmon/auto/glib-switch-from-other-thread",
+                        test_auto_glib_switch_from_other_thread);
+    }
 
     switch (req) {
     case AIO_FDMON_REQUEST_AUTO:
