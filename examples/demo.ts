@@ -120,9 +120,13 @@ after.delete();
 section('3. Letting GLib drive it: attach() and MainContext.iteration()');
 
 const main = MainContext.default();
+const before = ctx.stats.fdmon;
 const id = ctx.attach(main);
 say(`attach() added the context to GLib's default main context as GSource #${id}.`);
 say('Any GLib loop in the process (GTK\'s, node-gtk\'s) now runs it; here we iterate it by hand.');
+if (before !== ctx.stats.fdmon) {
+  say(`The fd monitor moved from '${before}' to '${ctx.stats.fdmon}': under GLib, 'auto' lets GLib poll the fds itself.`);
+}
 say('');
 ctx.scheduleOneshot(() => ran('oneshot BH (no handle: it runs once and is freed)'));
 bhA.schedule();
