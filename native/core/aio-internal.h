@@ -23,6 +23,20 @@
 #if defined(__SANITIZE_THREAD__)
 #pragma GCC diagnostic ignored "-Wtsan"
 #endif
+/* Happens-before that the kernel provides and ThreadSanitizer cannot see:
+ * a pointer handed to a syscall by one thread (epoll_ctl's data.ptr) and
+ * returned by another syscall to another thread (epoll_wait).  The kernel's
+ * own locks order the two; these tell TSan so.  No-ops otherwise. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define AIO_KERNEL_PUBLISH(p) __tsan_release(p)
+#define AIO_KERNEL_RECEIVE(p) __tsan_acquire(p)
+#else
+#define AIO_KERNEL_PUBLISH(p) ((void)(p))
+#define AIO_KERNEL_RECEIVE(p) ((void)(p))
+#endif
+
 #define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)

@@ -64,6 +64,7 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
     }
     event.data.ptr = new_node;
     event.events = epoll_events(new_node);
+    AIO_KERNEL_PUBLISH(new_node);   /* epoll_wait() hands it to the loop */
     r = epoll_ctl(ctx->epollfd, old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                   new_node->pfd.fd, &event);
     if (r < 0 && old_node && errno == ENOENT) {
@@ -118,6 +119,7 @@ static int collect_events(AioContext *ctx, AioHandler **ready, int ms)
                       ((events[i].events & EPOLLHUP) ? G_IO_HUP : 0) |
                       ((events[i].events & EPOLLERR) ? G_IO_ERR : 0);
 
+        AIO_KERNEL_RECEIVE(node);
         if (!atomic_read(&node->deleted)) {
             aio__add_ready_handler(ready, node, revents);
         }

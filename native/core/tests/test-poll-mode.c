@@ -1089,6 +1089,146 @@ static void test_params_other_thread_zero_turns_off(void)
     test_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Churn from another thread while busy polling                              */
+/* ------------------------------------------------------------------------ */
+
+#define CHURN_FDS 8
+#define CHURN_ROUNDS 4000
+
+typedef struct {
+    AioContext *ctx;
+    EventNotifier e[CHURN_FDS];
+    int done;                   /* atomic */
+} Churn;
+
+/* Dispatches by path (home thread), reported by the test. */
+static int churn_reads, churn_readies;
+
+/* io_read and io_poll_ready: the event is consumed by whoever sees it. */
+static void churn_read(EventNotifier *e)
+{
+    churn_reads++;
+    event_notifier_test_and_clear(e);
+}
+
+static bool churn_poll(void *opaque)
+{
+    return event_notifier_test_and_clear(opaque);
+}
+
+static void churn_ready(EventNotifier *e)
+{
+    (void)e;
+    churn_readies++;
+}
+
+static void churn_add(Churn *c, int k)
+{
+    g_assert_cmpint(aio_set_event_notifier(c->ctx, &c->e[k], false,
+                                           churn_read, churn_poll,
+                                           churn_ready), ==, 0);
+}
+
+static void churn_remove(Churn *c, int k)
+{
+    g_assert_cmpint(aio_set_event_notifier(c->ctx, &c->e[k], false, NULL,
+                                           NULL, NULL), ==, 0);
+}
+
+/* Sets the fds, and now and then replaces or removes and re-adds their
+ * handlers, while the home thread polls. */
+static gpointer churn_thread(gpointer opaque)
+{
+    Churn *c = opaque;
+
+    for (int i = 0; i < CHURN_ROUNDS; i++) {
+        int k = i % CHURN_FDS;
+
+        event_notifier_set(&c->e[k]);
+        if (i % 7 == 0) {
+            churn_add(c, k);        /* a replacement: a new node */
+        }
+        if (i % 13 == 0) {
+            churn_remove(c, k);
+            churn_add(c, k);
+        }
+        if (i % 64 == 0) {
+            g_usleep(50);           /* let the loop block now and then */
+        }
+    }
+    __atomic_store_n(&c->done, 1, __ATOMIC_SEQ_CST);
+    aio_notify(c->ctx);
+    return NULL;
+}
+
+static void churn_tick(void *opaque)
+{
+    QEMUTimer **t = opaque;
+
+    timer_mod(*t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 10);
+}
+
+static bool churn_drained(Churn *c)
+{
+    for (int k = 0; k < CHURN_FDS; k++) {
+        GPollFD pfd = { .fd = event_notifier_get_fd(&c->e[k]),
+                        .events = G_IO_IN };
+
+        if (g_poll(&pfd, 1, 0) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Another thread sets fds and replaces or removes their handlers while
+ * the home thread busy-polls them (on io_uring, polled handlers rest
+ * without a POLL_ADD, and retired nodes may be resting, armed or queued).
+ * No event may be lost: once the thread is done, every fd gets drained by
+ * its handler, through io_poll or through the fd monitor.  ASan and TSan
+ * builds check the rest.
+ */
+static void test_churn_while_polling(void)
+{
+    Churn c = { .ctx = test_ctx_new() };
+    QEMUTimer *tick;
+    GThread *th;
+
+    aio_context_set_poll_params(c.ctx, 1000 * SCALE_US, 0, 0);
+    for (int k = 0; k < CHURN_FDS; k++) {
+        g_assert_cmpint(event_notifier_init(&c.e[k], false), ==, 0);
+        churn_add(&c, k);
+    }
+    /* Wakes the loop every 10 ms, so that the deadline below is checked. */
+    tick = aio_timer_new(c.ctx, QEMU_CLOCK_REALTIME, SCALE_MS, churn_tick,
+                         &tick);
+    churn_tick(&tick);
+
+    th = g_thread_new("churn", churn_thread, &c);
+    while (!__atomic_load_n(&c.done, __ATOMIC_SEQ_CST)) {
+        aio_poll(c.ctx, true);
+    }
+    g_thread_join(th);
+    TEST_POLL_UNTIL(c.ctx, churn_drained(&c));
+    g_assert_true(churn_drained(&c));
+    g_test_message("dispatched by fd %d, by a poll hit %d", churn_reads,
+                   churn_readies);
+    g_assert_cmpint(churn_reads + churn_readies, >, 0);
+
+    timer_free(tick);
+    for (int k = 0; k < CHURN_FDS; k++) {
+        churn_remove(&c, k);
+    }
+    while (aio_poll(c.ctx, false)) {
+    }
+    for (int k = 0; k < CHURN_FDS; k++) {
+        event_notifier_cleanup(&c.e[k]);
+    }
+    test_ctx_free(c.ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1137,6 +1277,8 @@ int main(int argc, char **argv)
                     test_params_other_thread_resets);
     g_test_add_func("/poll-mode/params/other-thread/zero-turns-off",
                     test_params_other_thread_zero_turns_off);
+    g_test_add_func("/poll-mode/churn/other-thread-while-polling",
+                    test_churn_while_polling);
 
     return g_test_run();
 }
