@@ -327,6 +327,9 @@ struct AioContext {
     int64_t poll_grow;
     int64_t poll_shrink;
     bool poll_started;          /* home thread only */
+    /* This aio_poll() call busy-polls (or meant to): only then may an fd
+     * monitor leave polled handlers unwatched (home thread only). */
+    bool poll_this_call;
     /* POLL_IDLE_INTERVAL_NS; tests shorten it (home thread only). */
     int64_t poll_idle_interval_ns;
     /* Bumped by every aio_context_set_poll_params() (any thread); the

@@ -97,6 +97,9 @@ static bool remove_idle_poll_handlers(AioContext *ctx, AioHandler **ready,
     }
     for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
         next = node->poll_next;
+        if (atomic_read(&node->deleted)) {
+            continue;   /* retired: no callback may run any more */
+        }
         if (node->poll_idle_timeout == 0) {
             node->poll_idle_timeout = now + ctx->poll_idle_interval_ns;
         } else if (now >= node->poll_idle_timeout) {
@@ -173,6 +176,7 @@ static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
     int64_t max_ns = 0;
 
     aio__poll_params_sync(ctx);
+    ctx->poll_this_call = false;
     if (!ctx->poll_handlers) {
         return false;
     }
@@ -181,6 +185,7 @@ static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
     }
     /* A zero timeout (non-blocking call) means no busy polling at all. */
     max_ns = aio__soonest(*timeout, max_ns);
+    ctx->poll_this_call = max_ns != 0;
     if (max_ns && ctx->fdmon_ops->poll_begin) {
         ctx->fdmon_ops->poll_begin(ctx);
     }

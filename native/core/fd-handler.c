@@ -416,7 +416,8 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
          * the callback does not poll (and call) it again. */
         aio__poll_list_remove(node);
         node->io_poll_ready(node->opaque);
-        if (!atomic_read(&node->deleted)) {
+        /* A nested aio_poll() may have put it back already. */
+        if (!atomic_read(&node->deleted) && !node->poll_pprev) {
             aio__poll_list_insert(ctx, node);
         }
         return !node->is_notifier;

@@ -342,8 +342,10 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
         process_cq_ring(ctx, NULL);
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
-    /* Only a wait that does not block leaves busy polling on. */
-    polling = timeout == 0 && ctx->poll_started;
+    /* Polled handlers may stay unwatched only through a wait that does
+     * not block, in a call that busy-polls: any other call would leave
+     * them with nobody looking. */
+    polling = timeout == 0 && ctx->poll_started && ctx->poll_this_call;
     unpark(ctx);
     fill_sq_ring(ctx, polling);
     arm_resting(ctx, polling);
@@ -378,6 +380,7 @@ static void fdmon_io_uring_poll_begin(AioContext *ctx)
     }
     unpark(ctx);
     fill_sq_ring(ctx, true);
+    arm_resting(ctx, true);     /* those off the poll list meanwhile */
     if (io_uring_sq_ready(ring)) {
         io_uring_submit(ring);  /* on failure, need_wait() stays true */
     }
@@ -400,7 +403,10 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
      * handlers without starving fds. */
     return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
            io_uring_sq_ready(ring) || atomic_read(&ctx->submit_list) != NULL ||
-           (ctx->io_uring_parked && !aio_external_disabled(ctx));
+           (ctx->io_uring_parked && !aio_external_disabled(ctx)) ||
+           /* Resting handlers, and this call will not poll them: wait()
+            * arms them. */
+           (ctx->io_uring_resting && !ctx->poll_this_call);
 }
 
 static void fdmon_io_uring_gsource_prepare(AioContext *ctx)

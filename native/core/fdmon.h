@@ -38,8 +38,9 @@ struct FDMonOps {
     /*
      * need_wait:
      * Returns: true if wait() must be called because busy polling cannot
-     * see everything (for poll/epoll: some handler has no io_poll).  Any
-     * thread.
+     * see everything (for poll/epoll: some handler has no io_poll; for
+     * io_uring: completions or submissions waiting, or polled handlers
+     * left unwatched that this call will not poll).  Home thread.
      */
     bool (*need_wait)(AioContext *ctx);
 

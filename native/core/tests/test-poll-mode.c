@@ -59,6 +59,9 @@ typedef struct {
     int ends;
     bool work;
     EndAction end_action;
+    /* io_poll_ready fires the fd and runs a nested blocking aio_poll(). */
+    bool nest;
+    AioContext *ctx;
 } PollH;
 
 static void ph_read(EventNotifier *e)
@@ -86,6 +89,11 @@ static void ph_ready(EventNotifier *e)
 
     h->readies++;
     h->work = false;
+    if (h->nest) {
+        h->nest = false;
+        event_notifier_set(e);
+        g_assert_true(aio_poll(h->ctx, true));  /* io_read, nested */
+    }
 }
 
 static void ph_begin(EventNotifier *e)
@@ -117,6 +125,7 @@ static void ph_end(EventNotifier *e)
 static void ph_add(AioContext *ctx, PollH *h)
 {
     memset(h, 0, sizeof(*h));
+    h->ctx = ctx;
     g_assert_cmpint(event_notifier_init(&h->e, false), ==, 0);
     g_assert_cmpint(aio_set_event_notifier(ctx, &h->e, false, ph_read,
                                            ph_poll, ph_ready), ==, 0);
@@ -812,6 +821,131 @@ static void test_idle_handler_leaves(void)
     test_ctx_free(ctx);
 }
 
+/* Puts @h in poll mode by a busy-poll hit (with a safety-net timer, which
+ * it returns), on a context with poll max 1 s. */
+static QEMUTimer *into_poll_mode(AioContext *ctx, PollH *h, int *fired)
+{
+    QEMUTimer *t;
+
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, h);
+    settle(ctx);
+    t = safety_timer(ctx, fired);
+    reach_first_step(ctx, h, 1000 * SCALE_MS);
+    h->work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(h->readies, ==, 1);
+    g_assert_true(test_stats(ctx).poll_started);
+    return t;
+}
+
+/*
+ * Poll mode stays on after a hit, but a non-blocking aio_poll() does not
+ * busy-poll: it must still see a handler's fd (here, with a handler
+ * without io_poll registered, poll and epoll wait too).  io_uring used to
+ * leave the polled handler unarmed there, and never reported the fd.
+ */
+static void test_nonblocking_after_hit(void)
+{
+    AioContext *ctx = test_ctx_new();
+    EventNotifier plain;
+    int plain_calls = 0, fired = 0;
+    QEMUTimer *t;
+    PollH h;
+
+    t = into_poll_mode(ctx, &h, &fired);
+    g_assert_cmpint(event_notifier_init(&plain, false), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&plain),
+                                       false, count_cb, NULL, NULL, NULL,
+                                       &plain_calls), ==, 0);
+    event_notifier_set(&h.e);
+    for (int i = 0; i < 3; i++) {
+        aio_poll(ctx, false);
+    }
+    g_assert_cmpint(h.reads, ==, 2);    /* reach_first_step's, and this */
+    g_assert_cmpint(plain_calls, ==, 0);
+    g_assert_cmpint(fired, ==, 0);
+
+    g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&plain),
+                                       false, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    event_notifier_cleanup(&plain);
+    timer_free(t);
+    ph_remove(ctx, &h);
+    test_ctx_free(ctx);
+}
+
+/* io_poll_ready runs with its handler off the poll list; an aio_poll()
+ * nested in it that dispatches the handler by its fd puts it back, and the
+ * outer dispatch must not insert it a second time (the list would loop). */
+static void test_nested_ready_single_insert(void)
+{
+    AioContext *ctx = test_ctx_new();
+    int fired = 0, n = 0;
+    QEMUTimer *t;
+    PollH h;
+
+    t = into_poll_mode(ctx, &h, &fired);
+    h.nest = true;
+    h.work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(h.readies, ==, 2);
+    g_assert_cmpint(h.reads, ==, 2);
+    for (AioHandler *node = ctx->poll_handlers; node && n < 10;
+         node = node->poll_next) {
+        n++;
+    }
+    g_assert_cmpint(n, ==, 1);
+    g_assert_true(ph_polled(ctx, &h));
+    g_assert_cmpint(fired, ==, 0);
+
+    timer_free(t);
+    ph_remove(ctx, &h);
+    test_ctx_free(ctx);
+}
+
+/* A removed handler gets no callback, not even from the sweep that takes
+ * idle handlers off the poll list (io_uring keeps a retired node linked
+ * until its POLL_ADD is over). */
+static void test_removed_handler_not_swept(void)
+{
+    AioContext *ctx = test_ctx_new();
+    int fired = 0, polls, ends;
+    int64_t until;
+    QEMUTimer *t;
+    PollH busy, gone;
+
+    ctx->poll_idle_interval_ns = 20 * SCALE_MS;
+    t = into_poll_mode(ctx, &busy, &fired);
+    ph_add(ctx, &gone);
+    settle(ctx);
+    dispatch_by_fd(ctx, &gone);
+    g_assert_true(ph_polled(ctx, &gone));
+    /* A sweep starts its idle clock; then it goes idle for longer than
+     * the interval, and is removed before the next sweep. */
+    busy.work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_usleep(30 * 1000);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &gone.e, false, NULL, NULL,
+                                           NULL), ==, 0);
+    polls = gone.polls;
+    ends = gone.ends;
+
+    until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + 50 * SCALE_MS;
+    while (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < until) {
+        busy.work = true;
+        g_assert_true(aio_poll(ctx, true));
+    }
+    g_assert_cmpint(gone.polls, ==, polls);
+    g_assert_cmpint(gone.ends, ==, ends);
+    g_assert_cmpint(fired, ==, 0);
+
+    event_notifier_cleanup(&gone.e);
+    timer_free(t);
+    ph_remove(ctx, &busy);
+    test_ctx_free(ctx);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Adaptive poll time                                                        */
 /* ------------------------------------------------------------------------ */
@@ -1256,6 +1390,12 @@ int main(int argc, char **argv)
                     test_fd_watched_under_glib_after_polling);
     g_test_add_func("/poll-mode/idle/leaves-and-fd-served",
                     test_idle_handler_leaves);
+    g_test_add_func("/poll-mode/fd-wake/nonblocking-after-hit",
+                    test_nonblocking_after_hit);
+    g_test_add_func("/poll-mode/hit/nested-ready-single-insert",
+                    test_nested_ready_single_insert);
+    g_test_add_func("/poll-mode/idle/removed-handler-not-swept",
+                    test_removed_handler_not_swept);
     g_test_add_func("/poll-mode/adaptive/starts-at-4000",
                     test_adaptive_starts_at_4000);
     g_test_add_func("/poll-mode/adaptive/grow", test_adaptive_grow);
