@@ -9,6 +9,7 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +182,46 @@ test('node-loop: promise reactions of each callback run before the next callback
   bh1.delete();
   bh2.delete();
   timer.delete();
+});
+
+test('node-loop: callbacks run in their driver\'s async context; AsyncResource.bind carries a store from registration', async (t) => {
+  const als = new AsyncLocalStorage<string>();
+  const ctx = openContext(t);
+  const seen: Record<string, string | undefined> = {};
+  let bound!: ReturnType<AioContext['bh']>;
+  let plain!: ReturnType<AioContext['bh']>;
+  als.run('registered', () => {
+    plain = ctx.bh(() => {
+      seen.plain = als.getStore();
+    });
+    bound = ctx.bh(
+      AsyncResource.bind(() => {
+        seen.bound = als.getStore();
+      }),
+    );
+  });
+  t.teardown(() => {
+    plain.delete();
+    bound.delete();
+  });
+
+  // Driven by poll(): the caller's context, as a synchronous emit.
+  plain.schedule();
+  bound.schedule();
+  als.run('driver', () => ctx.poll(false));
+  t.deepEqual(seen, { plain: 'driver', bound: 'registered' });
+
+  // Driven by Node's loop: the root context, as a Node event source.
+  ctx.attachToNodeLoop();
+  t.teardown(() => ctx.detach());
+  const settled = als.run('awaiting', async () => {
+    await ctx.nextBh();
+    return als.getStore();
+  });
+  plain.schedule();
+  bound.schedule();
+  t.is(await settled, 'awaiting', 'an awaitable keeps the store of the code that awaits it');
+  t.deepEqual(seen, { plain: undefined, bound: 'registered' });
 });
 
 test('node-loop: an async function awaiting between callbacks interleaves with them', async (t) => {
