@@ -125,6 +125,13 @@ static void add_poll_remove_sqe(AioContext *ctx, AioHandler *node)
     io_uring_sqe_set_data(sqe, NULL);
 }
 
+/* Whether this aio_poll() call busy-polls: only then may polled handlers
+ * go unwatched by the ring. */
+static bool busy_polling(AioContext *ctx)
+{
+    return ctx->poll_started && ctx->poll_this_call;
+}
+
 /* Whether busy polling checks @node, so that it can go without a
  * POLL_ADD for now. */
 static bool can_rest(AioHandler *node)
@@ -261,7 +268,7 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     aio__add_ready_handler(ready, node, cqe->res);
     if (node->inflight) {
         /* Multishot: still armed. */
-    } else if (ctx->poll_started && can_rest(node)) {
+    } else if (busy_polling(ctx) && can_rest(node)) {
         rest(ctx, node);    /* busy polling checks it from now on */
     } else {
         /* One-shot: re-arm, but only at the next submission, after the
@@ -345,7 +352,7 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     /* Polled handlers may stay unwatched only through a wait that does
      * not block, in a call that busy-polls: any other call would leave
      * them with nobody looking. */
-    polling = timeout == 0 && ctx->poll_started && ctx->poll_this_call;
+    polling = timeout == 0 && busy_polling(ctx);
     unpark(ctx);
     fill_sq_ring(ctx, polling);
     arm_resting(ctx, polling);

@@ -244,6 +244,18 @@ static void test_selected(void)
     test_ctx_free(ctx);
 }
 
+/* Puts AIOCONTEXT_IO_URING back as it was when @saved (a copy of its value,
+ * or NULL for unset) was taken, and frees @saved. */
+static void env_restore(char *saved)
+{
+    if (saved) {
+        g_setenv("AIOCONTEXT_IO_URING", saved, TRUE);
+    } else {
+        g_unsetenv("AIOCONTEXT_IO_URING");
+    }
+    g_free(saved);
+}
+
 /* auto is io_uring, as in QEMU, unless AIOCONTEXT_IO_URING=0 (an escape
  * hatch like libuv's UV_USE_IO_URING=0) turns it off: then it is ppoll,
  * with the reason in the stats.  Only "0" turns it off, and an explicit
@@ -282,10 +294,7 @@ static void test_auto_io_uring_env(void)
         test_ctx_free(ctx);
     }
 
-    if (saved) {
-        g_setenv("AIOCONTEXT_IO_URING", saved, TRUE);
-    }
-    g_free(saved);
+    env_restore(saved);
 }
 
 /* Returns: an auto context made with AIOCONTEXT_IO_URING unset (so, on
@@ -298,10 +307,7 @@ static AioContext *auto_io_uring_ctx_new(void)
 
     g_unsetenv("AIOCONTEXT_IO_URING");
     ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_AUTO);
-    if (saved) {
-        g_setenv("AIOCONTEXT_IO_URING", saved, TRUE);
-    }
-    g_free(saved);
+    env_restore(saved);
     if (test_ctx_fell_back(ctx)) {
         test_ctx_free(ctx);
         return NULL;

@@ -649,6 +649,24 @@ static QEMUTimer *safety_timer(AioContext *ctx, int *fired)
     return t;
 }
 
+/* Puts @h in poll mode by a busy-poll hit (with a safety-net timer, which
+ * it returns), on a context with poll max 1 s. */
+static QEMUTimer *into_poll_mode(AioContext *ctx, PollH *h, int *fired)
+{
+    QEMUTimer *t;
+
+    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
+    ph_add(ctx, h);
+    settle(ctx);
+    t = safety_timer(ctx, fired);
+    reach_first_step(ctx, h, 1000 * SCALE_MS);
+    h->work = true;
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(h->readies, ==, 1);
+    g_assert_true(test_stats(ctx).poll_started);
+    return t;
+}
+
 /*
  * A handler woken through its fd busy-polls on the very next aio_poll(),
  * on every monitor.  On io_uring the one-shot POLL_ADD is re-armed after
@@ -703,14 +721,7 @@ static void test_fd_watched_after_polling(void)
     QEMUTimer *t;
     PollH h;
 
-    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
-    ph_add(ctx, &h);
-    settle(ctx);
-    t = safety_timer(ctx, &fired);
-    reach_first_step(ctx, &h, 1000 * SCALE_MS);
-    h.work = true;
-    g_assert_true(aio_poll(ctx, true));     /* poll mode, by a hit */
-    g_assert_cmpint(h.readies, ==, 1);
+    t = into_poll_mode(ctx, &h, &fired);
 
     /* Polls P (no work), ends poll mode, the fd fires, then it blocks. */
     h.end_action = END_FIRE;
@@ -735,15 +746,7 @@ static void test_fd_watched_under_glib_after_polling(void)
     QEMUTimer *t;
     PollH h;
 
-    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
-    ph_add(ctx, &h);
-    settle(ctx);
-    t = safety_timer(ctx, &fired);
-    reach_first_step(ctx, &h, 1000 * SCALE_MS);
-    h.work = true;
-    g_assert_true(aio_poll(ctx, true));
-    g_assert_true(test_stats(ctx).poll_started);
-
+    t = into_poll_mode(ctx, &h, &fired);
     main = g_main_context_new();
     g_assert_cmpint(aio_context_attach(ctx, main, G_PRIORITY_DEFAULT), >, 0);
     event_notifier_set(&h.e);
@@ -819,24 +822,6 @@ static void test_idle_handler_leaves(void)
     ph_remove(ctx, &idle);
     ph_remove(ctx, &busy);
     test_ctx_free(ctx);
-}
-
-/* Puts @h in poll mode by a busy-poll hit (with a safety-net timer, which
- * it returns), on a context with poll max 1 s. */
-static QEMUTimer *into_poll_mode(AioContext *ctx, PollH *h, int *fired)
-{
-    QEMUTimer *t;
-
-    aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
-    ph_add(ctx, h);
-    settle(ctx);
-    t = safety_timer(ctx, fired);
-    reach_first_step(ctx, h, 1000 * SCALE_MS);
-    h->work = true;
-    g_assert_true(aio_poll(ctx, true));
-    g_assert_cmpint(h->readies, ==, 1);
-    g_assert_true(test_stats(ctx).poll_started);
-    return t;
 }
 
 /*
