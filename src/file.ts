@@ -23,6 +23,7 @@
  */
 import * as fs from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
+import { markAsUntransferable } from 'node:worker_threads';
 import { abortReason, signalOption, type AbortOptions } from './awaitables';
 import { nativeContext, type AioContext } from './context';
 import { AioError, closedError, type AioErrnoCode } from './errors';
@@ -209,27 +210,29 @@ export class Aiocb {
 
 /* ---- argument checks -------------------------------------------------------- */
 
-/** A view whose ArrayBuffer is detached reads as length 0; only then is it worth the test. */
+/**
+ * Whether @view's ArrayBuffer was detached (transferred).  A detached view
+ * reads as empty, so only then is it worth the test: making a view of a
+ * detached buffer throws.
+ */
 function isDetached(view: ArrayBufferView): boolean {
   if (view.byteLength !== 0) return false;
   try {
     new Uint8Array(view.buffer, 0, 0);
-    return (view.buffer as ArrayBuffer).byteLength === 0 && isDetachedBuffer(view.buffer);
+    return false;
   } catch {
     return true;
   }
 }
 
-/** For the one case constructing a view does not catch (offset 0, length 0 on a detached buffer). */
-function isDetachedBuffer(buffer: ArrayBufferLike): boolean {
-  const detached = (buffer as { detached?: unknown }).detached;
-  if (typeof detached === 'boolean') return detached;
-  try {
-    buffer.slice(0, 0);
-    return false;
-  } catch {
-    return true;
-  }
+/**
+ * A buffer in flight must not be detached: a transfer to a worker would
+ * hand memory the kernel still writes into to a heap that may free it.
+ * Node's own marker makes postMessage() and structuredClone() copy it
+ * instead (it stays so: the mark cannot be undone).
+ */
+function pin(view: ArrayBufferView): void {
+  markAsUntransferable(view.buffer);
 }
 
 function checkView(value: unknown, name: string): asserts value is ArrayBufferView {
@@ -375,6 +378,7 @@ export class AioFile implements Disposable {
     checkView(buf, 'buf');
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
+    pin(buf);
     const req = new Aiocb(kConstruct, this, Op.Read, cb, buf);
     return this.#submit(native, req, native.read(req, buf, position));
   }
@@ -385,6 +389,7 @@ export class AioFile implements Disposable {
     checkView(buf, 'buf');
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
+    pin(buf);
     const req = new Aiocb(kConstruct, this, Op.Write, cb, buf);
     return this.#submit(native, req, native.write(req, buf, position));
   }
@@ -396,6 +401,7 @@ export class AioFile implements Disposable {
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
     const views = bufs.slice(); // later changes to the caller's array change nothing
+    views.forEach(pin);
     const req = new Aiocb(kConstruct, this, Op.Readv, cb, views);
     return this.#submit(native, req, native.readv(req, views, position));
   }
@@ -407,6 +413,7 @@ export class AioFile implements Disposable {
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
     const views = bufs.slice();
+    views.forEach(pin);
     const req = new Aiocb(kConstruct, this, Op.Writev, cb, views);
     return this.#submit(native, req, native.writev(req, views, position));
   }

@@ -68,7 +68,7 @@ export interface NativeContext {
   share(): number;
   /** aio_context_set_thread_pool_params (arguments checked by thread-pool.ts). */
   setThreadPoolParams(min: number, max: number): void;
-  readonly threadPoolStats: { threads: number; idle: number; queued: number; active: number };
+  readonly threadPoolStats: { threads: number; idle: number; queued: number; active: number; min: number; max: number };
 }
 
 /**

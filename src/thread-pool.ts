@@ -21,6 +21,10 @@ export interface ThreadPoolStats {
   queued: number;
   /** Requests a worker is running now. */
   active: number;
+  /** The min parameter in force. */
+  min: number;
+  /** The max parameter in force. */
+  max: number;
 }
 
 export interface ThreadPoolParams {

@@ -9,6 +9,7 @@
  *   pipe()                    a non-blocking close-on-exec pipe2()
  *   NodeLoop                  Node's libuv loop driving a GMainContext
  *                             (node-loop.cc)
+ *   File                      a file for block I/O (file.cc)
  *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
  *                             (shared.cc, registry.cc)
  *   _testing                  test and benchmark helpers (testing.cc,
@@ -21,6 +22,7 @@
 #include "bottom-half.h"
 #include "context.h"
 #include "event-notifier.h"
+#include "file.h"
 #include "guards.h"
 #include "main-context.h"
 #include "node-loop.h"
@@ -114,6 +116,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("EventNotifier", EventNotifier::Init(env, addon));
     exports.Set("MainContext", MainContext::Init(env, addon));
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
+    exports.Set("File", File::Init(env, addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
     exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
