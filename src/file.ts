@@ -330,6 +330,21 @@ export class AioFile implements Disposable {
     return file;
   }
 
+  /**
+   * A zero-filled Buffer whose memory starts at a multiple of @alignment
+   * bytes (default 4096), as `direct: true` needs (QEMU's qemu_blockalign):
+   * an ordinary Buffer is only 16-byte aligned.  Its memory is freed by the GC.
+   */
+  static alignedBuffer(size: number, alignment = 4096): Buffer {
+    checkNonNegativeSafeInteger(size, 'size');
+    if (size > 2 ** 32) throw invalidRange('size', `at most ${2 ** 32}`, size);
+    checkNonNegativeSafeInteger(alignment, 'alignment');
+    if (alignment < 8 || alignment > 2 ** 20 || (alignment & (alignment - 1)) !== 0) {
+      throw invalidRange('alignment', 'a power of two between 8 and 1048576', alignment);
+    }
+    return Buffer.from(binding.alignedBuffer(size, alignment));
+  }
+
   #open(): NativeFile {
     if (this.#closed || this.#ctx.closed) throw closedError(`AioFile '${this.#path}'`);
     return this.#native;

@@ -165,6 +165,8 @@ export interface NativeBinding {
     complete: (req: never, res: number) => void,
   ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
+  /** posix_memalign'd, zero-filled memory as an ArrayBuffer (file.cc). */
+  alignedBuffer(size: number, alignment: number): ArrayBuffer;
   clockNs(clock: number): number;
   virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];
@@ -197,6 +199,14 @@ export interface NativeTesting {
   nativeJobJoin(job: NativeJob): { scheduled: number; error: string | null };
   eventfdRoundTrips(n: number): Float64Array;
   tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
+  threadPoolJob(ctx: NativeContext, sleepUs: number, ret: number, cb: ((ret: number) => void) | null): NativeTestJob | null;
+  threadPoolJobCancel(job: NativeTestJob): void;
+  threadPoolJobDone(job: NativeTestJob): boolean;
+}
+
+/** A thread-pool job of the test suite (testing-thread-pool.cc). */
+export interface NativeTestJob {
+  readonly __brand: 'NativeTestJob';
 }
 
 /** Where node-gyp puts the addon, relative to dist/ or src/. */

@@ -117,6 +117,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("MainContext", MainContext::Init(env, addon));
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
     exports.Set("File", File::Init(env, addon));
+    exports.Set("alignedBuffer",
+                Napi::Function::New(env, JS_alignedBuffer, "alignedBuffer", addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
     exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
@@ -129,6 +131,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     Napi::Object testing = Napi::Object::New(env);
     InitTesting(env, testing, addon);
     InitBenchHelpers(env, testing, addon);
+    InitTestingThreadPool(env, testing, addon);
     exports.Set("_testing", testing);
     return exports;
 }

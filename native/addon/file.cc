@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace aiocontext {
@@ -436,6 +438,35 @@ void File::CloseFromContext()
         aio_poll(ctx->core(), true);
     }
     CloseCore();
+}
+
+/* ---- aligned buffers ----------------------------------------------------- */
+
+/* alignedBuffer(size, alignment): an ArrayBuffer whose memory starts at a
+ * multiple of @alignment (a power of two, at least sizeof(void *)), for
+ * O_DIRECT (QEMU's qemu_blockalign).  Zero-filled; freed by the GC. */
+Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info)
+{
+    REQUIRE_ARG_NUMBER(0, size);
+    REQUIRE_ARG_NUMBER(1, alignment);
+    if (!(size >= 0 && size <= double(1ULL << 32)) ||
+        !(alignment >= sizeof(void *) && alignment <= 1 << 20)) {
+        AIO_ARG_FAIL(0, "a size in [0, 4 GiB] and an alignment in [8, 1 MiB]");
+    }
+    size_t bytes = static_cast<size_t>(size);
+    size_t align = static_cast<size_t>(alignment);
+    if ((align & (align - 1)) != 0) {
+        AIO_ARG_FAIL(1, "a power of two");
+    }
+    void *mem = nullptr;
+    if (posix_memalign(&mem, align, bytes ? bytes : align) != 0) {
+        ThrowErrno(static_cast<Addon *>(info.Data()), info.Env(), ENOMEM,
+                   "posix_memalign");
+        return Napi::Value();
+    }
+    memset(mem, 0, bytes);
+    return Napi::ArrayBuffer::New(info.Env(), mem, bytes,
+                                  [](Napi::Env, void *data) { free(data); });
 }
 
 /* ---- accessors ----------------------------------------------------------- */
