@@ -166,7 +166,6 @@ File::File(const Napi::CallbackInfo &info)
         ThrowErrno(addon_, env, -ret, "open");
         return;
     }
-    core_ = ctx->core();
     fd_ = aio_file_get_fd(file_);
     engine_ = aio_file_get_engine(file_);
     const char *reason = aio_file_get_fallback_reason(file_);
@@ -379,23 +378,15 @@ Napi::Value File::JS_cancel(const Napi::CallbackInfo &info)
 
 /* ---- close --------------------------------------------------------------- */
 
-void File::CloseLater(void *opaque)
-{
-    auto *f = static_cast<::AioFile *>(opaque);
-    aio_file_close(f);   /* close(2)'s error has no one to go to */
-}
-
+/* The core file has no request in flight here (the core stops counting a
+ * request before its callback, so this also holds inside the callback of
+ * the last one), so aio_file_close() cannot refuse. */
 void File::CloseCore()
 {
     ::AioFile *f = file_;
     file_ = nullptr;
     complete_.Reset();
-    if (aio_file_close(f) == -EBUSY) {
-        /* Called from the callback of the last request: the core counts it
-         * until the callback returned.  Close from the next BH pass; the
-         * file keeps its context alive until then. */
-        aio_bh_schedule_oneshot(core_, CloseLater, f);
-    }
+    aio_file_close(f);   /* close(2)'s error has no one to go to */
 }
 
 /* close(): ERR_AIO_BUSY while requests are in flight; idempotent. */

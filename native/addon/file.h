@@ -69,10 +69,8 @@ private:
     /* Registers @req (the JS Aiocb) as in flight; returns the record. */
     FileRequest *Track(napi_env env, napi_value req);
     Napi::Value Submitted(napi_env env, FileRequest *r, BlockAIOCB *acb);
-    /* Closes the core file now, or from a BH if the core still counts a
-     * request whose callback is running. */
+    /* Closes and frees the core file. */
     void CloseCore();
-    static void CloseLater(void *opaque);
 
     Napi::Value JS_read(const Napi::CallbackInfo &info);
     Napi::Value JS_write(const Napi::CallbackInfo &info);
@@ -92,7 +90,6 @@ private:
     Addon *addon_;
     Context::Link owner_;
     ::AioFile *file_ = nullptr;        /* null once closed */
-    AioContext *core_ = nullptr;       /* file_'s context (it holds a reference) */
     std::string path_;
     int fd_ = -1;
     AioEngine engine_ = AIO_ENGINE_THREADS;

@@ -26,6 +26,7 @@
 #include "addon.h"
 #include "context.h"
 #include "errors.h"
+#include "file.h"
 #include "main-context.h"
 
 #include <uv.h>
@@ -121,8 +122,8 @@ static int ToGEvents(int uvevents)
 /* ---- liveness ------------------------------------------------------------- */
 
 /* Whether the context has something that will run without outside help:
- * fd handlers (as a socket keeps Node alive), a pending timer or a
- * scheduled BH (aio_compute_timeout() is then not -1).  A MainContext's
+ * fd handlers (as a socket keeps Node alive), a pending timer, a file
+ * request in flight or a scheduled BH (aio_compute_timeout() is then not -1).  A MainContext's
  * sources are opaque: always "armed". */
 static bool HasArmedWork(LoopGlue *g)
 {
@@ -135,7 +136,8 @@ static bool HasArmedWork(LoopGlue *g)
     }
     AioContextStats s;
     aio_context_get_stats(ctx->core(), &s);
-    return s.handlers > 0 || aio_compute_timeout(ctx->core()) >= 0;
+    return s.handlers > 0 || aio_compute_timeout(ctx->core()) >= 0 ||
+           File::InFlight(ctx) > 0;   /* block I/O requests (file.h) */
 }
 
 /* Refs the keep-alive (the prepare handle) exactly while the JS handle is
