@@ -333,7 +333,8 @@ export class AioFile implements Disposable {
   /**
    * A zero-filled Buffer whose memory starts at a multiple of @alignment
    * bytes (default 4096), as `direct: true` needs (QEMU's qemu_blockalign):
-   * an ordinary Buffer is only 16-byte aligned.  Its memory is freed by the GC.
+   * an ordinary Buffer is only 16-byte aligned.  A view into an ArrayBuffer
+   * up to alignment - 1 bytes larger; its memory is freed by the GC.
    */
   static alignedBuffer(size: number, alignment = 4096): Buffer {
     checkNonNegativeSafeInteger(size, 'size');
@@ -342,7 +343,8 @@ export class AioFile implements Disposable {
     if (alignment < 8 || alignment > 2 ** 20 || (alignment & (alignment - 1)) !== 0) {
       throw invalidRange('alignment', 'a power of two between 8 and 1048576', alignment);
     }
-    return Buffer.from(binding.alignedBuffer(size, alignment));
+    const view = binding.alignedBuffer(size, alignment);
+    return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   }
 
   #open(): NativeFile {

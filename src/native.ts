@@ -165,8 +165,8 @@ export interface NativeBinding {
     complete: (req: never, res: number) => void,
   ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
-  /** posix_memalign'd, zero-filled memory as an ArrayBuffer (file.cc). */
-  alignedBuffer(size: number, alignment: number): ArrayBuffer;
+  /** A zero-filled Uint8Array whose memory is aligned to @alignment (file.cc). */
+  alignedBuffer(size: number, alignment: number): Uint8Array;
   clockNs(clock: number): number;
   virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];

@@ -433,31 +433,36 @@ void File::CloseFromContext()
 
 /* ---- aligned buffers ----------------------------------------------------- */
 
-/* alignedBuffer(size, alignment): an ArrayBuffer whose memory starts at a
- * multiple of @alignment (a power of two, at least sizeof(void *)), for
- * O_DIRECT (QEMU's qemu_blockalign).  Zero-filled; freed by the GC. */
+/* alignedBuffer(size, alignment): a Uint8Array of @size bytes whose memory
+ * starts at a multiple of @alignment (a power of two), for O_DIRECT (QEMU's
+ * qemu_blockalign): a view into an ordinary ArrayBuffer that is
+ * alignment - 1 bytes larger.  Not posix_memalign() behind an external
+ * ArrayBuffer: Node-API runs the finalizers of external buffers while the
+ * environment is torn down, before our cleanup hook has waited for the
+ * requests that still write into them; V8's own backing stores live until
+ * the isolate goes, and never move.  Zero-filled. */
 Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info)
 {
     REQUIRE_ARG_NUMBER(0, size);
     REQUIRE_ARG_NUMBER(1, alignment);
     if (!(size >= 0 && size <= double(1ULL << 32)) ||
-        !(alignment >= sizeof(void *) && alignment <= 1 << 20)) {
-        AIO_ARG_FAIL(0, "a size in [0, 4 GiB] and an alignment in [8, 1 MiB]");
+        !(alignment >= 1 && alignment <= 1 << 20)) {
+        AIO_ARG_FAIL(0, "a size in [0, 4 GiB] and an alignment in [1, 1 MiB]");
     }
     size_t bytes = static_cast<size_t>(size);
     size_t align = static_cast<size_t>(alignment);
     if ((align & (align - 1)) != 0) {
         AIO_ARG_FAIL(1, "a power of two");
     }
-    void *mem = nullptr;
-    if (posix_memalign(&mem, align, bytes ? bytes : align) != 0) {
-        ThrowErrno(static_cast<Addon *>(info.Data()), info.Env(), ENOMEM,
-                   "posix_memalign");
-        return Napi::Value();
+    Napi::Env env = info.Env();
+    void *data = nullptr;
+    napi_value buffer, view;
+    if (napi_create_arraybuffer(env, bytes + align - 1, &data, &buffer) != napi_ok) {
+        return Napi::Value();   /* RangeError pending (allocation failed) */
     }
-    memset(mem, 0, bytes);
-    return Napi::ArrayBuffer::New(info.Env(), mem, bytes,
-                                  [](Napi::Env, void *data) { free(data); });
+    size_t offset = (align - reinterpret_cast<uintptr_t>(data) % align) % align;
+    napi_create_typedarray(env, napi_uint8_array, bytes, buffer, offset, &view);
+    return Napi::Value(env, view);
 }
 
 /* ---- accessors ----------------------------------------------------------- */
