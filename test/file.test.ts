@@ -11,6 +11,7 @@
  * AbortSignal, and completions under each driver: poll(),
  * MainContext.iteration() and Node's loop (GTK: gtk-file.test.ts).
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
@@ -632,4 +633,58 @@ test('ctx.close() with only idle files closes them; a closed context refuses Aio
   t.true(file.closed);
   t.deepEqual(file.stats, { inFlight: 0, fallbackReason: null });
   throwsAio(t, () => AioFile.open(ctx, p), 'ERR_AIO_CLOSED');
+});
+
+/* ------------------------------------------------------ whole processes */
+
+const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'helpers', 'file-child.ts');
+
+function runChild(scenario: string, file: string, killMs = 20_000): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import=tsx', CHILD, scenario, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), killMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, lines: stdout.split('\n').filter((l) => l !== ''), stderr });
+    });
+  });
+}
+
+function childFile(t: import('ava').ExecutionContext): string {
+  const p = path.join(tempDir(t), 'child.bin');
+  fs.writeFileSync(p, randomBytes(64 * 1024, 30));
+  return p;
+}
+
+test('Node\'s loop stays alive for a file request in flight, and exits after it', async (t) => {
+  const r = await runChild('alive', childFile(t));
+  t.is(r.stderr, '');
+  t.deepEqual(r.lines, ['job', 'read 4096']);
+  t.is(r.code, 0);
+});
+
+test('process.exit() with 3,000 requests in flight: no callback, no crash', async (t) => {
+  const r = await runChild('exit', childFile(t));
+  t.is(r.stderr, '');
+  t.deepEqual(r.lines, ['exiting']);
+  t.is(r.code, 0);
+});
+
+test('a Worker terminated with 3,000 requests in flight: no crash', async (t) => {
+  const r = await runChild('worker', childFile(t));
+  t.is(r.stderr, '');
+  t.deepEqual(r.lines, ['terminated']);
+  t.is(r.code, 0);
+});
+
+test('files and contexts dropped without close() are collected without a crash', async (t) => {
+  const r = await runChild('gc', childFile(t));
+  t.is(r.stderr, '');
+  t.deepEqual(r.lines, ['collected']);
+  t.is(r.code, 0);
 });
