@@ -310,10 +310,15 @@ BlockAIOCB *thread_pool_submit_aio(ThreadPoolAio *pool, ThreadPoolFunc *func,
     pool->all_tail = &req->all_next;
 
     pthread_mutex_lock(&pool->lock);
-    if (pool->idle_threads == 0 && pool->cur_threads < pool->max_threads) {
+    g_queue_push_tail_link(&pool->queue, &req->queue_link);
+    /* QEMU spawns only when no thread is idle, so a burst that finds one
+     * idle thread stays on it; we spawn while the queue is longer than the
+     * idle threads that will take from it (each decided thread, too). */
+    if (pool->queue.length > (guint)(pool->idle_threads + pool->new_threads +
+                                     pool->pending_threads) &&
+        pool->cur_threads < pool->max_threads) {
         spawn_thread(pool);
     }
-    g_queue_push_tail_link(&pool->queue, &req->queue_link);
     pthread_cond_signal(&pool->request_cond);
     pthread_mutex_unlock(&pool->lock);
     return &req->common;
