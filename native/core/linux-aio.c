@@ -7,10 +7,10 @@
  * (IOCB_FLAG_RESFD), registered as a handler of the context; its poll hook
  * reads the completion ring that the kernel maps into our address space
  * (struct aio_ring at the io_context_t address), so busy polling costs no
- * syscall.  Events are copied out of the ring in batches into each
- * processing call's own array, so a callback that nests aio_poll() (which
- * runs the completion BH, scheduled before each callback) processes later
- * events without disturbing its caller's batch.
+ * syscall.  Events are copied out of the ring in batches into the state's
+ * array, which every processing call consumes from a shared index, so a
+ * callback that nests aio_poll() (which runs the completion BH, scheduled
+ * before each callback) completes the rest of its caller's batch too.
  *
  * Every field is home thread only; the kernel is the other party.
  *
@@ -58,6 +58,10 @@ struct LinuxAioState {
     unsigned plugged;
     unsigned in_kernel;
     unsigned in_flight;
+    /* Events copied out of the ring: [event_idx, event_max) are left. */
+    struct io_event events[LAIO_BATCH];
+    int event_idx;
+    int event_max;
 };
 
 /* The kernel's completion ring header (fs/aio.c), at the io_context_t
@@ -193,25 +197,26 @@ static void complete(LinuxAioState *s, LaioAIOCB *acb)
 
 static void process_completions(LinuxAioState *s)
 {
-    struct io_event ev[LAIO_BATCH];
     LaioAIOCB *acb;
-    int n;
 
     laio_io_plug(s);
-    do {
-        n = fetch_events(s, ev, LAIO_BATCH);
-        for (int i = 0; i < n; i++) {
-            acb = ev[i].data;
+    for (;;) {
+        if (s->event_idx == s->event_max) {
+            s->event_idx = 0;
+            s->event_max = fetch_events(s, s->events, LAIO_BATCH);
+        }
+        if (s->event_idx < s->event_max) {
+            struct io_event *ev = &s->events[s->event_idx++];
+
+            acb = ev->data;
             acb->state = LAIO_DONE;
-            acb->ret = event_result(acb, (long)ev[i].res);
+            acb->ret = event_result(acb, (long)ev->res);
             s->in_kernel--;
-            complete(s, acb);
+        } else if (!(acb = queue_pop(&s->done, &s->done_tail))) {
+            break;
         }
-        while ((acb = queue_pop(&s->done, &s->done_tail))) {
-            complete(s, acb);
-            n++;
-        }
-    } while (n > 0);
+        complete(s, acb);
+    }
     laio_io_unplug(s);
 }
 
@@ -229,8 +234,10 @@ static void laio_read(EventNotifier *e)
 
 static bool laio_poll(void *opaque)
 {
-    return ring_has_events(container_of((EventNotifier *)opaque,
-                                        LinuxAioState, e));
+    LinuxAioState *s = container_of((EventNotifier *)opaque,
+                                    LinuxAioState, e);
+
+    return s->event_idx < s->event_max || ring_has_events(s);
 }
 
 static void laio_poll_ready(EventNotifier *e)

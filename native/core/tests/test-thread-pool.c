@@ -196,8 +196,8 @@ static void cancel_many(bool sync_cancel_first)
     }
     /* Callbacks run from the loop, never inside the cancel. */
     for (int i = 0; i < 100; i++) {
-        g_assert_cmpint(jobs[i].cb_count, ==, i == first_queued &&
-                                              sync_cancel_first);
+        g_assert_cmpint(jobs[i].cb_count, ==,
+                        (i == first_queued && sync_cancel_first));
     }
     open_gate(&gate);
     POLL_UNTIL(ctx, ({
