@@ -75,6 +75,16 @@ static int started(Job *j)
     return __atomic_load_n(&j->started, __ATOMIC_SEQ_CST);
 }
 
+static int count_started(Job *jobs, int n)
+{
+    int k = 0;
+
+    for (int i = 0; i < n; i++) {
+        k += started(&jobs[i]);
+    }
+    return k;
+}
+
 static void open_gate(int *gate)
 {
     __atomic_store_n(gate, 1, __ATOMIC_SEQ_CST);
@@ -172,7 +182,9 @@ static void cancel_many(bool sync_cancel_first)
         acbs[i] = thread_pool_submit_aio(pool, job_fn, &jobs[i], job_cb,
                                          &jobs[i]);
     }
-    WAIT_UNTIL(ctx, pool_stats(ctx).active == 4);
+    /* Started, not just taken (a taken job may not have set started). */
+    WAIT_UNTIL(ctx, count_started(jobs, 100) == 4);
+    g_assert_cmpuint(pool_stats(ctx).active, ==, 4);
     g_assert_cmpuint(pool_stats(ctx).queued, ==, 96);
 
     int first_queued = -1;
