@@ -414,6 +414,37 @@ int aio__iov_tail(struct iovec *dst, const struct iovec *iov, int niov,
                   size_t skip);
 
 /* ------------------------------------------------------------------------ */
+/* aiocb.c: what the block engines share                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct BlockAIOCB BlockAIOCB;
+
+/* An intrusive FIFO of requests; an engine's acb embeds the link.  Home
+ * thread only. */
+typedef struct AioReqLink {
+    struct AioReqLink *next;
+} AioReqLink;
+
+typedef struct AioReqFifo {
+    AioReqLink *head;
+    AioReqLink **tail;
+} AioReqFifo;
+
+void aio__fifo_init(AioReqFifo *q);
+void aio__fifo_append(AioReqFifo *q, AioReqLink *link);
+/* Returns: the oldest link, taken off @q, or NULL. */
+AioReqLink *aio__fifo_pop(AioReqFifo *q);
+/* Returns: whether @link was on @q (it is off it now). */
+bool aio__fifo_remove(AioReqFifo *q, AioReqLink *link);
+
+/* Runs @acb's callback (if any) with @ret while @bh, the engine's
+ * completion BH, is scheduled, so that a callback nesting aio_poll()
+ * still completes the engine's other finished requests; the engine's
+ * loops re-read their queues afterwards, so the schedule is dropped when
+ * the callback returns.  Home thread. */
+void aio__acb_complete(BlockAIOCB *acb, QEMUBH *bh, int ret);
+
+/* ------------------------------------------------------------------------ */
 /* thread-pool.c, linux-aio.c, io_uring-file.c: finalization                 */
 /* ------------------------------------------------------------------------ */
 

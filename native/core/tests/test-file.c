@@ -36,16 +36,6 @@ typedef struct Env {
     const Variant *v;
 } Env;
 
-/* Blocking iterations until @cond holds. */
-#define POLL_UNTIL(ctx, cond)                                             \
-    do {                                                                  \
-        gint64 deadline_ = g_get_monotonic_time() + TEST_WAIT_MS * 1000;  \
-        while (!(cond)) {                                                 \
-            g_assert_cmpint(g_get_monotonic_time(), <, deadline_);        \
-            aio_poll((ctx), true);                                        \
-        }                                                                 \
-    } while (0)
-
 /* Opens @e->path with the variant's engine.  Returns: false (and marks the
  * test skipped) if the engine fell back for a reason outside the test's
  * control. */
@@ -126,7 +116,7 @@ static void req_cb(void *opaque, int ret)
 /* Runs one request to completion.  Returns: its result. */
 static int wait_req(Env *e, Req *r)
 {
-    POLL_UNTIL(e->ctx, r->cb_count > 0);
+    TEST_POLL_UNTIL(e->ctx, r->cb_count > 0);
     g_assert_cmpint(r->cb_count, ==, 1);
     return r->ret;
 }
@@ -375,7 +365,7 @@ static void test_many(const void *data)
                         &reqs[i]);
     }
     g_assert_cmpuint(aio_file_in_flight(e.f), ==, MANY);
-    POLL_UNTIL(e.ctx, (done = aio_file_in_flight(e.f) == 0));
+    TEST_POLL_UNTIL(e.ctx, (done = aio_file_in_flight(e.f) == 0));
     test_drain(e.ctx);
     for (int i = 0; i < MANY; i++) {
         guint8 want = (i % blocks) * 7 + 1;
@@ -447,7 +437,7 @@ static void test_cancel_mixed(const void *data)
     if (plugged) {
         plug(&e, false);
     }
-    POLL_UNTIL(e.ctx, aio_file_in_flight(e.f) == 0);
+    TEST_POLL_UNTIL(e.ctx, aio_file_in_flight(e.f) == 0);
     test_drain(e.ctx);
     for (int i = 0; i < n; i++) {
         g_assert_cmpint(reqs[i].cb_count, ==, 1);
@@ -511,7 +501,7 @@ static void test_close_in_flight(const void *data)
     /* The last request's callback closes the file. */
     c.f = e.f;
     aio_file_preadv(e.f, 0, &iov, 1, close_in_cb, &c);
-    POLL_UNTIL(e.ctx, c.cb_count == 1);
+    TEST_POLL_UNTIL(e.ctx, c.cb_count == 1);
     g_assert_cmpint(c.close_ret, ==, 0);
     e.f = NULL;
     env_free(&e);
@@ -555,7 +545,7 @@ static void nest_cb(void *opaque, int ret)
     Nest *n = opaque;
 
     g_assert_cmpint(ret, ==, BLK);
-    POLL_UNTIL(n->ctx, n->other->cb_count == 1);
+    TEST_POLL_UNTIL(n->ctx, n->other->cb_count == 1);
     n->saw = n->other->ret;
 }
 
@@ -573,7 +563,7 @@ static void test_nested_poll(const void *data)
     n = (Nest){ .ctx = e.ctx, .other = &rb };
     aio_file_preadv(e.f, 0, &ia, 1, nest_cb, &n);
     aio_file_preadv(e.f, 0, &ib, 1, req_cb, &rb);
-    POLL_UNTIL(e.ctx, n.saw == BLK);
+    TEST_POLL_UNTIL(e.ctx, n.saw == BLK);
     g_assert_cmpint(rb.cb_count, ==, 1);
     env_free(&e);
 out:
