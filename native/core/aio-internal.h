@@ -404,6 +404,9 @@ void aio__poll_params_sync(AioContext *ctx);
 
 #include <sys/uio.h>
 
+/* Returns: (transfer full): a copy of the array (not the buffers); the
+ * meson build accepts GLib 2.66, which lacks g_memdup2. */
+struct iovec *aio__iov_copy(const struct iovec *iov, int niov);
 /* Returns: the total length of @iov. */
 size_t aio__iov_size(const struct iovec *iov, int niov);
 /* Zero-fills @iov from byte @offset to its end. */

@@ -275,7 +275,7 @@ BlockAIOCB *luring_submit_aio(LuringState *s, int fd, int64_t offset,
     acb->type = type;
     acb->offset = offset;
     if (type != QEMU_AIO_FLUSH) {
-        acb->iov = g_memdup2(iov, niov * sizeof(*iov));
+        acb->iov = aio__iov_copy(iov, niov);
         acb->niov = niov;
         acb->size = aio__iov_size(iov, niov);
     }

@@ -270,7 +270,7 @@ BlockAIOCB *laio_submit_aio(LinuxAioState *s, int fd, int64_t offset,
     g_assert(type == QEMU_AIO_READ || type == QEMU_AIO_WRITE);
     acb->s = s;
     acb->type = type;
-    acb->iov = g_memdup2(iov, niov * sizeof(*iov));
+    acb->iov = aio__iov_copy(iov, niov);
     acb->niov = niov;
     acb->nbytes = aio__iov_size(iov, niov);
     if (type == QEMU_AIO_READ) {
