@@ -10,6 +10,7 @@ import { AioError } from './errors';
 import { checkGtkGLib, checkGtkMainContext, type GtkGLibLike, type GtkMainContextLike } from './gtk-interop';
 import { binding, type NativeMainContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle } from './node-loop';
+import { throwLateRejections } from './rejections';
 import { checkBoolean } from './validate';
 
 let nativeOf: (m: MainContext) => NativeMainContext;
@@ -46,6 +47,7 @@ export class MainContext {
    */
   iteration(mayBlock: boolean): boolean {
     checkBoolean(mayBlock, 'mayBlock');
+    throwLateRejections('iteration');
     return this.#native.iteration(mayBlock);
   }
 

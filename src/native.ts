@@ -8,6 +8,7 @@
  */
 import * as path from 'node:path';
 import { AioError } from './errors';
+import { onCallbackPromise } from './rejections';
 
 export interface NativeStats {
   notifyMe: number;
@@ -130,6 +131,8 @@ export interface NativeBinding {
   MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
   NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
   setErrorClass(errorClass: typeof AioError): void;
+  /** fn(promise, driven) receives every promise a callback returns (src/rejections.ts). */
+  setPromiseHook(hook: (promise: Promise<unknown>, driven: boolean) => void): void;
   clockNs(clock: number): number;
   virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];
@@ -185,6 +188,7 @@ function load(): NativeBinding {
     );
   }
   binding.setErrorClass(AioError);
+  binding.setPromiseHook(onCallbackPromise);
   return binding;
 }
 

@@ -24,6 +24,7 @@
 #include "guards.h"
 #include "main-context.h"
 #include "node-loop.h"
+#include "returned-promise.h"
 #include "shared.h"
 #include "timer.h"
 
@@ -116,6 +117,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
+    exports.Set("setPromiseHook",
+                Napi::Function::New(env, JS_setPromiseHook, "setPromiseHook", addon));
     exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
     exports.Set("virtualClockControl",
                 Napi::Function::New(env, JS_virtualClockControl,

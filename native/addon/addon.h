@@ -43,6 +43,10 @@ struct Addon {
      * until then; errors.cc falls back to a plain Error with a code. */
     Napi::FunctionReference errorClass;
 
+    /* src/rejections.ts's hook, from setPromiseHook(): receives every
+     * promise a callback returns (returned-promise.h).  Empty until then. */
+    Napi::FunctionReference promiseHook;
+
     /* Constructors of the native classes, to create children (a BH from
      * ctx.bh()) and to recognise the token that only the addon passes. */
     Napi::FunctionReference bottomHalfClass;
