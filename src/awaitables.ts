@@ -17,7 +17,7 @@ import { SCALE_NS, clockNs } from './clock';
 import type { AioContext } from './context';
 import { AioError, closedError } from './errors';
 import type { NativeContext } from './native';
-import { checkFd, checkNonNegativeNumber, invalidArg, optionsObject } from './validate';
+import { checkFd, invalidArg, optionsOf } from './validate';
 
 /** The options every awaitable takes. */
 export interface AbortOptions {
@@ -45,7 +45,7 @@ export function cancelWaiters(ctx: AioContext): void {
 }
 
 function signalOption(options: unknown): AbortSignal | undefined {
-  const { signal } = optionsObject(options, 'options');
+  const { signal } = optionsOf(options, 'options', ['signal']);
   if (signal === undefined) return undefined;
   if (
     typeof signal !== 'object' ||
@@ -103,13 +103,16 @@ function pending<T>(
   return promise;
 }
 
-/** ctx.sleep(ns): resolves from a realtime timer @ns nanoseconds from now. */
+/**
+ * ctx.sleep(ns) and ctx.sleepMs(ms): resolves from a realtime timer `ns`
+ * nanoseconds from now (a fraction rounds up: never early).  The caller
+ * validated `ns` (a finite number >= 0).
+ */
 export function sleep(ctx: AioContext, ns: number, options?: AbortOptions): Promise<void> {
-  checkNonNegativeNumber(ns, 'ns');
   const signal = signalOption(options);
   return pending<void>(ctx, signal, (done) => {
     const timer = ctx.timer('realtime', SCALE_NS, () => done());
-    timer.modNs(clockNs('realtime') + ns);
+    timer.modNs(clockNs('realtime') + Math.ceil(ns));
     return () => timer.delete();
   });
 }

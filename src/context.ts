@@ -9,7 +9,7 @@
 import * as awaitables from './awaitables';
 import type { AbortOptions } from './awaitables';
 import { BottomHalf } from './bottom-half';
-import { clockIndex } from './clock';
+import { SCALE_MS, clockIndex } from './clock';
 import { closedError } from './errors';
 import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
@@ -21,6 +21,7 @@ import {
   type NodeLoopHandle,
   type NodeLoopOptions,
 } from './node-loop';
+import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
 import { Timer } from './timer';
 import type {
@@ -47,18 +48,43 @@ import {
   checkString,
   invalidArg,
   optionalBoolean,
+  checkKeys,
+  checkNonNegativeNumber,
   optionalFunction,
-  optionsObject,
+  optionsOf,
 } from './validate';
 
 /** AioFdMonRequest values, in the core's order. */
 const FDMONS: readonly FdMonitor[] = ['auto', 'poll', 'epoll', 'io_uring'];
 
+/* The known keys of each handler object and option bag: any other key is a
+ * TypeError naming it (validate.ts, checkKeys). */
+const FD_HANDLER_KEYS = ['read', 'write', 'poll', 'pollBegin', 'pollEnd', 'flush', 'external'] as const;
+const NOTIFIER_HANDLER_KEYS = ['read', 'poll', 'pollBegin', 'pollEnd', 'external'] as const;
+const POLL_PARAM_KEYS = ['maxNs', 'grow', 'shrink'] as const;
+
 type Fn = (...args: never[]) => unknown;
 
-/** Validates poll parameters; @name prefixes the property names. */
+/**
+ * A handler object: an object whose keys are all in `known` and that names
+ * at least one of `required` (as a function; checked by the caller), so
+ * that `{}` or `{ onread() {} }` is a TypeError rather than a removal.
+ */
+function handlerObject(value: unknown, known: readonly string[], required: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw invalidArg('handlers', 'of type object or null', value);
+  checkKeys(value, 'handlers', known);
+  const h = value as Record<string, unknown>;
+  if (!required.some((key) => h[key] !== undefined && h[key] !== null)) {
+    const names = required.map((k) => `"${k}"`).join(' or ');
+    throw invalidArg('handlers', `an object with a ${names} function (null removes the handler)`, value, 'ERR_INVALID_ARG_VALUE');
+  }
+  return h;
+}
+
+/** Validates poll parameters; `name` prefixes the property names in errors. */
 function pollParams(value: unknown, name: string): [number, number, number] {
   checkObject(value, name);
+  checkKeys(value, name, POLL_PARAM_KEYS);
   const { maxNs, grow = 0, shrink = 0 } = value as Partial<PollParams>;
   checkNonNegativeSafeInteger(maxNs, `${name}.maxNs`);
   // Integers, as QEMU's poll-grow/poll-shrink (int64): the core would
@@ -77,7 +103,7 @@ export class AioContext implements Disposable {
 
   /** aio_context_new: a context whose home thread is the calling thread. */
   constructor(options?: AioContextOptions) {
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['name', 'fdmon', 'poll']);
     const name = opts.name ?? 'aio-context';
     checkString(name, 'options.name');
     const fdmon = opts.fdmon ?? 'auto';
@@ -106,6 +132,7 @@ export class AioContext implements Disposable {
   poll(blocking: boolean): boolean {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
+    throwLateRejections('poll');
     return native.poll(blocking);
   }
 
@@ -125,7 +152,7 @@ export class AioContext implements Disposable {
   bh(cb: () => void, options?: BottomHalfOptions): BottomHalf {
     const native = this.#open();
     checkFunction(cb, 'cb');
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['name']);
     const name = opts.name ?? 'bh';
     checkString(name, 'options.name');
     return new BottomHalf(kConstruct, native.bh(cb, name), this);
@@ -145,17 +172,20 @@ export class AioContext implements Disposable {
     const index = clockIndex(clock, 'clock');
     checkPositiveInt32(scale, 'scale');
     checkFunction(cb, 'cb');
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['external']);
     const external = optionalBoolean(opts.external, 'options.external', false);
-    return new Timer(kConstruct, native.timer(index, scale, cb, external), this);
+    return new Timer(kConstruct, native.timer(index, scale, cb, external), this, clock, scale);
   }
 
   /* ---- fd handlers -------------------------------------------------------- */
 
   /**
-   * aio_set_fd_handler: registers or replaces the handlers of @fd (one
-   * registration per fd); null, or no read/write/poll, removes them.  The fd
-   * stays yours: remove its handler before closing it.
+   * Registers or replaces the handlers of `fd` (one registration per fd), or
+   * removes them when `handlers` is `null`.  The object must name at least
+   * one of `read`, `write` or `poll`; a key it does not know (a typo such as
+   * `onread`) is a TypeError that names it, so a mistake never removes a
+   * handler silently.  The fd stays yours: remove its handler before
+   * closing it.  Maps to QEMU's `aio_set_fd_handler()`.
    */
   setFdHandler(fd: number, handlers: FdHandlers | null): void {
     const native = this.#open();
@@ -165,35 +195,32 @@ export class AioContext implements Disposable {
       forgetNodeLoopFd(fd);
       return;
     }
-    if (typeof handlers !== 'object') throw invalidArg('handlers', 'of type object or null', handlers);
-    const read = optionalFunction<Fn>(handlers.read, 'handlers.read');
-    const write = optionalFunction<Fn>(handlers.write, 'handlers.write');
-    const poll = optionalFunction<Fn>(handlers.poll, 'handlers.poll');
-    native.setFdHandler(
-      fd,
-      read,
-      write,
-      poll,
-      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
-      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
-      optionalBoolean(handlers.external, 'handlers.external', false),
-    );
-    if (read === undefined && write === undefined && poll === undefined) forgetNodeLoopFd(fd);
-    else touchNodeLoop(this);
+    const h = handlerObject(handlers, FD_HANDLER_KEYS, ['read', 'write', 'poll']);
+    const read = optionalFunction<Fn>(h.read, 'handlers.read');
+    const write = optionalFunction<Fn>(h.write, 'handlers.write');
+    const poll = optionalFunction<Fn>(h.poll, 'handlers.poll');
+    const pollBegin = optionalFunction<Fn>(h.pollBegin, 'handlers.pollBegin');
+    const pollEnd = optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd');
+    // io_flush: validated now, called once coroutines (aio_flush) land.
+    optionalFunction<Fn>(h.flush, 'handlers.flush');
+    const external = optionalBoolean(h.external, 'handlers.external', false);
+    native.setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external);
+    touchNodeLoop(this);
   }
 
   /**
-   * aio_set_event_notifier: registers @n's descriptor; each handler receives
-   * @n itself.  null removes the registration.
+   * Registers the descriptor of the event notifier `n`, or removes it when
+   * `handlers` is `null`; each handler receives `n` itself.  The object
+   * must name `read` or `poll`, and unknown keys are a TypeError, as for
+   * setFdHandler().  Maps to QEMU's `aio_set_event_notifier()` (and
+   * `aio_set_event_notifier_poll()` for the poll hooks).
    */
   setEventNotifier(n: EventNotifier, handlers: EventNotifierHandlers | null): void {
     const native = this.#open();
     if (!EventNotifier.isEventNotifier(n)) throw invalidArg('n', 'an instance of EventNotifier', n);
-    if (handlers !== null && typeof handlers !== 'object') {
-      throw invalidArg('handlers', 'of type object or null', handlers);
-    }
+    const h = handlers === null ? null : handlerObject(handlers, NOTIFIER_HANDLER_KEYS, ['read', 'poll']);
     const notifier = openNativeNotifier(n);
-    if (handlers === null) {
+    if (h === null) {
       native.setEventNotifier(notifier, n, undefined, undefined, undefined, undefined, false);
       forgetNodeLoopFd(n.fd);
       return;
@@ -201,14 +228,13 @@ export class AioContext implements Disposable {
     native.setEventNotifier(
       notifier,
       n,
-      optionalFunction<Fn>(handlers.read, 'handlers.read'),
-      optionalFunction<Fn>(handlers.poll, 'handlers.poll'),
-      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
-      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
-      optionalBoolean(handlers.external, 'handlers.external', false),
+      optionalFunction<Fn>(h.read, 'handlers.read'),
+      optionalFunction<Fn>(h.poll, 'handlers.poll'),
+      optionalFunction<Fn>(h.pollBegin, 'handlers.pollBegin'),
+      optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd'),
+      optionalBoolean(h.external, 'handlers.external', false),
     );
-    if (handlers.read == null && handlers.poll == null) forgetNodeLoopFd(n.fd);
-    else touchNodeLoop(this);
+    touchNodeLoop(this);
   }
 
   /** aio_disable_external: pauses external handlers; counted. */
@@ -254,7 +280,7 @@ export class AioContext implements Disposable {
     if (main !== undefined && main !== null && !MainContext.isMainContext(main)) {
       throw invalidArg('main', 'an instance of MainContext', main);
     }
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['priority']);
     const priority = opts.priority ?? 0;
     checkInt32(priority, 'options.priority');
     return native.attach(nativeMainContext(main ?? MainContext.default()), priority);
@@ -284,7 +310,7 @@ export class AioContext implements Disposable {
    */
   attachToNodeLoop(options?: NodeLoopOptions): NodeLoopHandle {
     const native = this.#open();
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['priority']);
     const priority = opts.priority ?? 0;
     checkInt32(priority, 'options.priority');
     const main = new MainContext();
@@ -301,10 +327,29 @@ export class AioContext implements Disposable {
     return this.#nodeLoop;
   }
 
-  /** Resolves @ns nanoseconds from now, from a realtime timer (see awaitables.ts). */
+  /**
+   * Returns a promise that resolves `ns` nanoseconds from now, from a
+   * realtime timer of this context (a fraction of a ns rounds up).  Note
+   * the unit: sleepMs() takes milliseconds.  `options.signal` aborts the
+   * wait and removes the timer.  Maps to QEMU's `aio_timer_new()` +
+   * `timer_mod_ns()` on QEMU_CLOCK_REALTIME.
+   */
   sleep(ns: number, options?: AbortOptions): Promise<void> {
     this.#open();
+    checkNonNegativeNumber(ns, 'ns');
     return awaitables.sleep(this, ns, options);
+  }
+
+  /**
+   * Returns a promise that resolves `ms` milliseconds from now (fractions
+   * allowed), from a realtime timer of this context: sleep(ms * SCALE_MS).
+   * `options.signal` aborts the wait and removes the timer.  Maps to QEMU's
+   * `aio_timer_new()` + `timer_mod()` with SCALE_MS.
+   */
+  sleepMs(ms: number, options?: AbortOptions): Promise<void> {
+    this.#open();
+    checkNonNegativeNumber(ms, 'ms');
+    return awaitables.sleep(this, ms * SCALE_MS, options);
   }
 
   /** Resolves when @fd is readable, from a one-shot read handler; ERR_AIO_BUSY if @fd has one. */

@@ -39,6 +39,11 @@ export interface FdHandlers {
   pollBegin?: () => void;
   /** io_poll_end: busy polling stops. */
   pollEnd?: () => void;
+  /**
+   * io_flush: returns true while requests are in flight.  Accepted (and
+   * checked to be a function) today; called by `ctx.flush()` once it lands.
+   */
+  flush?: () => boolean;
   /** is_external: paused by disableExternal(). */
   external?: boolean;
 }

@@ -86,6 +86,30 @@ export function optionsObject(value: unknown, name: string): Record<string, unkn
   return value as Record<string, unknown>;
 }
 
+/**
+ * Refuses own keys of @value that are not in @known: a misspelt handler or
+ * option (`onread`, `maxNS`) would otherwise be ignored without a word.
+ * The TypeError names the key and lists the known ones.
+ */
+export function checkKeys(value: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const list = known.map((k) => `"${k}"`).join(', ');
+      throw withCode(
+        new TypeError(`${subject(name)} has an unknown property "${key}". Known properties: ${list}`),
+        'ERR_INVALID_ARG_VALUE',
+      );
+    }
+  }
+}
+
+/** An options bag with only @known keys: undefined (→ {}) or an object. */
+export function optionsOf(value: unknown, name: string, known: readonly string[]): Record<string, unknown> {
+  const opts = optionsObject(value, name);
+  checkKeys(opts, name, known);
+  return opts;
+}
+
 /** A required object (not null). */
 export function checkObject(value: unknown, name: string): asserts value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) throw invalidArg(name, 'of type object', value);
@@ -130,10 +154,16 @@ export function checkNonNegativeNumber(value: unknown, name: string): asserts va
   if (!Number.isFinite(value) || value < 0) throw invalidRange(name, 'a finite number >= 0', value);
 }
 
-/** A finite number (times; the native side truncates toward zero). */
+/** A finite number. */
 export function checkFiniteNumber(value: unknown, name: string): asserts value is number {
   checkNumber(value, name);
   if (!Number.isFinite(value)) throw invalidRange(name, 'a finite number', value);
+}
+
+/** An integer, negative ones included (timer expiry times and deltas). */
+export function checkInteger(value: unknown, name: string): asserts value is number {
+  checkNumber(value, name);
+  if (!Number.isInteger(value)) throw invalidRange(name, 'an integer', value);
 }
 
 /** One of a fixed set of strings. */

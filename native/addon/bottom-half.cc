@@ -157,18 +157,14 @@ Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)
     return Napi::Value();
 }
 
-/* Idempotent while the context is open, and safe from the BH's own
- * callback: the core frees the BH on its next BH pass and calls Destroy. */
+/* Idempotent, and safe from the BH's own callback: the core frees the BH
+ * on its next BH pass and calls Destroy.  A no-op once the context closed
+ * (close() deleted the BH already), so that cleanup order does not matter. */
 Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
 {
     Context *ctx = closed_ ? nullptr : Context::Open(owner_);
 
-    if (!ctx) {
-        ThrowState(addon_, info.Env(), AioState::Closed,
-                   "The AioContext of " + Describe());
-        return Napi::Value();
-    }
-    if (deleted_) {
+    if (!ctx || deleted_) {
         return Napi::Value();
     }
     if (!aio_context_in_home_thread(ctx->core())) {

@@ -156,17 +156,14 @@ Napi::Value Timer::JS_del(const Napi::CallbackInfo &info)
     return Napi::Value();
 }
 
-/* Idempotent while the context is open, and safe from the timer's own
- * callback. */
+/* Idempotent, safe from the timer's own callback, and a no-op once the
+ * context closed (close() freed the timer already), so that cleanup code
+ * need not care in which order it runs. */
 Napi::Value Timer::JS_delete(const Napi::CallbackInfo &info)
 {
     Context *ctx = closed_ ? nullptr : Context::Open(owner_);
 
-    if (!ctx) {
-        ThrowState(addon_, info.Env(), AioState::Closed, "The AioContext of Timer");
-        return Napi::Value();
-    }
-    if (deleted_) {
+    if (!ctx || deleted_) {
         return Napi::Value();
     }
     if (!aio_context_in_home_thread(ctx->core())) {
