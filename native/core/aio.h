@@ -313,6 +313,24 @@ void aio_notify_accept(AioContext *ctx);
 int64_t aio_compute_timeout(AioContext *ctx);
 
 /**
+ * aio_context_has_armed_work:
+ * @ctx: the context
+ *
+ * Whether @ctx has work that will run without anything else happening to
+ * it: an fd handler other than the context's own notifier, an armed timer
+ * (on any clock, a stopped virtual clock included), or a scheduled BH (idle
+ * ones included).  A foreign loop uses it to decide whether an attached
+ * context keeps the process alive, as libuv's active handles do.  Unlike
+ * aio_compute_timeout() it reads no clock.  Not in QEMU.
+ *
+ * Any thread; the answer is stale as soon as another thread arms or removes
+ * work, so only the home thread's answer about its own arming is exact.
+ *
+ * Returns: true if anything is armed.
+ */
+bool aio_context_has_armed_work(AioContext *ctx);
+
+/**
  * aio_poll:
  * @ctx: the context
  * @blocking: whether to wait for something to happen
