@@ -8,7 +8,6 @@
  */
 import type { AioContext } from './context';
 import { kConstruct, type NativeBottomHalf } from './native';
-import { touchNodeLoop } from './node-loop';
 import { makeToken, type SharedToken } from './shared';
 
 export class BottomHalf {
@@ -28,7 +27,6 @@ export class BottomHalf {
    */
   schedule(): void {
     this.#native.schedule();
-    touchNodeLoop(this.#context);
   }
 
   /** qemu_bh_cancel: clears the scheduled flag. */

@@ -14,13 +14,7 @@ import { closedError } from './errors';
 import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
-import {
-  attachNodeLoop,
-  forgetNodeLoopFd,
-  touchNodeLoop,
-  type NodeLoopHandle,
-  type NodeLoopOptions,
-} from './node-loop';
+import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
 import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
 import { Timer } from './timer';
@@ -163,7 +157,6 @@ export class AioContext implements Disposable {
     const native = this.#open();
     checkFunction(cb, 'cb');
     native.scheduleOneshot(cb);
-    touchNodeLoop(this);
   }
 
   /** aio_timer_new: an unarmed timer on @clock whose times are in units of @scale ns. */
@@ -192,7 +185,6 @@ export class AioContext implements Disposable {
     checkFd(fd, 'fd');
     if (handlers === null) {
       native.setFdHandler(fd, undefined, undefined, undefined, undefined, undefined, false);
-      forgetNodeLoopFd(fd);
       return;
     }
     const h = handlerObject(handlers, FD_HANDLER_KEYS, ['read', 'write', 'poll']);
@@ -205,7 +197,6 @@ export class AioContext implements Disposable {
     optionalFunction<Fn>(h.flush, 'handlers.flush');
     const external = optionalBoolean(h.external, 'handlers.external', false);
     native.setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external);
-    touchNodeLoop(this);
   }
 
   /**
@@ -222,7 +213,6 @@ export class AioContext implements Disposable {
     const notifier = openNativeNotifier(n);
     if (h === null) {
       native.setEventNotifier(notifier, n, undefined, undefined, undefined, undefined, false);
-      forgetNodeLoopFd(n.fd);
       return;
     }
     native.setEventNotifier(
@@ -234,7 +224,6 @@ export class AioContext implements Disposable {
       optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd'),
       optionalBoolean(h.external, 'handlers.external', false),
     );
-    touchNodeLoop(this);
   }
 
   /** aio_disable_external: pauses external handlers; counted. */

@@ -109,16 +109,12 @@ export interface NativeMainContext {
   popThreadDefault(): boolean;
 }
 
-/** Node's loop driving a GMainContext (native/addon/node-loop.cc). */
+/** Node's loop driving a GMainContext (native/addon/node-loop.h). */
 export interface NativeNodeLoop {
   ref(): void;
   unref(): void;
-  /** Re-decides liveness after JS armed work. */
-  touch(): void;
   /** Detaches; idempotent. */
   close(): void;
-  /** Stops watching @fd now (its handler was removed). */
-  forgetFd(fd: number): void;
   readonly attached: boolean;
   readonly hasRef: boolean;
   readonly stats: { wakeups: number; dispatches: number; fds: number; keepingAlive: boolean };

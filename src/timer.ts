@@ -9,7 +9,6 @@
 import { clockNs } from './clock';
 import type { AioContext } from './context';
 import { kConstruct, type NativeTimer } from './native';
-import { touchNodeLoop } from './node-loop';
 import type { ClockType } from './types';
 import { checkInteger } from './validate';
 
@@ -41,7 +40,6 @@ export class Timer {
   mod(expireTime: number): void {
     checkInteger(expireTime, 'expireTime');
     this.#native.mod(expireTime);
-    touchNodeLoop(this.#context);
   }
 
   /**
@@ -54,7 +52,6 @@ export class Timer {
   modIn(delta: number): void {
     checkInteger(delta, 'delta');
     this.#native.modNs(clockNs(this.#clock) + delta * this.#scale);
-    touchNodeLoop(this.#context);
   }
 
   /**
@@ -65,7 +62,6 @@ export class Timer {
   modNs(expireNs: number): void {
     checkInteger(expireNs, 'expireNs');
     this.#native.modNs(expireNs);
-    touchNodeLoop(this.#context);
   }
 
   /**
@@ -76,7 +72,6 @@ export class Timer {
   modAnticipate(expireTime: number): void {
     checkInteger(expireTime, 'expireTime');
     this.#native.modAnticipate(expireTime);
-    touchNodeLoop(this.#context);
   }
 
   /** Disarms the timer; mod() arms it again.  Maps to QEMU's `timer_del()`. */

@@ -13,6 +13,7 @@
 
 #include <napi.h>
 
+#include <unordered_map>
 #include <unordered_set>
 #include <cstdint>
 
@@ -20,6 +21,7 @@ namespace aiocontext {
 
 class Context;
 class EventNotifier;
+struct LoopGlue;
 
 /* Type tags stamped on each native object (napi_type_tag_object) so that an
  * argument is unwrapped only if this copy of the addon made it.  Random per
@@ -71,10 +73,11 @@ struct Addon {
     /* Every open EventNotifier, closed by the cleanup hook after contexts. */
     std::unordered_set<EventNotifier *> notifiers;
 
-    /* The GMainContexts Node's loop drives (node-loop.cc), each by one
-     * NodeLoop at most: two bridges on one context would run GLib's
-     * prepare/check twice per iteration.  (void *: GMainContext *.) */
-    std::unordered_set<void *> nodeLoopMains;
+    /* The GMainContexts Node's loop drives and the glue of each
+     * (loop-glue.h): one glue per GMainContext at most, since two bridges
+     * on one context would run GLib's prepare/check twice per iteration.
+     * (void *: GMainContext *.) */
+    std::unordered_map<void *, LoopGlue *> nodeLoops;
 
     /* Set once the cleanup hook ran: nothing may call into JS any more. */
     bool tornDown = false;

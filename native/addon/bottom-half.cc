@@ -147,6 +147,7 @@ Napi::Value BottomHalf::JS_schedule(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     qemu_bh_schedule(bh_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -154,6 +155,7 @@ Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     qemu_bh_cancel(bh_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -177,6 +179,7 @@ Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
     deleted_ = true;
     callback_.Reset();           /* a running callback keeps its own handle */
     ctx->bhs_.erase(pos_);
+    ctx->WorkChanged();
     return Napi::Value();
 }
 

@@ -130,6 +130,7 @@ Napi::Value Timer::JS_mod(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod(timer_, Clamp(expire));
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -138,6 +139,7 @@ Napi::Value Timer::JS_modNs(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod_ns(timer_, expire);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -146,6 +148,7 @@ Napi::Value Timer::JS_modAnticipate(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod_anticipate(timer_, Clamp(expire));
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -153,6 +156,7 @@ Napi::Value Timer::JS_del(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     timer_del(timer_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -173,6 +177,7 @@ Napi::Value Timer::JS_delete(const Napi::CallbackInfo &info)
     deleted_ = true;
     ctx->timers_.erase(pos_);
     Free();
+    ctx->WorkChanged();
     return Napi::Value();
 }
 

@@ -731,17 +731,30 @@ typedef struct AioLoopBridge AioLoopBridge;
 
 /**
  * AioLoopBridgeOps:
- * @watch_fds: the foreign loop must now watch exactly these fds (events are
- *   G_IO_* bits) until the next call, and report what it sees with
- *   aio_loop_bridge_fd_ready(); @fds is owned by the bridge
+ * @watch_fd: the foreign loop must watch @fd for @events (G_IO_* bits:
+ *   the union of what every GPollFD of that fd asks) until told otherwise,
+ *   and report what it sees with aio_loop_bridge_fd_ready().  Called for
+ *   every fd in every round, with the same or new events: starting a watch
+ *   that already runs with those events must cost nothing, and a watch the
+ *   foreign loop stopped by itself (after an error) should start again.
+ *   Returns false if the foreign loop cannot watch @fd (libuv refuses
+ *   regular files, and fds it already watches): it must then not watch it,
+ *   and the bridge polls it itself, without blocking, around each wait.
+ * @unwatch_fd: stop watching @fd (GLib no longer asks for it, or
+ *   aio_loop_bridge_forget_fd() was called).  Only for an fd whose last
+ *   @watch_fd returned true.
  * @arm_timer: the foreign loop must not sleep longer than @timeout_ms
  *   (-1: no limit; 0: do not sleep)
  *
- * What the foreign loop provides.  Both are called from
- * aio_loop_bridge_before_poll().
+ * What the foreign loop provides: one watch per fd (libuv allows one poll
+ * handle per fd, so the bridge merges duplicate GPollFDs and fans each
+ * result out to all of them) and a timer.  Called from
+ * aio_loop_bridge_before_poll() and aio_loop_bridge_forget_fd() only, never
+ * from aio_loop_bridge_free().
  */
 typedef struct AioLoopBridgeOps {
-    void (*watch_fds)(void *opaque, const GPollFD *fds, int nfds);
+    bool (*watch_fd)(void *opaque, int fd, int events);
+    void (*unwatch_fd)(void *opaque, int fd);
     void (*arm_timer)(void *opaque, int timeout_ms);
 } AioLoopBridgeOps;
 
@@ -760,29 +773,61 @@ typedef struct AioLoopBridgeOps {
 AioLoopBridge *aio_loop_bridge_new(GMainContext *main,
                                    const AioLoopBridgeOps *ops, void *opaque);
 
-/** aio_loop_bridge_free: releases @main and frees @b (NULL is allowed). */
+/**
+ * aio_loop_bridge_free:
+ * Releases @main and frees @b (NULL is allowed).  Calls no op: the foreign
+ * loop drops its own watches.
+ */
 void aio_loop_bridge_free(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_before_poll:
  * @b: the bridge
  *
- * GLib's prepare and query: calls @ops->watch_fds and @ops->arm_timer.
- * Call it right before the foreign loop polls.
+ * GLib's prepare and query, then the foreign loop's watches made to match
+ * (@ops->watch_fd for each distinct fd, @ops->unwatch_fd for the fds no
+ * longer asked for) and @ops->arm_timer: 0 if GLib has a source ready or an
+ * fd the foreign loop refused is ready already.  Call it right before the
+ * foreign loop polls.
  *
- * Returns: false if another thread owns the GMainContext (nothing done).
+ * Returns: false if another thread owns the GMainContext: then every watch
+ * is dropped and the timer disarmed (-1), since that thread runs the
+ * sources and their fds would only keep the foreign loop spinning.
  */
 bool aio_loop_bridge_before_poll(AioLoopBridge *b);
 
-/** aio_loop_bridge_fd_ready: records that @fd showed @revents (G_IO_*). */
+/**
+ * aio_loop_bridge_fd_ready:
+ * Records that @fd showed @revents (G_IO_*), for every GPollFD of @fd.
+ */
 void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
+
+/**
+ * aio_loop_bridge_forget_fd:
+ * @b: the bridge
+ * @fd: an fd whose handler was just removed
+ *
+ * Calls @ops->unwatch_fd for @fd now if it is watched, rather than at the
+ * next before_poll: the fd's owner may close it at once, and a foreign loop
+ * must not keep watching a dead fd number that the process may reuse.  The
+ * next before_poll watches it again if GLib still asks for it.
+ */
+void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd);
+
+/**
+ * aio_loop_bridge_watched_fds:
+ * Returns: how many fds the foreign loop watches now (those it refused and
+ * the bridge polls itself not counted).
+ */
+unsigned aio_loop_bridge_watched_fds(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_after_poll:
  * @b: the bridge
  *
- * GLib's check and dispatch, with what was recorded since before_poll.
- * Call it right after the foreign loop polled (whatever woke it).
+ * GLib's check and dispatch, with what was recorded since before_poll (and
+ * what the fds the foreign loop refused show now).  Call it right after
+ * the foreign loop polled (whatever woke it).
  *
  * Returns: whether sources were dispatched.
  */
