@@ -833,6 +833,172 @@ unsigned aio_loop_bridge_watched_fds(AioLoopBridge *b);
  */
 bool aio_loop_bridge_after_poll(AioLoopBridge *b);
 
+/* ------------------------------------------------------------------------ */
+/* Share registry: contexts and BHs named by number, for other threads      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Not in QEMU (whose threads share pointers freely).  A share id names a
+ * context or a BH in one process-wide registry, so that a thread that must
+ * not hold a pointer (a Node worker, which cannot know when the home thread
+ * frees the object) can still notify the context, take its lock, or
+ * schedule and cancel the BH.  Once the home thread withdraws the object,
+ * every call fails with -ENOENT instead of touching freed memory.
+ *
+ * The registry never owns the core object.  An entry holds a pointer that
+ * the home thread clears under the entry's mutex before the object can be
+ * freed:
+ *   - a BH: aio_registry_forget_bh() before qemu_bh_delete(); the core
+ *     frees a BH only on a later BH pass of the home thread, so a remote
+ *     qemu_bh_schedule() made under the mutex sees either a live BH or
+ *     NULL;
+ *   - a context: aio_registry_forget_context() before the owner's last
+ *     aio_context_unref(); it also waits until no other thread holds (or
+ *     waits for) the context's lock through the registry, so
+ *     aio_context_release() never runs on a freed mutex.
+ * Why no reference in the entry: the last aio_context_unref() must run in
+ * the home thread (finalization calls the owner's destroy notifies), and a
+ * remote reference could become the last one.
+ *
+ * Ids are positive, come from one counter for both kinds and are never
+ * reused, so a stale id can only ever mean "withdrawn".  Errors are
+ * negative errno values:
+ *   -ENOENT  unknown id, or the object was withdrawn
+ *   -EINVAL  the id names an object of the other kind
+ *   -EPERM   aio_registry_release() by a thread that holds no level
+ */
+
+typedef struct AioRegistryEntry AioRegistryEntry;
+
+typedef enum {
+    AIO_REGISTRY_CONTEXT,
+    AIO_REGISTRY_BH,
+} AioRegistryKind;
+
+/**
+ * aio_registry_share_context:
+ * @ctx: the context
+ * @name: what error messages call it (copied)
+ *
+ * Registers @ctx on the first call.  Home thread only.
+ *
+ * Returns: the id of @ctx (the same on every call).
+ */
+uint64_t aio_registry_share_context(AioContext *ctx, const char *name);
+
+/**
+ * aio_registry_forget_context:
+ * @ctx: the context
+ *
+ * Withdraws @ctx if it was shared: later calls through its id or entries
+ * fail with -ENOENT.  Releases the lock levels the calling thread took
+ * through aio_registry_acquire(), then blocks until no other thread holds
+ * or waits for one.  Call it before the last aio_context_unref().  Home
+ * thread only.
+ */
+void aio_registry_forget_context(AioContext *ctx);
+
+/**
+ * aio_registry_share_bh:
+ * @bh: a BH
+ * @name: what error messages call it (copied)
+ *
+ * Registers @bh on the first call.  Home thread only.
+ *
+ * Returns: the id of @bh (the same on every call).
+ */
+uint64_t aio_registry_share_bh(QEMUBH *bh, const char *name);
+
+/**
+ * aio_registry_forget_bh:
+ * Withdraws @bh if it was shared; waits for a remote call on it in
+ * progress.  Call it before qemu_bh_delete().  Home thread only.
+ */
+void aio_registry_forget_bh(QEMUBH *bh);
+
+/**
+ * aio_registry_lookup:
+ * @id: a share id
+ * @kind: the kind of object expected
+ * @out: (out) (transfer full): the entry, on success
+ *
+ * An entry stays valid (its calls then fail with -ENOENT) after its object
+ * is withdrawn, until aio_registry_entry_unref().  Any thread.
+ *
+ * Returns: 0, -ENOENT (unknown or withdrawn) or -EINVAL (the other kind).
+ */
+int aio_registry_lookup(uint64_t id, AioRegistryKind kind,
+                        AioRegistryEntry **out);
+
+/** aio_registry_entry_ref: Returns: @e, with one more reference.  Any thread. */
+AioRegistryEntry *aio_registry_entry_ref(AioRegistryEntry *e);
+
+/** aio_registry_entry_unref: drops a reference; NULL is allowed.  Any thread. */
+void aio_registry_entry_unref(AioRegistryEntry *e);
+
+/** aio_registry_entry_name: Returns: the name given at sharing.  Any thread. */
+const char *aio_registry_entry_name(AioRegistryEntry *e);
+
+/**
+ * aio_registry_notify:
+ * aio_notify() on the context of @e.  Any thread.
+ * Returns: 0 or -ENOENT.
+ */
+int aio_registry_notify(AioRegistryEntry *e);
+
+/**
+ * aio_registry_acquire:
+ * aio_context_acquire() on the context of @e: blocks until the calling
+ * thread holds its lock (recursive).  Any thread.
+ * Returns: 0, or -ENOENT if the context is, or got while waiting, withdrawn.
+ */
+int aio_registry_acquire(AioRegistryEntry *e);
+
+/**
+ * aio_registry_release:
+ * aio_context_release() of one level taken by aio_registry_acquire() in the
+ * calling thread.  Any thread.
+ * Returns: 0, -EPERM if this thread holds none, or -ENOENT if the context
+ * was withdrawn (the home thread released this thread's levels).
+ */
+int aio_registry_release(AioRegistryEntry *e);
+
+/** aio_registry_release_all: releases every level the calling thread holds on @e. */
+void aio_registry_release_all(AioRegistryEntry *e);
+
+/**
+ * aio_registry_bh_schedule:
+ * qemu_bh_schedule() on the BH of @e.  Any thread.
+ * Returns: 0 or -ENOENT.
+ */
+int aio_registry_bh_schedule(AioRegistryEntry *e);
+
+/** aio_registry_bh_cancel: qemu_bh_cancel(), as aio_registry_bh_schedule(). */
+int aio_registry_bh_cancel(AioRegistryEntry *e);
+
+/**
+ * aio_registry_bh_is_scheduled:
+ * qemu_bh_is_scheduled() on the BH of @e.  Any thread.
+ * Returns: 1, 0, or -ENOENT.
+ */
+int aio_registry_bh_is_scheduled(AioRegistryEntry *e);
+
+/**
+ * aiocontext_remote_notify:
+ * @context_id: a share id
+ *
+ * Lookup, aio_registry_notify() and unref in one call, for threads that
+ * keep only the id.  Any thread.
+ * Returns: 0, -ENOENT or -EINVAL.
+ */
+int aiocontext_remote_notify(uint64_t context_id);
+
+/** aiocontext_remote_bh_schedule: the same for aio_registry_bh_schedule(). */
+int aiocontext_remote_bh_schedule(uint64_t bh_id);
+
+/** aiocontext_remote_bh_cancel: the same for aio_registry_bh_cancel(). */
+int aiocontext_remote_bh_cancel(uint64_t bh_id);
+
 G_END_DECLS
 
 #endif /* AIOCONTEXT_AIO_H */
