@@ -83,11 +83,6 @@ struct Addon {
     bool tornDown = false;
 };
 
-/* Module-level functions, one concept per file. */
-Napi::Value JS_clockNs(const Napi::CallbackInfo &info);   /* clock.cc */
-Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info); /* clock.cc */
-Napi::Value JS_pipe(const Napi::CallbackInfo &info);      /* pipe.cc */
-
 } // namespace aiocontext
 
 #endif /* AIOCONTEXT_ADDON_H */

@@ -8,6 +8,7 @@
 
 #include "addon.h"
 #include "guards.h"
+#include "modules.h"
 
 namespace aiocontext {
 

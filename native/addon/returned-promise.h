@@ -31,9 +31,8 @@ struct Addon;
  * one napi_is_promise().  Never leaves an exception pending. */
 void WatchReturnedPromise(Addon *addon, napi_value result, bool driven);
 
-/* setPromiseHook(fn): fn(promise, driven) is called for every promise a
- * callback returns. */
-Napi::Value JS_setPromiseHook(const Napi::CallbackInfo &info);
+/* (setPromiseHook(fn), which installs the hook, is declared in modules.h:
+ * fn(promise, driven) is called for every promise a callback returns.) */
 
 } // namespace aiocontext
 
