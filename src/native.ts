@@ -48,7 +48,7 @@ export interface NativeContext {
     pollEnd: Fn | undefined,
     external: boolean,
   ): void;
-  /** Whether @fd has a handler; with @fn, whether its read or write function is @fn. */
+  /** Whether `fd` has a handler; with `fn`, whether its read or write function is `fn`. */
   hasFdHandler(fd: number, fn?: Fn): boolean;
   timer(clock: number, scale: number, cb: () => void, external: boolean): NativeTimer;
   disableExternal(): void;

@@ -38,7 +38,12 @@ export interface NodeLoopOptions {
   priority?: number;
 }
 
-/** The handle returned by attachToNodeLoop(). */
+/**
+ * The handle on an attachment to Node's event loop, returned by
+ * attachToNodeLoop(): ref()/unref() decide whether it keeps the process
+ * alive, as for Node's own handles; detach() ends it.  Not in QEMU (libuv's
+ * `uv_handle_t` conventions).
+ */
 export class NodeLoopHandle implements Disposable {
   readonly #native: NativeNodeLoop;
   #owner: object | null;
@@ -57,7 +62,7 @@ export class NodeLoopHandle implements Disposable {
     this.#native.ref();
   }
 
-  /** The process may exit even if this attachment has armed work. */
+  /** Lets the process exit even if this attachment has armed work. */
   unref(): void {
     this.#native.unref();
   }
@@ -92,6 +97,7 @@ export class NodeLoopHandle implements Disposable {
     return this.#native.stats;
   }
 
+  /** The same as detach(), for `using`. */
   [Symbol.dispose](): void {
     this.detach();
   }
