@@ -263,6 +263,23 @@ static gboolean count_fd_cb(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+/* A plain GLib fd source on @main that counts its dispatches in @count. */
+static GSource *add_fd_source(GMainContext *main, int fd, GIOCondition cond,
+                              int *count)
+{
+    GSource *src = g_unix_fd_source_new(fd, cond);
+
+    g_source_set_callback(src, G_SOURCE_FUNC(count_fd_cb), count, NULL);
+    g_source_attach(src, main);
+    return src;
+}
+
+static void drop_source(GSource *src)
+{
+    g_source_destroy(src);
+    g_source_unref(src);
+}
+
 /* Two GLib sources on one fd: the foreign loop gets one watch with the
  * union of their events, and one report reaches both sources. */
 static void test_duplicates_merged(void)
@@ -275,12 +292,8 @@ static void test_duplicates_merged(void)
     GSource *in, *out;
 
     test_socketpair(fds);
-    in = g_unix_fd_source_new(fds[0], G_IO_IN);
-    out = g_unix_fd_source_new(fds[0], G_IO_OUT);
-    g_source_set_callback(in, G_SOURCE_FUNC(count_fd_cb), &reads, NULL);
-    g_source_set_callback(out, G_SOURCE_FUNC(count_fd_cb), &writes, NULL);
-    g_source_attach(in, main);
-    g_source_attach(out, main);
+    in = add_fd_source(main, fds[0], G_IO_IN, &reads);
+    out = add_fd_source(main, fds[0], G_IO_OUT, &writes);
 
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.nfds, ==, base + 1);
@@ -296,8 +309,7 @@ static void test_duplicates_merged(void)
     g_assert_cmpint(writes, ==, 1);
 
     /* The G_IO_OUT source goes: the next round narrows the same watch. */
-    g_source_destroy(out);
-    g_source_unref(out);
+    drop_source(out);
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.nfds, ==, base + 1);
     i = foreign_find(&loop, fds[0]);
@@ -306,8 +318,7 @@ static void test_duplicates_merged(void)
     aio_loop_bridge_after_poll(b);
 
     /* The last source goes: the fd is unwatched. */
-    g_source_destroy(in);
-    g_source_unref(in);
+    drop_source(in);
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.nfds, ==, base);
     g_assert_cmpint(foreign_find(&loop, fds[0]), ==, -1);
@@ -336,9 +347,7 @@ static void test_refused_fd_polled(void)
     g_assert_cmpint(fd, >=, 0);
     unlink(path);
     loop.refuse_fd = fd;
-    src = g_unix_fd_source_new(fd, G_IO_IN);
-    g_source_set_callback(src, G_SOURCE_FUNC(count_fd_cb), &reads, NULL);
-    g_source_attach(src, main);
+    src = add_fd_source(main, fd, G_IO_IN, &reads);
 
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.nfds, ==, base);
@@ -353,8 +362,7 @@ static void test_refused_fd_polled(void)
     g_assert_cmpint(reads, ==, 2);
     g_assert_cmpint(loop.unwatch_calls, ==, 0);
 
-    g_source_destroy(src);
-    g_source_unref(src);
+    drop_source(src);
     aio_loop_bridge_free(b);
     g_main_context_unref(main);
     close(fd);
@@ -372,9 +380,7 @@ static void test_forget_fd(void)
     GSource *src;
 
     test_pipe(fds);
-    src = g_unix_fd_source_new(fds[0], G_IO_IN);
-    g_source_set_callback(src, G_SOURCE_FUNC(count_fd_cb), &reads, NULL);
-    g_source_attach(src, main);
+    src = add_fd_source(main, fds[0], G_IO_IN, &reads);
 
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.nfds, ==, base + 1);
@@ -394,8 +400,7 @@ static void test_forget_fd(void)
     g_assert_true(foreign_iterate(b, &loop, TEST_WAIT_MS));
     g_assert_cmpint(reads, ==, 1);
 
-    g_source_destroy(src);
-    g_source_unref(src);
+    drop_source(src);
     aio_loop_bridge_free(b);
     g_main_context_unref(main);
     test_close_pair(fds);
@@ -435,9 +440,7 @@ static void test_not_owner(void)
     test_flag_init(&o.release);
     b = aio_loop_bridge_new(o.main, &foreign_ops, &loop);
     test_pipe(fds);
-    src = g_unix_fd_source_new(fds[0], G_IO_IN);
-    g_source_set_callback(src, G_SOURCE_FUNC(count_fd_cb), &reads, NULL);
-    g_source_attach(src, o.main);
+    src = add_fd_source(o.main, fds[0], G_IO_IN, &reads);
 
     t = g_thread_new("owner", own_main, &o);
     g_assert_true(test_flag_wait(&o.owned, 1, TEST_WAIT_MS));
@@ -454,8 +457,7 @@ static void test_not_owner(void)
     g_assert_cmpint(foreign_find(&loop, fds[0]), >=, 0);
     g_assert_cmpint(reads, ==, 1);
 
-    g_source_destroy(src);
-    g_source_unref(src);
+    drop_source(src);
     aio_loop_bridge_free(b);
     g_main_context_unref(o.main);
     test_close_pair(fds);
