@@ -606,6 +606,43 @@ out:
     free(rd);
 }
 
+/* Driven by GLib: with the context attached to a GMainContext, 100 reads
+ * complete from g_main_context_iteration(), each once. */
+static void test_gsource(const void *data)
+{
+    guint8 *bufs = buf_new(100 * BLK, 0), *pattern = buf_new(BLK, 0x19);
+    Req reqs[100] = { { 0 } };
+    GMainContext *main;
+    Env e;
+
+    if (!env_new(&e, data, BLK)) {
+        goto out;
+    }
+    g_assert_cmpint(do_rw(&e, true, 0, pattern, BLK), ==, BLK);
+    main = test_attach(e.ctx);
+    for (int i = 0; i < 100; i++) {
+        struct iovec iov = { bufs + i * BLK, BLK };
+
+        aio_file_preadv(e.f, 0, &iov, 1, req_cb, &reqs[i]);
+    }
+    gint64 deadline = test_deadline_ms(TEST_WAIT_MS);
+    while (aio_file_in_flight(e.f)) {
+        test_check_deadline(deadline, "reads under GLib");
+        g_main_context_iteration(main, TRUE);
+    }
+    for (int i = 0; i < 100; i++) {
+        g_assert_cmpint(reqs[i].cb_count, ==, 1);
+        g_assert_cmpint(reqs[i].ret, ==, BLK);
+        g_assert_cmpint(bufs[i * BLK + BLK - 1], ==, 0x19);
+    }
+    test_main_drain(main);
+    test_detach(e.ctx, main);
+    env_free(&e);
+out:
+    free(bufs);
+    free(pattern);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Engine choice                                                             */
 /* ------------------------------------------------------------------------ */
@@ -701,6 +738,7 @@ static const struct {
     { "bad-args", test_bad_args },
     { "nested-poll", test_nested_poll },
     { "busy-poll", test_busy_poll },
+    { "gsource", test_gsource },
 };
 
 static const struct {
