@@ -303,7 +303,9 @@ void luring_io_plug(LuringState *s)
 void luring_io_unplug(LuringState *s)
 {
     g_assert(s->plugged > 0);
-    if (--s->plugged == 0 && s->pending.head) {
+    /* SQEs a failed io_uring_submit() left in the ring go out too. */
+    if (--s->plugged == 0 &&
+        (s->pending.head || io_uring_sq_ready(&s->ring))) {
         luring_flush(s);
     }
 }
