@@ -215,6 +215,11 @@ void aio__handler_set_nval(AioContext *ctx, AioHandler *node);
 void aio__gsource_sync_all(AioContext *ctx);
 /* The same, with the mutex already held. */
 void aio__gsource_sync_all_locked(AioContext *ctx);
+/* Forgets that any pfd was added to @source, which is being finalized: a
+ * later source may be allocated at the same address, and membership is
+ * recorded by address (in_source, fdmon_pfd_in_source).  Called with the
+ * mutex held. */
+void aio__gsource_forget_locked(AioContext *ctx, GSource *source);
 
 /* Returns: false if @node is external and external handlers are paused. */
 static inline bool aio__node_check(AioContext *ctx, AioHandler *node)

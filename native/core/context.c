@@ -364,6 +364,9 @@ static void aio_ctx_finalize(GSource *source)
     if (ctx->source == source) {
         ctx->source = NULL;
     }
+    /* Its address may be reused by the next source: no node may still
+     * believe it is in that one. */
+    aio__gsource_forget_locked(ctx, source);
     aio__lockcnt_unlock(&ctx->list_lock);
     aio_context_unref(ctx);
 }

@@ -75,6 +75,20 @@ static void fdmon_sync_source(AioContext *ctx)
     }
 }
 
+void aio__gsource_forget_locked(AioContext *ctx, GSource *source)
+{
+    /* Walk deleted nodes too: a node retired outside the home thread may
+     * still name the source until it is freed. */
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (node->in_source == source) {
+            node->in_source = NULL;
+        }
+    }
+    if (ctx->fdmon_pfd_in_source == source) {
+        ctx->fdmon_pfd_in_source = NULL;
+    }
+}
+
 void aio__gsource_sync_all_locked(AioContext *ctx)
 {
     for (AioHandler *node = ctx->handlers; node; node = node->next) {
