@@ -405,12 +405,19 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
 {
     struct io_uring *ring = ring_of(ctx);
 
+    /* While external handlers are paused, poll(2) stands in (see wait())
+     * and is the only thing that sees the fds: handlers that left the poll
+     * list, or never joined it, would otherwise wait for enableExternal().
+     * Busy polling therefore ends at once in that state. */
+    if (aio_external_disabled(ctx)) {
+        return true;
+    }
     /* Completions or submissions waiting: userspace polling must stop so
      * that wait() handles them.  This is what lets io_uring drop idle poll
      * handlers without starving fds. */
     return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
            io_uring_sq_ready(ring) || atomic_read(&ctx->submit_list) != NULL ||
-           (ctx->io_uring_parked && !aio_external_disabled(ctx)) ||
+           ctx->io_uring_parked ||
            /* Resting handlers, and this call will not poll them: wait()
             * arms them. */
            (ctx->io_uring_resting && !ctx->poll_this_call);

@@ -39,8 +39,9 @@ struct FDMonOps {
      * need_wait:
      * Returns: true if wait() must be called because busy polling cannot
      * see everything (for poll/epoll: some handler has no io_poll; for
-     * io_uring: completions or submissions waiting, or polled handlers
-     * left unwatched that this call will not poll).  Home thread.
+     * io_uring: completions or submissions waiting, polled handlers left
+     * unwatched that this call will not poll, or external handlers paused,
+     * when poll(2) stands in for it).  Home thread.
      */
     bool (*need_wait)(AioContext *ctx);
 
