@@ -185,15 +185,23 @@ static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
     }
     /* A zero timeout (non-blocking call) means no busy polling at all. */
     max_ns = aio__soonest(*timeout, max_ns);
-    ctx->poll_this_call = max_ns != 0;
-    if (max_ns && ctx->fdmon_ops->poll_begin) {
+    if (!max_ns) {
+        return false;
+    }
+    /* Set before poll_begin and need_wait(): handlers that poll_begin lets
+     * rest must not count as a reason to wait. */
+    ctx->poll_this_call = true;
+    if (ctx->fdmon_ops->poll_begin) {
         ctx->fdmon_ops->poll_begin(ctx);
     }
-    if (max_ns && !ctx->fdmon_ops->need_wait(ctx)) {
-        poll_set_started(ctx, ready, true);
-        return run_poll_handlers(ctx, ready, max_ns, timeout);
+    if (ctx->fdmon_ops->need_wait(ctx)) {
+        /* No busy polling after all: then nobody checks the resting
+         * handlers, so the wait must arm them (need_wait() now says so). */
+        ctx->poll_this_call = false;
+        return false;
     }
-    return false;
+    poll_set_started(ctx, ready, true);
+    return run_poll_handlers(ctx, ready, max_ns, timeout);
 }
 
 /* Grows or shrinks @node's busy-poll time from how long this iteration
