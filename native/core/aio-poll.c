@@ -248,7 +248,7 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandler *ready = NULL;
-    bool progress, use_notify_me;
+    bool progress, use_notify_me, waits;
     int64_t timeout, start = 0, block_ns = 0;
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
@@ -269,6 +269,10 @@ bool aio_poll(AioContext *ctx, bool blocking)
      * sees notify_me == 0 can skip the eventfd write, because this call
      * re-evaluates everything before any later blocking wait. */
     use_notify_me = timeout != 0;
+    /* A call that would block waits, even if a pending notification then
+     * makes that wait non-blocking: skipping it would leave the fds
+     * unchecked whenever need_wait() is false. */
+    waits = timeout != 0;
     if (use_notify_me) {
         atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) + 2);
         /* Make notify_me visible before reading notified, bh_list and the
@@ -279,7 +283,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
         }
     }
 
-    if (timeout || ctx->fdmon_ops->need_wait(ctx)) {
+    if (waits || ctx->fdmon_ops->need_wait(ctx)) {
         /* Turn busy polling off only right before blocking, so that
          * pollers can rely on their fd notifications again. */
         if (timeout && poll_set_started(ctx, &ready, false)) {

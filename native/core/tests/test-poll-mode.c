@@ -1449,11 +1449,39 @@ static void test_unarmed_after_no_busy_poll(void)
     }
 }
 
+/* A blocking call that finds a notification pending does not block, but
+ * it still looks at the fds: every handler having io_poll (need_wait()
+ * false on poll/epoll) must not make it skip the wait altogether.  Found
+ * with the defect-3 sequence once the adaptive poll time had shrunk. */
+static void test_notified_blocking_call_checks_fds(void)
+{
+    AioContext *ctx = test_ctx_new();
+    DrainH d = { 0 };
+    int p[2];
+
+    test_pipe(p);
+    d.fd = p[0];
+    g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, drain_read, NULL,
+                                       drain_poll, noop_ready, &d), ==, 0);
+    test_drain(ctx);
+    for (int i = 1; i <= 20; i++) {
+        test_write_byte(p[1]);
+        aio_notify(ctx);    /* nobody waits: only `notified` is set */
+        g_assert_true(aio_poll(ctx, true));
+        g_assert_cmpint(d.bytes, ==, i);
+    }
+    test_remove_fd(ctx, p[0]);
+    test_close_pair(p);
+    test_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
     g_test_add_func("/poll-mode/off-by-default", test_off_by_default);
+    g_test_add_func("/poll-mode/fd-wake/notified-blocking-call-checks-fds",
+                    test_notified_blocking_call_checks_fds);
     g_test_add_func("/poll-mode/fd-wake/armed-when-not-busy-polling",
                     test_unarmed_after_no_busy_poll);
     g_test_add_func("/poll-mode/join/on-first-dispatch",
