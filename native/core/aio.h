@@ -639,8 +639,16 @@ void qemu_clock_virtual_resume(void);
  *
  * Timers that become due run on the next aio_poll()/dispatch.  Notifies
  * every context.  Any thread.
+ *
+ * The clock never wraps: a step that would take it past INT64_MAX is
+ * refused and changes nothing (we differ from QEMU, whose qtest clock
+ * step has no such check and returns nothing).  A running clock that was
+ * stepped close to INT64_MAX reads INT64_MAX from there on.
+ *
+ * Returns: 0, -ERANGE if the step would pass INT64_MAX, or -EINVAL if
+ * @ns is negative.
  */
-void qemu_clock_virtual_step(int64_t ns);
+int qemu_clock_virtual_step(int64_t ns);
 
 /** qemu_clock_virtual_stopped: Returns: whether the virtual clock is
  * stopped.  Any thread. */
