@@ -362,6 +362,9 @@ struct AioContext {
     /* Poll handlers left without a POLL_ADD while busy polling checks
      * them instead (home thread). */
     AioHandler *io_uring_resting;
+    /* Handlers the GSource check found ready, held for its dispatch (a
+     * ready list; home thread). */
+    AioHandler *io_uring_checked;
     /* Why the fd monitor asked for is not in use, or NULL. */
     char *fdmon_fallback_reason;
     /* Created with AIO_FDMON_REQUEST_AUTO: io_uring gives way to ppoll once

@@ -302,6 +302,17 @@ static int process_cq_ring(AioContext *ctx, AioHandler **ready)
     return n;
 }
 
+/* Moves the handlers the GSource check found ready onto @ready (empty, or
+ * not: they go first).  Home thread. */
+static void take_checked(AioContext *ctx, AioHandler **ready)
+{
+    AioHandler *node;
+
+    while ((node = aio__pop_ready_handler(&ctx->io_uring_checked))) {
+        aio__add_ready_handler(ready, node, node->pfd.revents);
+    }
+}
+
 /* Re-arms the nodes parked while external handlers were paused. */
 static void unpark(AioContext *ctx)
 {
@@ -349,6 +360,9 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
         process_cq_ring(ctx, NULL);
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
+    /* A GSource check found these but no dispatch followed (the drivers
+     * take turns): they are this wait's now. */
+    take_checked(ctx, ready);
     /* Polled handlers may stay unwatched only through a wait that does
      * not block, in a call that busy-polls: any other call would leave
      * them with nobody looking. */
@@ -441,12 +455,21 @@ static bool fdmon_io_uring_gsource_check(AioContext *ctx)
 {
     struct io_uring *ring = ring_of(ctx);
 
-    return io_uring_cq_ready(ring) != 0 || io_uring_cq_has_overflow(ring);
+    /* Not every completion makes a handler ready (a POLL_REMOVE's, a
+     * cancelled POLL_ADD's): only those that do may make GLib dispatch,
+     * so they are processed here and held for the dispatch. */
+    if (io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring)) {
+        aio__lockcnt_inc(&ctx->list_lock);
+        process_cq_ring(ctx, &ctx->io_uring_checked);
+        aio__lockcnt_dec(&ctx->list_lock);
+    }
+    return ctx->io_uring_checked != NULL;
 }
 
 static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
                                             AioHandler **ready)
 {
+    take_checked(ctx, ready);
     process_cq_ring(ctx, ready);
 }
 
@@ -533,6 +556,10 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     }
     ctx->io_uring_resting = NULL;
     ctx->io_uring_parked = false;
+    /* Held ready nodes are dropped: their fds are level-triggered and
+     * poll(2) sees them again (the notifier's eventfd too, undrained). */
+    while (aio__pop_ready_handler(&ctx->io_uring_checked)) {
+    }
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
     aio__gsource_sync_all_locked(ctx);

@@ -53,7 +53,10 @@ struct FDMonOps {
      *
      * gsource_prepare (nullable): called from GSource prepare, e.g. to
      * submit queued io_uring work.  Home thread.
-     * gsource_check: Returns: whether ctx->fdmon_pfd says fds are ready.
+     * gsource_check: Returns: whether some handler is ready to dispatch
+     * (not merely whether ctx->fdmon_pfd is readable: io_uring completions
+     * that dispatch nothing do not count; io_uring holds the ready ones
+     * for gsource_dispatch, or the next wait, in ctx->io_uring_checked).
      * gsource_dispatch: adds the ready handlers to @ready without blocking.
      * Called with list_lock incremented, from the home thread.
      */

@@ -506,6 +506,39 @@ static void test_reattach_keeps_fds(void)
     test_ctx_free(ctx);
 }
 
+/* An iteration returns TRUE only when a callback ran: removing a handler
+ * (on io_uring, a POLL_REMOVE and a cancelled POLL_ADD whose completions
+ * make the ring fd readable) runs none.  QEMU's /aio-gsource/flush. */
+static void test_removal_is_not_dispatch(void)
+{
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main = test_attach(ctx);
+    ReadCount r = { 0 };
+    int fds[2];
+
+    test_pipe(fds);
+    r.fd = fds[0];
+    for (int round = 0; round < 20; round++) {
+        g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, read_count_cb,
+                                           NULL, NULL, NULL, &r), ==, 0);
+        test_main_drain(main);
+        test_write_byte(fds[1]);
+        while (r.n == round) {
+            g_assert_true(g_main_context_iteration(main, TRUE));
+        }
+        test_main_drain(main);
+        g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL,
+                                           NULL, NULL, NULL), ==, 0);
+        for (int i = 0; i < 5; i++) {
+            g_assert_false(g_main_context_iteration(main, FALSE));
+        }
+        g_assert_cmpint(r.n, ==, round + 1);
+    }
+    test_detach(ctx, main);
+    test_close_pair(fds);
+    test_ctx_free(ctx);
+}
+
 static void test_attach_default_main_context(void)
 {
     AioContext *ctx = test_ctx_new();
@@ -780,6 +813,8 @@ int main(int argc, char **argv)
     g_test_add_func("/gsource/attach-detach-attach",
                     test_attach_detach_attach);
     g_test_add_func("/gsource/reattach-keeps-fds", test_reattach_keeps_fds);
+    g_test_add_func("/gsource/removal-is-not-dispatch",
+                    test_removal_is_not_dispatch);
     g_test_add_func("/gsource/attach-default-main-context",
                     test_attach_default_main_context);
     g_test_add_func("/gsource/detach-clears-bit0", test_detach_clears_bit0);
