@@ -201,8 +201,19 @@ AioHandler *aio__pop_ready_handler(AioHandler **ready);
 /* Inserts @node in ctx->poll_handlers / takes it off (home thread). */
 void aio__poll_list_insert(AioContext *ctx, AioHandler *node);
 void aio__poll_list_remove(AioHandler *node);
-/* Dispatches every node (the GSource path). */
-bool aio__dispatch_handlers(AioContext *ctx);
+/* The GSource dispatch in two steps.  aio__gsource_collect() gathers, on
+ * @ready, the handlers the back end's own fd reports ready (epoll,
+ * io_uring) and returns true, or returns false when GLib polled each fd
+ * itself.  It runs before the BHs, so that what one dispatch runs is what
+ * was ready when GLib polled, whatever the back end: readiness arising
+ * during the dispatch (a BH's aio_notify() writing the eventfd) is left
+ * for the next iteration on poll, epoll and io_uring alike, as with
+ * QEMU's ppoll.  aio__dispatch_handlers() then dispatches @ready
+ * (@collected) or every node's revents.  Home thread, list_lock inc'd
+ * across both. */
+bool aio__gsource_collect(AioContext *ctx, AioHandler **ready);
+bool aio__dispatch_handlers(AioContext *ctx, bool collected,
+                            AioHandler **ready);
 /* Whether any node has ready revents (the GSource check). */
 bool aio__pending(AioContext *ctx);
 /* Frees the deleted nodes if the caller is the outermost walker.  Called

@@ -339,6 +339,8 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    AioHandler *ready = NULL;
+    bool collected;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -347,8 +349,11 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     }
 
     aio__lockcnt_inc(&ctx->list_lock);
+    /* Readiness as GLib's poll saw it, before the BHs run (see
+     * aio__gsource_collect). */
+    collected = aio__gsource_collect(ctx, &ready);
     aio_bh_poll(ctx);
-    aio__dispatch_handlers(ctx);
+    aio__dispatch_handlers(ctx, collected, &ready);
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);

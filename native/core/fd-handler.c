@@ -451,16 +451,25 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
     return progress;
 }
 
-bool aio__dispatch_handlers(AioContext *ctx)
+bool aio__gsource_collect(AioContext *ctx, AioHandler **ready)
+{
+    if (aio__gsource_per_fd(ctx)) {
+        return false;       /* GLib's poll filled each node's revents */
+    }
+    ctx->fdmon_pfd.revents = 0;
+    ctx->fdmon_ops->gsource_dispatch(ctx, ready);
+    return true;
+}
+
+bool aio__dispatch_handlers(AioContext *ctx, bool collected,
+                            AioHandler **ready)
 {
     bool progress = false;
 
-    if (!aio__gsource_per_fd(ctx)) {
-        AioHandler *ready = NULL, *node;
+    if (collected) {
+        AioHandler *node;
 
-        ctx->fdmon_pfd.revents = 0;
-        ctx->fdmon_ops->gsource_dispatch(ctx, &ready);
-        while ((node = aio__pop_ready_handler(&ready))) {
+        while ((node = aio__pop_ready_handler(ready))) {
             progress |= aio__dispatch_handler(ctx, node);
         }
         return progress;

@@ -283,11 +283,10 @@ static void test_extra_iteration_after_notify_in_dispatch(void)
     g_assert_true(g_main_context_iteration(main, FALSE));
     g_assert_cmpint(d.n, ==, 1);
     /* prepare returned TRUE, so bit 0 was still set when the callback
-     * notified: the eventfd was written.  With fdmon-poll the next
+     * notified: the eventfd was written.  The next
      * iteration finds it readable and dispatches (draining it) — exactly
-     * once; epoll and io_uring drain it in the same dispatch (see
-     * test_gsource_per_fd()). */
-    test_main_extra_iterations(ctx, main);
+     * once, on every monitor (see test_main_extra_iterations()). */
+    test_main_extra_iterations(main);
     g_assert_cmpint(d.n, ==, 1);
 
     /* The same notify from aio_poll() instead of GLib: no waiter bit, no
