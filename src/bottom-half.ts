@@ -10,14 +10,24 @@ import type { AioContext } from './context';
 import { kConstruct, type NativeBottomHalf } from './native';
 import { touchNodeLoop } from './node-loop';
 import { makeToken, type SharedToken } from './shared';
+import { illegalConstructor } from './validate';
 
+/**
+ * A bottom half (QEMUBH): a callback the context runs in its next BH pass
+ * once scheduled.  Create one with `ctx.bh(callback, options?)`; the
+ * constructor is not public (`new BottomHalf()` throws ERR_ILLEGAL_CONSTRUCTOR).
+ */
 export class BottomHalf {
   readonly #native: NativeBottomHalf;
   readonly #context: AioContext;
 
-  /** @internal Use AioContext.prototype.bh(). */
+  /**
+   * Not for callers: `new BottomHalf()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Create one with `ctx.bh(callback, options?)`.
+   * @internal
+   */
   constructor(token: typeof kConstruct, native: NativeBottomHalf, context: AioContext) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use AioContext.prototype.bh()');
+    if (token !== kConstruct) throw illegalConstructor('AioContext.prototype.bh()');
     this.#native = native;
     this.#context = context;
   }

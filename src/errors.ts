@@ -45,6 +45,15 @@ export type AioErrnoCode =
 
 export type AioErrorCode = AioStateCode | AioErrnoCode;
 
+function messageOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 export class AioError extends Error {
   /** 'ERR_AIO_*' for a state of the binding, an errno name for a core error. */
   readonly code: AioErrorCode;
@@ -54,7 +63,10 @@ export class AioError extends Error {
   readonly syscall?: string;
 
   constructor(message: string, code: AioErrorCode, errno?: number, syscall?: string) {
-    super(message);
+    // Any value makes a message, as with Error itself; a Symbol (which
+    // Error's own conversion refuses) or an object whose toString throws
+    // must not turn making the error into another error.
+    super(messageOf(message));
     this.code = code;
     if (errno !== undefined) this.errno = errno;
     if (syscall !== undefined) this.syscall = syscall;

@@ -19,6 +19,7 @@
  * unref() or detach().
  */
 import { kConstruct, binding, type NativeContext, type NativeMainContext, type NativeNodeLoop } from './native';
+import { illegalConstructor } from './validate';
 
 /** Counters of one attachment; frozen at detach(). */
 export interface NodeLoopStats {
@@ -66,15 +67,24 @@ export function forgetNodeLoopFd(fd: number): void {
   for (const native of allLoops) native.forgetFd(fd);
 }
 
-/** The handle returned by attachToNodeLoop(). */
+/**
+ * The handle returned by `ctx.attachToNodeLoop()` and
+ * `mainContext.attachToNodeLoop()`, the only ways to get one
+ * (`new NodeLoopHandle()` throws ERR_ILLEGAL_CONSTRUCTOR).
+ */
 export class NodeLoopHandle implements Disposable {
   readonly #native: NativeNodeLoop;
   #owner: object | null;
   #onDetach: (() => void) | null;
 
-  /** @internal Use ctx.attachToNodeLoop() or mainContext.attachToNodeLoop(). */
+  /**
+   * Not for callers: `new NodeLoopHandle()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one from `ctx.attachToNodeLoop()` or
+   * `mainContext.attachToNodeLoop()`.
+   * @internal
+   */
   constructor(token: typeof kConstruct, native: NativeNodeLoop, owner: object, onDetach: () => void) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use attachToNodeLoop()');
+    if (token !== kConstruct) throw illegalConstructor('ctx.attachToNodeLoop() or mainContext.attachToNodeLoop()');
     this.#native = native;
     this.#owner = owner;
     this.#onDetach = onDetach;

@@ -21,8 +21,8 @@
  * remote call never touches freed memory.  A token of the wrong kind is a
  * TypeError.
  */
-import { binding, type NativeRemoteBottomHalf, type NativeRemoteContext } from './native';
-import { invalidArg } from './validate';
+import { binding, kConstruct, type NativeRemoteBottomHalf, type NativeRemoteContext } from './native';
+import { illegalConstructor, invalidArg } from './validate';
 
 /** The kinds of object a token can name. */
 export type SharedTokenKind = 'aio-context' | 'aio-bh';
@@ -60,15 +60,21 @@ function tokenId(t: unknown, kind: SharedTokenKind): number {
 /**
  * A handle on a context of any thread.  notify() is aio_notify;
  * acquire()/release() take and give back the context's recursive lock (the
- * 2017–2023 QEMU API; see README "Threads").
+ * 2017–2023 QEMU API; see README "Threads").  Get one with
+ * `remoteContext(token)` (`new RemoteContext()` throws ERR_ILLEGAL_CONSTRUCTOR).
  */
 export class RemoteContext {
   readonly #native: NativeRemoteContext;
   /** The token this handle was made from. */
   readonly token: SharedToken;
 
-  /** @internal Use remoteContext(). */
-  constructor(native: NativeRemoteContext, token: SharedToken) {
+  /**
+   * Not for callers: `new RemoteContext()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one with `remoteContext(token)`.
+   * @internal
+   */
+  constructor(key: typeof kConstruct, native: NativeRemoteContext, token: SharedToken) {
+    if (key !== kConstruct) throw illegalConstructor('remoteContext(token)');
     this.#native = native;
     this.token = token;
   }
@@ -94,14 +100,23 @@ export class RemoteContext {
   }
 }
 
-/** A handle on a bottom half of any thread. */
+/**
+ * A handle on a bottom half of any thread.  Get one with
+ * `remoteBottomHalf(token)` (`new RemoteBottomHalf()` throws
+ * ERR_ILLEGAL_CONSTRUCTOR).
+ */
 export class RemoteBottomHalf {
   readonly #native: NativeRemoteBottomHalf;
   /** The token this handle was made from. */
   readonly token: SharedToken;
 
-  /** @internal Use remoteBottomHalf(). */
-  constructor(native: NativeRemoteBottomHalf, token: SharedToken) {
+  /**
+   * Not for callers: `new RemoteBottomHalf()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one with `remoteBottomHalf(token)`.
+   * @internal
+   */
+  constructor(key: typeof kConstruct, native: NativeRemoteBottomHalf, token: SharedToken) {
+    if (key !== kConstruct) throw illegalConstructor('remoteBottomHalf(token)');
     this.#native = native;
     this.token = token;
   }
@@ -124,7 +139,7 @@ export class RemoteBottomHalf {
  */
 export function remoteContext(t: SharedToken): RemoteContext {
   const id = tokenId(t, 'aio-context');
-  return new RemoteContext(new binding.RemoteContext(id), makeToken('aio-context', id));
+  return new RemoteContext(kConstruct, new binding.RemoteContext(id), makeToken('aio-context', id));
 }
 
 /**
@@ -134,5 +149,5 @@ export function remoteContext(t: SharedToken): RemoteContext {
  */
 export function remoteBottomHalf(t: SharedToken): RemoteBottomHalf {
   const id = tokenId(t, 'aio-bh');
-  return new RemoteBottomHalf(new binding.RemoteBottomHalf(id), makeToken('aio-bh', id));
+  return new RemoteBottomHalf(kConstruct, new binding.RemoteBottomHalf(id), makeToken('aio-bh', id));
 }

@@ -9,15 +9,24 @@
 import type { AioContext } from './context';
 import { kConstruct, type NativeTimer } from './native';
 import { touchNodeLoop } from './node-loop';
-import { checkFiniteNumber } from './validate';
+import { checkFiniteNumber, illegalConstructor } from './validate';
 
+/**
+ * A timer (QEMUTimer) on one of the context's clocks.  Create one with
+ * `ctx.timer(clock, scale, callback)`; the constructor is not public
+ * (`new Timer()` throws ERR_ILLEGAL_CONSTRUCTOR).
+ */
 export class Timer {
   readonly #native: NativeTimer;
   readonly #context: AioContext;
 
-  /** @internal Use AioContext.prototype.timer(). */
+  /**
+   * Not for callers: `new Timer()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Create one with `ctx.timer(clock, scale, callback)`.
+   * @internal
+   */
   constructor(token: typeof kConstruct, native: NativeTimer, context: AioContext) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use AioContext.prototype.timer()');
+    if (token !== kConstruct) throw illegalConstructor('AioContext.prototype.timer()');
     this.#native = native;
     this.#context = context;
   }
