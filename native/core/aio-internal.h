@@ -398,5 +398,8 @@ void aio__prepare(AioContext *ctx);
 /* Applies pending aio_context_set_poll_params() calls to the handlers'
  * poll times.  Home thread. */
 void aio__poll_params_sync(AioContext *ctx);
+/* Returns: whether a set_poll_params() from another thread is not applied
+ * yet (the next aio_poll() resets every poll time).  Home thread. */
+bool aio__poll_params_pending(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -157,6 +157,13 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
 
 /* Applies an aio_context_set_poll_params() from any thread: every
  * handler's adaptive poll time starts again from 0.  Home thread. */
+bool aio__poll_params_pending(AioContext *ctx)
+{
+    /* Acquire pairs with the release in aio_context_set_poll_params(). */
+    return __atomic_load_n(&ctx->poll_params_gen, __ATOMIC_ACQUIRE) !=
+           ctx->poll_params_seen;
+}
+
 void aio__poll_params_sync(AioContext *ctx)
 {
     unsigned gen = __atomic_load_n(&ctx->poll_params_gen, __ATOMIC_ACQUIRE);

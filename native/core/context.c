@@ -467,11 +467,14 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->notify_me = atomic_read(&ctx->notify_me);
     stats->notified = atomic_read(&ctx->notified);
     stats->poll_started = ctx->poll_started;
-    if (aio_context_in_home_thread(ctx)) {
-        aio__poll_params_sync(ctx);
-    }
-    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
-        poll_ns = MAX(poll_ns, node->poll_ns);
+    /* A getter changes nothing: poll params set from another thread since
+     * the last aio_poll() will reset every poll time to 0 there (see
+     * aio__poll_params_sync), so that is what is reported meanwhile. */
+    if (!aio__poll_params_pending(ctx)) {
+        for (AioHandler *node = ctx->poll_handlers; node;
+             node = node->poll_next) {
+            poll_ns = MAX(poll_ns, node->poll_ns);
+        }
     }
     stats->poll_ns = poll_ns;
     aio__lockcnt_lock(&ctx->list_lock);

@@ -1175,6 +1175,16 @@ static void test_params_other_thread_resets(void)
     reach_first_step(ctx, &h, POLL_MAX_NS);
 
     g_thread_join(g_thread_new("set-poll-params", set_params_thread, &args));
+    /* Reported as reset at once, but the getter applies nothing: the
+     * handler's own poll time and the generation seen stay as they were
+     * until the loop's next aio_poll(). */
+    g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
+    g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
+    g_assert_true(aio__poll_params_pending(ctx));
+    g_assert_cmpint(ctx->poll_handlers->poll_ns, ==, FIRST_POLL_NS);
+    g_assert_false(aio_poll(ctx, false));
+    g_assert_false(aio__poll_params_pending(ctx));
+    g_assert_cmpint(ctx->poll_handlers->poll_ns, ==, 0);
     g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
 
     ph_remove(ctx, &h);
