@@ -263,6 +263,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
     aio_context_ref(ctx);
+    aio__fdmon_epoll_fallback(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     if (atomic_read(&ctx->poll_max_ns)) {
         start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);

@@ -302,6 +302,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     if (ctx->fdmon_auto) {
         aio__fdmon_io_uring_stop(ctx);      /* no-op once switched */
     }
+    aio__fdmon_epoll_fallback(ctx);
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
      * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
@@ -479,7 +480,9 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->poll_ns = poll_ns;
     aio__lockcnt_lock(&ctx->list_lock);
     stats->handlers = ctx->nr_handlers;
-    stats->fdmon = ctx->fdmon_ops->kind;
+    /* An epoll_ctl failure not yet acted on: poll is what it will be. */
+    stats->fdmon = atomic_read(&ctx->epoll.failed) ? AIO_FDMON_POLL
+                                                   : ctx->fdmon_ops->kind;
     stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);

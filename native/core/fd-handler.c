@@ -140,9 +140,37 @@ static void handler_unlink(AioContext *ctx, AioHandler *node)
     }
 }
 
-/* Retires @node.  Called with the mutex held.  Returns: whether the caller
- * must free it after unlocking (nobody is walking). */
-static bool handler_retire(AioContext *ctx, AioHandler *node)
+/* Unlinks @node from every list and frees it.  Called with the mutex held
+ * and no walker active (or by the outermost walker holding the mutex). */
+static void handler_free(AioContext *ctx, AioHandler *node)
+{
+    handler_unlink(ctx, node);
+    if (node->ready_pprev) {
+        /* Not expected (ready lists are drained before this), but a
+         * dangling link would be fatal. */
+        *node->ready_pprev = node->ready_next;
+        if (node->ready_next) {
+            node->ready_next->ready_pprev = node->ready_pprev;
+        }
+    }
+    g_free(node);
+}
+
+void aio__handler_release(AioContext *ctx, AioHandler *node)
+{
+    node->fdmon_owned = false;
+    if (aio__lockcnt_count(&ctx->list_lock) > 0) {
+        /* A walker may hold it: the outermost one frees it. */
+        node->next_deleted = ctx->deleted_handlers;
+        /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
+        atomic_store_release(&ctx->deleted_handlers, node);
+        return;
+    }
+    handler_free(ctx, node);
+}
+
+/* Retires @node.  Called with the mutex held. */
+static void handler_retire(AioContext *ctx, AioHandler *node)
 {
     atomic_set(&node->deleted, true);
     if (aio_context_in_home_thread(ctx)) {
@@ -152,19 +180,10 @@ static bool handler_retire(AioContext *ctx, AioHandler *node)
         node->poll_ready = false;
     }
     node_sync_source(ctx, node);
-    if (node->fdmon_owned) {
-        /* The back end frees it once the kernel lets go of it. */
-        return false;
+    if (!node->fdmon_owned) {
+        /* Else the back end releases it once the kernel lets go of it. */
+        aio__handler_release(ctx, node);
     }
-    if (aio__lockcnt_count(&ctx->list_lock) > 0) {
-        /* A walker may hold it: the outermost one frees it. */
-        node->next_deleted = ctx->deleted_handlers;
-        /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
-        atomic_store_release(&ctx->deleted_handlers, node);
-        return false;
-    }
-    handler_unlink(ctx, node);
-    return true;
 }
 
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
@@ -173,7 +192,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           void *opaque, bool is_notifier)
 {
     AioHandler *old, *node = NULL;
-    bool deleting, free_old = false;
+    bool deleting;
 
     if (fd < 0) {
         return -EINVAL;
@@ -229,13 +248,9 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
     }
     ctx->fdmon_ops->update(ctx, old, node);
     if (old) {
-        free_old = handler_retire(ctx, old);
+        handler_retire(ctx, old);
     }
     aio__lockcnt_unlock(&ctx->list_lock);
-
-    if (free_old) {
-        g_free(old);
-    }
     aio_notify(ctx);
     return 0;
 }
@@ -320,12 +335,12 @@ void aio__handlers_finalize(AioContext *ctx)
     AioHandler *node;
 
     g_assert(aio__lockcnt_count(&ctx->list_lock) == 0);
+    /* Deleted nodes are still linked: this frees them too. */
     while ((node = ctx->handlers)) {
-        ctx->handlers = node->next;
-        g_free(node);
+        handler_free(ctx, node);
     }
     ctx->deleted_handlers = NULL;
-    ctx->poll_handlers = NULL;
+    g_assert(ctx->poll_handlers == NULL);
 }
 
 void aio_disable_external(AioContext *ctx)
@@ -531,16 +546,7 @@ void aio__free_deleted_handlers(AioContext *ctx)
     }
     while ((node = ctx->deleted_handlers)) {
         ctx->deleted_handlers = node->next_deleted;
-        handler_unlink(ctx, node);
-        if (node->ready_pprev) {
-            /* Not expected (ready lists are drained before this), but a
-             * dangling link would be fatal. */
-            *node->ready_pprev = node->ready_next;
-            if (node->ready_next) {
-                node->ready_next->ready_pprev = node->ready_pprev;
-            }
-        }
-        g_free(node);
+        handler_free(ctx, node);
     }
     aio__lockcnt_inc_and_unlock(&ctx->list_lock);
 }

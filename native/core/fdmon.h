@@ -107,10 +107,14 @@ extern const FDMonOps aio__fdmon_poll_ops;
  * AIO_EPOLL_THRESHOLD fds. */
 #define AIO_EPOLL_THRESHOLD 64
 extern const FDMonOps aio__fdmon_epoll_ops;
-/* Creates ctx->epollfd (-1 if epoll is unavailable).  From aio_context_new. */
+/* Creates ctx->epoll.fd (-1 if epoll is unavailable).  From aio_context_new. */
 void aio__fdmon_epoll_setup(AioContext *ctx);
-/* Closes ctx->epollfd.  From finalization. */
+/* Closes ctx->epoll.fd.  From finalization. */
 void aio__fdmon_epoll_cleanup(AioContext *ctx);
+/* Moves the context to poll for good if epoll_ctl refused an fd since the
+ * last call (ctx->epoll.failed).  Home thread, outside fdmon callbacks:
+ * at the start of aio_poll() and of GSource prepare. */
+void aio__fdmon_epoll_fallback(AioContext *ctx);
 /* Registers every handler with epoll and switches ctx->fdmon_ops to it.
  * Returns: false (staying on poll for good) on failure.  Home thread. */
 bool aio__fdmon_epoll_try_enable(AioContext *ctx);
