@@ -577,7 +577,13 @@ typedef struct AioContextStats {
     const char *fdmon_fallback_reason;
 } AioContextStats;
 
-/** aio_context_get_stats: fills @stats.  Home thread (other fields racy). */
+/**
+ * aio_context_get_stats: fills @stats, changing nothing in @ctx.  Poll
+ * params set from another thread and not yet applied by aio_poll() show
+ * as the reset they will cause (poll_ns 0); an epoll_ctl failure not yet
+ * acted on by the home thread shows as fdmon poll.  Home thread (from
+ * other threads the fields are racy snapshots).
+ */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
 
 /**
