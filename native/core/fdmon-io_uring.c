@@ -423,6 +423,8 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
     return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
            io_uring_sq_ready(ring) || atomic_read(&ctx->uring.submit_list) != NULL ||
            ctx->uring.parked ||
+           /* Found ready by a GSource check that no dispatch followed. */
+           ctx->uring.checked != NULL ||
            /* Resting handlers, and this call will not poll them: wait()
             * arms them. */
            (ctx->uring.resting && !ctx->poll_this_call);

@@ -816,6 +816,55 @@ static void test_io_uring_gsource_polls_ring(void)
     test_ctx_free(ctx);
 }
 
+/* io_uring: the GSource check takes the completions and holds the ready
+ * handlers for its dispatch.  When no dispatch follows (a GLib loop that
+ * checks and then stops), the next aio_poll() must still run them. */
+static void test_io_uring_checked_then_aio_poll(void)
+{
+    AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_IO_URING);
+    GMainContext *main;
+    Ev ev;
+
+    if (test_ctx_fell_back(ctx)) {
+        test_ctx_free(ctx);
+        return;
+    }
+    main = test_attach(ctx);
+    ev_init(&ev, ctx);
+    ev_add(&ev, false);
+    test_main_drain(main);
+    for (int round = 1; round <= 10; round++) {
+        GPollFD fds[16];
+        gint prio, timeout, n;
+        gboolean ready = FALSE;
+
+        event_notifier_set(&ev.e);
+        /* prepare/query/poll/check by hand until the check says ready; no
+         * dispatch. */
+        for (int i = 0; i < 1000 && !ready; i++) {
+            g_assert_true(g_main_context_acquire(main));
+            g_main_context_prepare(main, &prio);
+            n = g_main_context_query(main, prio, &timeout, fds,
+                                     G_N_ELEMENTS(fds));
+            g_assert_cmpint(g_poll(fds, n, 1000), >=, 0);
+            ready = g_main_context_check(main, prio, fds, n);
+            g_main_context_release(main);
+        }
+        g_assert_true(ready);
+        g_assert_cmpint(ev.calls, ==, round - 1);
+        /* The next aio_poll(), even a non-blocking one, runs it. */
+        g_assert_true(aio_poll(ctx, false));
+        g_assert_cmpint(ev.calls, ==, round);
+        g_assert_false(aio_poll(ctx, false));
+    }
+    ev_remove(&ev);
+    test_main_drain(main);
+    settle_nodes(ctx, 0);
+    test_detach(ctx, main);
+    event_notifier_cleanup(&ev.e);
+    test_ctx_free(ctx);
+}
+
 #ifdef CONFIG_LINUX_IO_URING
 /* Returns: the context's own notifier node (private API). */
 static AioHandler *notifier_node(AioContext *ctx)
@@ -1691,6 +1740,8 @@ int main(int argc, char **argv)
     case AIO_FDMON_REQUEST_IO_URING:
         g_test_add_func("/fdmon/io_uring/gsource-polls-ring-fd",
                         test_io_uring_gsource_polls_ring);
+        g_test_add_func("/fdmon/io_uring/gsource-checked-then-aio-poll",
+                        test_io_uring_checked_then_aio_poll);
 #ifdef CONFIG_LINUX_IO_URING
         g_test_add_func("/fdmon/io_uring/notifier-multishot",
                         test_io_uring_notifier_multishot);
