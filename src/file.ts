@@ -28,7 +28,6 @@ import { abortReason, signalOption, type AbortOptions } from './awaitables';
 import { nativeContext, type AioContext } from './context';
 import { AioError, closedError, type AioErrnoCode } from './errors';
 import { binding, type NativeFile } from './native';
-import { touchNodeLoop } from './node-loop';
 import {
   checkNonNegativeSafeInteger,
   checkOneOf,
@@ -354,7 +353,6 @@ export class AioFile implements Disposable {
 
   #submit(native: NativeFile, req: Aiocb, id: number): Aiocb {
     Aiocb.submitted(req, native, id);
-    touchNodeLoop(this.#ctx);
     return req;
   }
 

@@ -4,7 +4,6 @@
  */
 import { nativeContext, type AioContext } from './context';
 import { binding, type NativeJob } from './native';
-import { touchNodeLoop } from './node-loop';
 import type { SharedToken } from './shared';
 
 /** A plain std::thread started by scheduleFromNativeThread(). */
@@ -68,7 +67,6 @@ export const _testing = {
    */
   threadPoolJob(ctx: AioContext, sleepUs: number, ret: number, cb: ((ret: number) => void) | null): TestPoolJob | null {
     const job = binding._testing.threadPoolJob(nativeContext(ctx, 'ctx'), sleepUs, ret, cb);
-    touchNodeLoop(ctx);
     if (job === null) return null;
     return {
       cancel: () => binding._testing.threadPoolJobCancel(job),

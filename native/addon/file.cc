@@ -9,6 +9,7 @@
 #include "callback.h"
 #include "errors.h"
 #include "guards.h"
+#include "modules.h"
 
 #include <cerrno>
 #include <climits>
@@ -236,8 +237,11 @@ Napi::Value File::Submitted(napi_env env, FileRequest *r, BlockAIOCB *acb)
     r->acb = acb;
     if (requests_.empty()) {
         Ref();             /* this wrapper outlives its requests */
+        requests_.emplace(r->id, r);
+        Context::WorkChanged(owner_);   /* Node's loop: now alive for it */
+    } else {
+        requests_.emplace(r->id, r);
     }
-    requests_.emplace(r->id, r);
     return Napi::Number::New(env, r->id);
 }
 

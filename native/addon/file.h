@@ -100,9 +100,6 @@ private:
     std::list<File *>::iterator pos_;  /* in the context's files_ */
 };
 
-/* alignedBuffer(size, alignment) -> ArrayBuffer (file.cc). */
-Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info);
-
 } // namespace aiocontext
 
 #endif /* AIOCONTEXT_FILE_ADDON_H */

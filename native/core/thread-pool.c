@@ -193,16 +193,6 @@ static void all_remove(ThreadPoolElementAio *req)
     *req->all_pprev = req->all_next;
 }
 
-/* Runs the callback of one DONE request and frees it. */
-static void complete_request(ThreadPoolElementAio *req)
-{
-    all_remove(req);
-    if (req->common.cb) {
-        req->common.cb(req->common.opaque, req->ret);
-    }
-    qemu_aio_unref(req);
-}
-
 static void completion_bh_fn(void *opaque)
 {
     ThreadPoolAio *pool = opaque;
@@ -214,12 +204,10 @@ restart:
         if (atomic_load_acquire(&req->state) != THREAD_DONE) {
             continue;
         }
-        /* If the callback nests aio_poll() to wait for another request
-         * that is DONE too, this BH must run there; after the callback the
-         * scan restarts anyway, so the schedule can be dropped. */
-        qemu_bh_schedule(pool->completion_bh);
-        complete_request(req);
-        qemu_bh_cancel(pool->completion_bh);
+        all_remove(req);
+        /* The scan restarts after each callback (see aio__acb_complete). */
+        aio__acb_complete(&req->common, pool->completion_bh, req->ret);
+        qemu_aio_unref(req);
         goto restart;
     }
 }
@@ -310,10 +298,15 @@ BlockAIOCB *thread_pool_submit_aio(ThreadPoolAio *pool, ThreadPoolFunc *func,
     pool->all_tail = &req->all_next;
 
     pthread_mutex_lock(&pool->lock);
-    if (pool->idle_threads == 0 && pool->cur_threads < pool->max_threads) {
+    g_queue_push_tail_link(&pool->queue, &req->queue_link);
+    /* QEMU spawns only when no thread is idle, so a burst that finds one
+     * idle thread stays on it; we spawn while the queue is longer than the
+     * idle threads that will take from it (each decided thread, too). */
+    if (pool->queue.length > (guint)(pool->idle_threads + pool->new_threads +
+                                     pool->pending_threads) &&
+        pool->cur_threads < pool->max_threads) {
         spawn_thread(pool);
     }
-    g_queue_push_tail_link(&pool->queue, &req->queue_link);
     pthread_cond_signal(&pool->request_cond);
     pthread_mutex_unlock(&pool->lock);
     return &req->common;
@@ -398,8 +391,14 @@ void aio__thread_pool_free(AioContext *ctx)
 
     /* Every request is DONE now; their callbacks run here. */
     while (pool->all_head) {
-        g_assert(atomic_load_acquire(&pool->all_head->state) == THREAD_DONE);
-        complete_request(pool->all_head);
+        ThreadPoolElementAio *req = pool->all_head;
+
+        g_assert(atomic_load_acquire(&req->state) == THREAD_DONE);
+        all_remove(req);
+        if (req->common.cb) {
+            req->common.cb(req->common.opaque, req->ret);
+        }
+        qemu_aio_unref(req);
     }
     qemu_bh_delete(pool->completion_bh);
     qemu_bh_delete(pool->new_thread_bh);

@@ -7,8 +7,10 @@
  * a function run on a worker thread; its completion callback runs in the
  * context's home thread, from a bottom half of the context.
  *
- * Workers are started lazily: a submission that finds no idle worker and
- * fewer than max threads asks for one more, and the thread is created from
+ * Workers are started lazily: a submission that leaves more jobs queued
+ * than idle (or starting) workers, with fewer than max threads, asks for
+ * one more (QEMU asks only when no worker is idle, so a burst that finds
+ * one idle worker stays on it), and the thread is created from
  * a BH of the context (so it inherits the home thread's attributes, as in
  * QEMU), never from inside the submitting call.  A worker that has waited
  * 10 s for work exits if more than min threads are running.
