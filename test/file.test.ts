@@ -557,7 +557,7 @@ test('promises with { signal }: aborted before submits nothing; aborted while qu
   ctx.threadPool.setParams({ min: 0, max: 1 });
   // Occupy the only worker so that the read stays queued.
   let jobRet: number | undefined;
-  _testing.threadPoolJob(ctx, 200_000, 7, (ret) => (jobRet = ret));
+  _testing.threadPoolJob(ctx, 1_500_000, 7, (ret) => (jobRet = ret));
   spinUntil(ctx, () => ctx.threadPool.stats.active === 1);
 
   const ac = new AbortController();
