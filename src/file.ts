@@ -389,48 +389,45 @@ export class AioFile implements Disposable {
 
   /** preadv of @buf at @position; @cb gets the bytes read (short only at end of file). */
   read(buf: ArrayBufferView, position: number, cb: IoCallback): Aiocb {
-    const native = this.#open();
-    checkView(buf, 'buf');
-    checkNonNegativeSafeInteger(position, 'position');
-    checkCallback(cb);
-    pin(buf);
-    const req = new Aiocb(kConstruct, this, Op.Read, cb, buf);
-    return this.#submit(native, req, native.read(req, buf, position));
+    return this.#rw(Op.Read, buf, position, cb);
   }
 
   /** pwritev of @buf at @position; @cb gets the bytes written. */
   write(buf: ArrayBufferView, position: number, cb: IoCallback): Aiocb {
+    return this.#rw(Op.Write, buf, position, cb);
+  }
+
+  /** preadv into @bufs, in order, from @position. */
+  readv(bufs: ArrayBufferView[], position: number, cb: IoCallback): Aiocb {
+    return this.#rwv(Op.Readv, bufs, position, cb);
+  }
+
+  /** pwritev of @bufs, in order, at @position. */
+  writev(bufs: ArrayBufferView[], position: number, cb: IoCallback): Aiocb {
+    return this.#rwv(Op.Writev, bufs, position, cb);
+  }
+
+  #rw(op: Op.Read | Op.Write, buf: ArrayBufferView, position: number, cb: IoCallback): Aiocb {
     const native = this.#open();
     checkView(buf, 'buf');
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
     pin(buf);
-    const req = new Aiocb(kConstruct, this, Op.Write, cb, buf);
-    return this.#submit(native, req, native.write(req, buf, position));
+    const req = new Aiocb(kConstruct, this, op, cb, buf);
+    const id = op === Op.Read ? native.read(req, buf, position) : native.write(req, buf, position);
+    return this.#submit(native, req, id);
   }
 
-  /** preadv into @bufs, in order, from @position. */
-  readv(bufs: ArrayBufferView[], position: number, cb: IoCallback): Aiocb {
+  #rwv(op: Op.Readv | Op.Writev, bufs: ArrayBufferView[], position: number, cb: IoCallback): Aiocb {
     const native = this.#open();
     checkViews(bufs, 'bufs');
     checkNonNegativeSafeInteger(position, 'position');
     checkCallback(cb);
     const views = bufs.slice(); // later changes to the caller's array change nothing
     views.forEach(pin);
-    const req = new Aiocb(kConstruct, this, Op.Readv, cb, views);
-    return this.#submit(native, req, native.readv(req, views, position));
-  }
-
-  /** pwritev of @bufs, in order, at @position. */
-  writev(bufs: ArrayBufferView[], position: number, cb: IoCallback): Aiocb {
-    const native = this.#open();
-    checkViews(bufs, 'bufs');
-    checkNonNegativeSafeInteger(position, 'position');
-    checkCallback(cb);
-    const views = bufs.slice();
-    views.forEach(pin);
-    const req = new Aiocb(kConstruct, this, Op.Writev, cb, views);
-    return this.#submit(native, req, native.writev(req, views, position));
+    const req = new Aiocb(kConstruct, this, op, cb, views);
+    const id = op === Op.Readv ? native.readv(req, views, position) : native.writev(req, views, position);
+    return this.#submit(native, req, id);
   }
 
   /** fdatasync: data written before it is on stable storage. */

@@ -11,12 +11,12 @@
  * AbortSignal, and completions under each driver: poll(),
  * MainContext.iteration() and Node's loop (GTK: gtk-file.test.ts).
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
 import { AioContext, AioError, AioFile, Aiocb, MainContext, _testing } from 'aiocontext';
 import type { AioErrorCode } from 'aiocontext';
+import { runNode, type ChildResult } from './helpers/child.js';
 import { ALIGN, CONFIGS, ioBuffer, openFile, randomBytes, rng, spinUntil, tempDir } from './helpers/files.js';
 import { drain, getGc, iterateUntil, openContext, pollUntil, throwsAio } from './helpers/loop.js';
 
@@ -639,20 +639,8 @@ test('ctx.close() with only idle files closes them; a closed context refuses Aio
 
 const CHILD = path.join(path.dirname(new URL(import.meta.url).pathname), 'helpers', 'file-child.ts');
 
-function runChild(scenario: string, file: string, killMs = 20_000): Promise<{ code: number | null; signal: string | null; lines: string[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import=tsx', CHILD, scenario, file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), killMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, lines: stdout.split('\n').filter((l) => l !== ''), stderr });
-    });
-  });
+function runChild(scenario: string, file: string): Promise<ChildResult> {
+  return runNode(CHILD, [scenario, file], { nodeArgs: ['--expose-gc'] });
 }
 
 function childFile(t: import('ava').ExecutionContext): string {
