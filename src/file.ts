@@ -159,12 +159,12 @@ export class Aiocb {
   #native: NativeFile | null = null;
   #id = 0;
   #op: Op;
-  #cb: ((err: AioError | null, bytes: number) => void) | null;
+  #cb: ((err: AioError | null, bytes: number) => unknown) | null;
   /** The buffers (one view or an array of views), kept until completion. */
   #buffers: unknown;
 
   /** @internal Use the methods of AioFile. */
-  constructor(token: typeof kConstruct, file: AioFile, op: Op, cb: (err: AioError | null, bytes: number) => void, buffers: unknown) {
+  constructor(token: typeof kConstruct, file: AioFile, op: Op, cb: (err: AioError | null, bytes: number) => unknown, buffers: unknown) {
     if (token !== kConstruct) throw new TypeError('Illegal constructor: Aiocb objects come from AioFile methods');
     this.#file = file;
     this.#op = op;
@@ -178,17 +178,20 @@ export class Aiocb {
     req.#id = id;
   }
 
-  /** @internal The addon's completion: @res is a byte count or a negative errno. */
-  static complete(this: void, req: Aiocb, res: number): void {
+  /**
+   * @internal The addon's completion: @res is a byte count or a negative
+   * errno.  Returns what the callback returned, so that a rejected promise
+   * from an async callback is reported as a throw would be.
+   */
+  static complete(this: void, req: Aiocb, res: number): unknown {
     const cb = req.#cb;
     const op = req.#op;
     req.#cb = null;
     req.#buffers = undefined;
     req.#native = null;
     req.#file = null;
-    if (cb === null) return;
-    if (res < 0) cb(errnoError(-res, SYSCALLS[op]), 0);
-    else cb(null, res);
+    if (cb === null) return undefined;
+    return res < 0 ? cb(errnoError(-res, SYSCALLS[op]), 0) : cb(null, res);
   }
 
   /** aio_cancel_async: asks to cancel; no effect once done.  The callback still runs once. */

@@ -159,7 +159,7 @@ export interface NativeBinding {
     flags: number,
     mode: number,
     engine: number,
-    complete: (req: never, res: number) => void,
+    complete: (req: never, res: number) => unknown,
   ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
   /** A zero-filled Uint8Array whose memory is aligned to @alignment (file.cc). */

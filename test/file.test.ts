@@ -499,6 +499,21 @@ test('a throwing callback: poll() rethrows after the pass, the other completions
   file.close();
 });
 
+test.serial('an async completion callback that rejects is reported like one that throws', async (t) => {
+  const ctx = openContext(t);
+  const { file } = openFile(t, ctx, CONFIGS[2]!, randomBytes(4096, 19));
+  const boom = new Error('async boom');
+  let ran = 0;
+  file.read(Buffer.alloc(16), 0, async () => {
+    ran++;
+    throw boom;
+  });
+  pollUntil(ctx, () => ran === 1);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  t.throws(() => ctx.poll(false), { is: boom });
+  t.false(ctx.poll(false));
+});
+
 test('the kernel writes into buffers the caller dropped: GC cannot free them', (t) => {
   const gc = getGc();
   if (gc === undefined) return t.pass('needs --expose-gc');
