@@ -9,8 +9,10 @@
 #define AIOCONTEXT_AIO_INTERNAL_H
 
 #include "aio.h"
+#include "coroutine.h"
 
 #include <pthread.h>
+#include <ucontext.h>
 
 /* Locks are pthread mutexes, not GMutex: GLib builds its mutexes on raw
  * futexes, which ThreadSanitizer cannot see, so it would report every
@@ -136,6 +138,7 @@ struct AioHandler {
     IOHandler *io_poll_ready;
     IOHandler *io_poll_begin;
     IOHandler *io_poll_end;
+    AioFlushHandler *io_flush;  /* the 2012 API: requests in flight? */
     void *opaque;
     bool is_external;
     bool is_notifier;       /* the context's own notifier: never progress */
@@ -362,6 +365,12 @@ struct AioContext {
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;
+
+    /* aio-co.c: coroutines waiting for this context's co_schedule_bh (a
+     * lock-free LIFO through co_scheduled_next), and that BH, made on
+     * first use (both atomic; the BH is published with a CAS). */
+    Coroutine *scheduled_coroutines;
+    QEMUBH *co_schedule_bh;
 };
 
 /* Notifies every live context (the virtual clock moved).  Any thread. */
@@ -376,5 +385,51 @@ void aio__prepare(AioContext *ctx);
 /* Applies pending aio_context_set_poll_params() calls to the handlers'
  * poll times.  Home thread. */
 void aio__poll_params_sync(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* coroutine.c                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    COROUTINE_YIELD = 1,
+    COROUTINE_TERMINATE = 2,
+    COROUTINE_ENTER = 3,
+} CoroutineAction;
+
+struct Coroutine {
+    CoroutineEntry *entry;
+    void *entry_arg;
+    const char *name;           /* static string */
+    /* Who entered it, while it runs (or has entered another); NULL when
+     * yielded.  Atomic: qemu_coroutine_entered() reads it from anywhere. */
+    Coroutine *caller;
+    AioContext *ctx;            /* atomic: the context it last ran in */
+    /* Non-NULL from aio_co_schedule() until the co_schedule BH takes it
+     * (atomic; a second schedule in between is a bug). */
+    const char *scheduled;
+    Coroutine *co_scheduled_next;   /* ctx->scheduled_coroutines */
+    /* One link for whichever FIFO holds it: a CoQueue, a CoMutex's
+     * waiters, another coroutine's wake-up queue, or the pending list of
+     * qemu_aio_coroutine_enter().  It is in at most one at a time. */
+    Coroutine *co_queue_next;
+    /* Coroutines it woke with aio_co_enter() while running: entered after
+     * it yields, by the loop that entered it. */
+    Coroutine *wakeup_head, *wakeup_tail;
+    unsigned locks_held;        /* CoMutexes it holds */
+    CoroutineAction action;     /* why the last switch into it happened */
+    Coroutine *pool_next;
+
+    /* Back end. */
+    bool is_leader;             /* a thread's original stack */
+    ucontext_t uc;
+    void *stack;                /* usable part (above the guard page) */
+    size_t stack_size;
+    void *tsan_fiber;
+};
+
+/* Makes @ctx the thread's current context (qemu_get_current_aio_context());
+ * returns the previous one, to be restored.  aio_poll() and the GSource
+ * dispatch bracket their callbacks with it. */
+AioContext *aio__set_current_context(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

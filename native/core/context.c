@@ -177,6 +177,10 @@ static void aio_context_finalize(AioContext *ctx)
     all_contexts = g_list_remove(all_contexts, ctx);
     pthread_mutex_unlock(&all_contexts_lock);
 
+    /* No coroutine is scheduled: each holds a reference. */
+    if (ctx->co_schedule_bh) {
+        qemu_bh_delete(ctx->co_schedule_bh);
+    }
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
@@ -339,6 +343,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    AioContext *prev;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -346,12 +351,14 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
         return G_SOURCE_CONTINUE;
     }
 
+    prev = aio__set_current_context(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     aio_bh_poll(ctx);
     aio__dispatch_handlers(ctx);
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
+    aio__set_current_context(prev);
     return G_SOURCE_CONTINUE;
 }
 

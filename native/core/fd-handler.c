@@ -155,8 +155,9 @@ static bool handler_retire(AioContext *ctx, AioHandler *node)
 
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           IOHandler *io_read, IOHandler *io_write,
-                          AioPollFn *io_poll, IOHandler *io_poll_ready,
-                          void *opaque, bool is_notifier)
+                          AioFlushHandler *io_flush, AioPollFn *io_poll,
+                          IOHandler *io_poll_ready, void *opaque,
+                          bool is_notifier)
 {
     AioHandler *old, *node = NULL;
     bool deleting, free_old = false;
@@ -186,6 +187,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                            (io_write ? AIO_WRITE_EVENTS : 0);
         node->io_read = io_read;
         node->io_write = io_write;
+        node->io_flush = io_flush;
         node->io_poll = io_poll;
         node->io_poll_ready = io_poll_ready;
         node->opaque = opaque;
@@ -235,8 +237,21 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
     if (fd == event_notifier_get_fd(&ctx->notifier)) {
         return -EBUSY;      /* the context's own notifier is not for users */
     }
-    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_poll,
-                          io_poll_ready, opaque, false);
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, NULL,
+                          io_poll, io_poll_ready, opaque, false);
+}
+
+int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
+                             IOHandler *io_read, IOHandler *io_write,
+                             AioFlushHandler *io_flush, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque)
+{
+    g_return_val_if_fail(ctx != NULL, -EINVAL);
+    if (fd == event_notifier_get_fd(&ctx->notifier)) {
+        return -EBUSY;
+    }
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_flush,
+                          io_poll, io_poll_ready, opaque, false);
 }
 
 int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
@@ -297,7 +312,7 @@ static void notifier_poll_ready(void *opaque)
 int aio__register_notifier(AioContext *ctx)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(&ctx->notifier), false,
-                          notifier_read, NULL, notifier_poll,
+                          notifier_read, NULL, NULL, notifier_poll,
                           notifier_poll_ready, &ctx->notifier, true);
 }
 
