@@ -664,6 +664,24 @@ typedef struct AioContextStats {
 /** aio_context_get_stats: fills @stats.  Home thread (other fields racy). */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
 
+/**
+ * aio_context_has_armed_work:
+ * @ctx: the context
+ *
+ * Tells whether anything registered could still make a callback run: an fd
+ * handler other than the context's own notifier (whatever its fd's state,
+ * external or not, paused or not), an armed timer on any clock (one on a
+ * stopped virtual clock included: another thread may step it), or a
+ * scheduled BH (idle ones included).  BHs that exist but are not scheduled
+ * and timers that are not armed do not count.  For loop liveness: a
+ * context without armed work can only be woken by another thread
+ * (aio_notify(), a BH scheduled from elsewhere).
+ *
+ * Home thread only (returns false elsewhere, with a critical warning).
+ * Returns: whether any such work is armed.
+ */
+bool aio_context_has_armed_work(AioContext *ctx);
+
 /** aio_fdmon_name: Returns: "poll", "epoll" or "io_uring". */
 const char *aio_fdmon_name(AioFdMonKind kind);
 

@@ -482,6 +482,18 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
 }
 
+bool aio_context_has_armed_work(AioContext *ctx)
+{
+    unsigned handlers;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    aio__lockcnt_lock(&ctx->list_lock);
+    handlers = ctx->nr_handlers;
+    aio__lockcnt_unlock(&ctx->list_lock);
+    return handlers > 0 || aio__bh_pending(ctx) ||
+           aio__timerlistgroup_has_armed(&ctx->tlg);
+}
+
 const char *aio_fdmon_name(AioFdMonKind kind)
 {
     switch (kind) {

@@ -222,6 +222,17 @@ int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg)
     return deadline;
 }
 
+bool aio__timerlistgroup_has_armed(QEMUTimerListGroup *tlg)
+{
+    for (int i = 0; i < QEMU_CLOCK_MAX; i++) {
+        /* Acquire pairs with the release stores that publish a timer. */
+        if (atomic_load_acquire(&tlg->tl[i].active_timers)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool timerlist_run_timers(QEMUTimerList *tl)
 {
     int64_t current_time;

@@ -321,6 +321,69 @@ static void test_poll_params(void)
     test_ctx_free(ctx);
 }
 
+/* Armed work: fd handlers (not the notifier), armed timers on any clock,
+ * scheduled BHs; nothing else. */
+static void test_has_armed_work(void)
+{
+    AioContext *ctx = test_ctx_new();
+    QEMUBH *bh;
+    QEMUTimer *rt = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                  test_never_called, NULL);
+    QEMUTimer *vt = aio_timer_new(ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
+                                  test_never_called, NULL);
+    bool flag = false;
+    int n = 0;
+    int fds[2];
+
+    /* The notifier alone, an unscheduled BH, unarmed timers: nothing. */
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    bh = aio_bh_new(ctx, test_set_flag, &flag);
+    qemu_bh_schedule(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_true(flag);
+    g_assert_false(aio_context_has_armed_work(ctx));
+    qemu_bh_schedule_idle(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    qemu_bh_cancel(bh);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    timer_mod(rt, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 60000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    timer_del(rt);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    /* A stopped virtual clock's timer is armed work too. */
+    qemu_clock_virtual_stop();
+    timer_mod(vt, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    timer_del(vt);
+    qemu_clock_virtual_resume();
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    test_pipe(fds);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, count_cb, NULL,
+                                       NULL, NULL, &n), ==, 0);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    /* Paused (external) handlers still count. */
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], true, count_cb, NULL,
+                                       NULL, NULL, &n), ==, 0);
+    aio_disable_external(ctx);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    aio_enable_external(ctx);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL,
+                                       NULL, NULL, NULL), ==, 0);
+    g_assert_false(aio_context_has_armed_work(ctx));
+    g_assert_cmpint(n, ==, 0);
+
+    timer_free(rt);
+    timer_free(vt);
+    qemu_bh_delete(bh);
+    test_close_pair(fds);
+    test_ctx_free(ctx);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Finalization                                                              */
 /* ------------------------------------------------------------------------ */
@@ -388,6 +451,7 @@ int main(int argc, char **argv)
                     test_fresh_poll_no_progress);
     g_test_add_func("/context/fdmon-names", test_fdmon_names);
     g_test_add_func("/context/poll-params", test_poll_params);
+    g_test_add_func("/context/has-armed-work", test_has_armed_work);
     g_test_add_func("/context/unref-releases-handlers",
                     test_unref_releases_handlers);
     g_test_add_func("/context/unref-frees-deleted-bh",
