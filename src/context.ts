@@ -101,12 +101,43 @@ export class AioContext implements Disposable {
    * aio_poll: runs one iteration (waiting for an event if @blocking).
    * Returns true if a user callback ran; a wake-up by notify() alone is not
    * progress.  Throws what the callbacks threw (several: an AggregateError),
-   * after the iteration completed.
+   * after the iteration completed.  poll(true) on a context with nothing
+   * armed (no fd handler, timer or scheduled BH) that was never shared
+   * throws ERR_AIO_WOULD_BLOCK_FOREVER: nothing could wake it.
    */
   poll(blocking: boolean): boolean {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
     return native.poll(blocking);
+  }
+
+  /**
+   * AIO_WAIT_WHILE from the home thread: poll(true) while @cond() is
+   * truthy.  Throws what poll() throws (callbacks' errors,
+   * ERR_AIO_WOULD_BLOCK_FOREVER, ERR_AIO_CLOSED if a callback closed the
+   * context) and what @cond throws.
+   */
+  waitWhile(cond: () => boolean): void {
+    const native = this.#open();
+    checkFunction(cond, 'cond');
+    while (cond()) {
+      if (this.#closed) throw closedError(`AioContext '${this.#name}'`);
+      native.poll(true);
+    }
+  }
+
+  /** aio_pending: whether poll(false) would run a callback now (runs nothing). */
+  pending(): boolean {
+    return this.#open().pending();
+  }
+
+  /**
+   * aio_flush (2012): polls, blocking, until no BH is scheduled and no fd
+   * handler's flush hook reports requests in flight.  Throws what callbacks
+   * (and flush hooks) threw, as poll() does.
+   */
+  flush(): void {
+    this.#open().flush();
   }
 
   /** aio_notify: makes the current or next wait return.  Any thread. */
@@ -177,6 +208,7 @@ export class AioContext implements Disposable {
       optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
       optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
       optionalBoolean(handlers.external, 'handlers.external', false),
+      optionalFunction<Fn>(handlers.flush, 'handlers.flush'),
     );
     if (read === undefined && write === undefined && poll === undefined) forgetNodeLoopFd(fd);
     else touchNodeLoop(this);
@@ -332,8 +364,26 @@ export class AioContext implements Disposable {
    * awaits @until.
    */
   run<T>(until: T | PromiseLike<T>): Promise<T> {
+    const native = this.#open();
+    return awaitables.run(
+      this,
+      until,
+      () => this.#nodeLoop !== null,
+      () => native.wouldBlockForever(),
+    );
+  }
+
+  /**
+   * A coroutine in JS terms: calls @fn from a BH of this context (never
+   * synchronously) and settles the returned promise with what @fn's
+   * promise settles with.  @fn's throw (or rejection) rejects only that
+   * promise: the driver running the BH does not throw it.  See
+   * awaitables.spawn() for when its continuations run.
+   */
+  spawn<T>(fn: () => Promise<T>): Promise<T> {
     this.#open();
-    return awaitables.run(this, until, () => this.#nodeLoop !== null);
+    checkFunction(fn, 'fn');
+    return awaitables.spawn(this, fn);
   }
 
   /** The attachToNodeLoop() handle while Node's loop runs this context, else null. */

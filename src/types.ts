@@ -41,6 +41,12 @@ export interface FdHandlers {
   pollEnd?: () => void;
   /** is_external: paused by disableExternal(). */
   external?: boolean;
+  /**
+   * io_flush (the 2012 API): true while this handler has requests in
+   * flight; ctx.flush() polls until every flush hook says false.  Alone
+   * (without read, write or poll) it registers nothing.
+   */
+  flush?: () => boolean;
 }
 
 /** Handlers of an event notifier; each receives the registered notifier. */
