@@ -185,11 +185,16 @@ function turn(): Promise<void> {
  *   (microtasks run there), and repeats until the promise settles.
  *
  * A throw of @fn (synchronous or a rejection) rejects the returned promise
- * only; the BH itself returns normally, so no driver throws it.
+ * only; the BH itself returns normally, so no driver throws it.  A close()
+ * before the BH ran rejects it with ERR_AIO_CLOSED (@fn never runs); once
+ * @fn runs, close() reaches it through the awaitables it waits on.
  */
 export function spawn<T>(ctx: AioContext, fn: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    const waiter: Waiter = { cancel: (reason) => reject(reason) };
+    let set = waiters.get(ctx);
     ctx.scheduleOneshot(() => {
+      waiters.get(ctx)?.delete(waiter);
       let result: Promise<T>;
       try {
         result = fn();
@@ -199,6 +204,8 @@ export function spawn<T>(ctx: AioContext, fn: () => Promise<T>): Promise<T> {
       }
       Promise.resolve(result).then(resolve, reject);
     });
+    if (set === undefined) waiters.set(ctx, (set = new Set()));
+    set.add(waiter);
   });
 }
 

@@ -296,6 +296,30 @@ test("spawn()'s throw rejects only its promise: the driver does not throw it", a
   await t.throwsAsync(ctx.run(r), { message: 'later' });
 });
 
+test('close() before a spawned function started rejects it with ERR_AIO_CLOSED', async (t) => {
+  const ctx = new AioContext();
+  let ran = false;
+  const p = ctx.spawn(async () => {
+    ran = true;
+  });
+  ctx.close();
+  const err = await t.throwsAsync(p, { instanceOf: AioError });
+  t.is((err as AioError).code, 'ERR_AIO_CLOSED');
+  t.false(ran);
+});
+
+test('close() while a spawned function awaits rejects what it awaits', async (t) => {
+  const ctx = new AioContext();
+  const p = ctx.spawn(async () => {
+    await ctx.sleep(10_000_000_000);
+    return 'never';
+  });
+  ctx.poll(false); // started: now waiting on its timer
+  ctx.close();
+  const err = await t.throwsAsync(p, { instanceOf: AioError });
+  t.is((err as AioError).code, 'ERR_AIO_CLOSED');
+});
+
 test('spawn() checks its argument and the context', (t) => {
   const ctx = openContext(t);
   t.throws(() => ctx.spawn('no' as never), { instanceOf: TypeError });

@@ -384,7 +384,7 @@ static void test_schedule_self_repeatedly(void)
 
 #define MT_THREADS 3
 #define MT_COROUTINES 6
-#define MT_HOPS 400
+#define MT_HOPS 2000
 
 typedef struct Hopper {
     IOThread *threads;
@@ -498,7 +498,7 @@ static void test_co_mutex_fifo(void)
 
 #define CM_THREADS 3
 #define CM_PER_THREAD 3
-#define CM_ITERS 300
+#define CM_ITERS 1000
 
 typedef struct Contender {
     CoMutex *mutex;
