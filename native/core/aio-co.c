@@ -11,6 +11,7 @@
  */
 #include "aio-internal.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,7 +79,13 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
                 co->name, expected);
         abort();
     }
+    /* Until @co was entered; the BH drops it. */
     aio_context_ref(ctx);
+    /* Once pushed, @co may run, end, and its owner drop the last reference
+     * before this call is done with @ctx: finalization waits for this
+     * count.  Ordered before the push by its release CAS; the decrement
+     * pairs with the acquire load in aio__co_finalize(). */
+    __atomic_fetch_add(&ctx->co_schedulers, 1, __ATOMIC_RELAXED);
     head = atomic_read(&ctx->scheduled_coroutines);
     do {
         co->co_scheduled_next = head;
@@ -88,6 +95,19 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
                                           co, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     qemu_bh_schedule(co_schedule_bh(ctx));
+    __atomic_fetch_sub(&ctx->co_schedulers, 1, __ATOMIC_RELEASE);
+}
+
+void aio__co_finalize(AioContext *ctx)
+{
+    /* A scheduler is a few instructions and one eventfd write from done. */
+    while (__atomic_load_n(&ctx->co_schedulers, __ATOMIC_ACQUIRE)) {
+        sched_yield();
+    }
+    /* No coroutine is scheduled: each holds a reference. */
+    if (ctx->co_schedule_bh) {
+        qemu_bh_delete(ctx->co_schedule_bh);
+    }
 }
 
 /* Enters @co on this thread: queued behind the running coroutine if there

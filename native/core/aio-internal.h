@@ -374,6 +374,9 @@ struct AioContext {
      * first use (both atomic; the BH is published with a CAS). */
     Coroutine *scheduled_coroutines;
     QEMUBH *co_schedule_bh;
+    /* aio_co_schedule() calls between their push and their last touch of
+     * the context (atomic); finalization waits for them. */
+    unsigned co_schedulers;
 };
 
 /* Notifies every live context (the virtual clock moved).  Any thread. */
@@ -429,6 +432,10 @@ struct Coroutine {
     size_t stack_size;
     void *tsan_fiber;
 };
+
+/* aio-co.c: waits for aio_co_schedule() calls still inside @ctx, then
+ * deletes its co_schedule BH.  Finalization, before the BHs are freed. */
+void aio__co_finalize(AioContext *ctx);
 
 /* Makes @ctx the thread's current context (qemu_get_current_aio_context());
  * returns the previous one, to be restored.  aio_poll() and the GSource

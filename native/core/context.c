@@ -177,10 +177,7 @@ static void aio_context_finalize(AioContext *ctx)
     all_contexts = g_list_remove(all_contexts, ctx);
     pthread_mutex_unlock(&all_contexts_lock);
 
-    /* No coroutine is scheduled: each holds a reference. */
-    if (ctx->co_schedule_bh) {
-        qemu_bh_delete(ctx->co_schedule_bh);
-    }
+    aio__co_finalize(ctx);
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);

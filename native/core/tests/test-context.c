@@ -331,7 +331,7 @@ static void test_has_armed_work(void)
                                   test_never_called, NULL);
     QEMUTimer *vt = aio_timer_new(ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
                                   test_never_called, NULL);
-    bool flag = false;
+    gboolean flag = FALSE;     /* test_set_flag writes a gboolean */
     int n = 0;
     int fds[2];
 
