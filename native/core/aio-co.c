@@ -118,13 +118,7 @@ static void enter_here(AioContext *ctx, Coroutine *co)
         Coroutine *self = qemu_coroutine_self();
 
         g_assert(self != co);
-        co->co_queue_next = NULL;
-        if (self->wakeup_tail) {
-            self->wakeup_tail->co_queue_next = co;
-        } else {
-            self->wakeup_head = co;
-        }
-        self->wakeup_tail = co;
+        aio__co_fifo_push(&self->wakeup_head, &self->wakeup_tail, co);
     } else {
         qemu_aio_coroutine_enter(ctx, co);
     }

@@ -433,6 +433,35 @@ struct Coroutine {
     void *tsan_fiber;
 };
 
+/* A FIFO of coroutines through co_queue_next (CoQueue, CoMutex waiters, a
+ * coroutine's wake-up queue).  The caller provides the locking. */
+static inline void aio__co_fifo_push(Coroutine **head, Coroutine **tail,
+                                     Coroutine *co)
+{
+    co->co_queue_next = NULL;
+    if (*tail) {
+        (*tail)->co_queue_next = co;
+    } else {
+        *head = co;
+    }
+    *tail = co;
+}
+
+/* Returns: the first coroutine, unlinked, or NULL. */
+static inline Coroutine *aio__co_fifo_pop(Coroutine **head, Coroutine **tail)
+{
+    Coroutine *co = *head;
+
+    if (co) {
+        *head = co->co_queue_next;
+        if (!*head) {
+            *tail = NULL;
+        }
+        co->co_queue_next = NULL;
+    }
+    return co;
+}
+
 /* aio-co.c: waits for aio_co_schedule() calls still inside @ctx, then
  * deletes its co_schedule BH.  Finalization, before the BHs are freed. */
 void aio__co_finalize(AioContext *ctx);

@@ -41,13 +41,7 @@ void coroutine_fn qemu_co_mutex_lock(CoMutex *mutex)
         self->locks_held++;
         return;
     }
-    self->co_queue_next = NULL;
-    if (mutex->tail) {
-        mutex->tail->co_queue_next = self;
-    } else {
-        mutex->head = self;
-    }
-    mutex->tail = self;
+    aio__co_fifo_push(&mutex->head, &mutex->tail, self);
     mutex->waiters++;
     pthread_mutex_unlock(&mutex->lock);
     /* An unlock in another thread may pick this coroutine now; it wakes it
@@ -70,13 +64,8 @@ void coroutine_fn qemu_co_mutex_unlock(CoMutex *mutex)
                 "does not hold\n", self->name);
         abort();
     }
-    next = mutex->head;
+    next = aio__co_fifo_pop(&mutex->head, &mutex->tail);
     if (next) {
-        mutex->head = next->co_queue_next;
-        if (!mutex->head) {
-            mutex->tail = NULL;
-        }
-        next->co_queue_next = NULL;
         mutex->waiters--;
         mutex->holder = next;       /* hand-off: stays locked */
     } else {

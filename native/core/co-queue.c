@@ -20,13 +20,7 @@ void coroutine_fn qemu_co_queue_wait(CoQueue *queue, CoMutex *lock)
     Coroutine *self = qemu_coroutine_self();
 
     g_assert(qemu_in_coroutine());
-    self->co_queue_next = NULL;
-    if (queue->tail) {
-        queue->tail->co_queue_next = self;
-    } else {
-        queue->head = self;
-    }
-    queue->tail = self;
+    aio__co_fifo_push(&queue->head, &queue->tail, self);
     /* Once the lock is released a waker may take this coroutine off the
      * queue; it wakes it through its context, which enters it only after
      * this yield. */
@@ -41,16 +35,11 @@ void coroutine_fn qemu_co_queue_wait(CoQueue *queue, CoMutex *lock)
 
 bool qemu_co_queue_next(CoQueue *queue)
 {
-    Coroutine *co = queue->head;
+    Coroutine *co = aio__co_fifo_pop(&queue->head, &queue->tail);
 
     if (!co) {
         return false;
     }
-    queue->head = co->co_queue_next;
-    if (!queue->head) {
-        queue->tail = NULL;
-    }
-    co->co_queue_next = NULL;
     aio_co_wake(co);
     return true;
 }
