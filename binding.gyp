@@ -17,7 +17,8 @@
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "CONFIG_LINUX_IO_URING=1"
+        "CONFIG_LINUX_IO_URING=1",
+        "CONFIG_LINUX_AIO=1"
       ],
       # gyp's "cflags" reach both C and C++; the language-specific flags
       # go in cflags_c / cflags_cc.
@@ -37,7 +38,9 @@
         "-std=c++17"
       ],
       "libraries": [
-        "<!@(pkg-config --libs glib-2.0 liburing)"
+        "<!@(pkg-config --libs glib-2.0 liburing)",
+        # libaio ships no pkg-config file.
+        "-laio"
       ]
     }
   ]

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <ucontext.h>
+#include <stddef.h>
 
 /* Locks are pthread mutexes, not GMutex: GLib builds its mutexes on raw
  * futexes, which ThreadSanitizer cannot see, so it would report every
@@ -38,6 +39,9 @@ void __tsan_release(void *addr);
 #define AIO_KERNEL_PUBLISH(p) ((void)(p))
 #define AIO_KERNEL_RECEIVE(p) ((void)(p))
 #endif
+
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
@@ -142,6 +146,7 @@ struct AioHandler {
     void *opaque;
     bool is_external;
     bool is_notifier;       /* the context's own notifier: never progress */
+    bool is_internal;       /* an I/O engine's: not counted in the stats */
 
     /* ctx->handlers, newest first.  next is published with a release store
      * so that walkers (who only follow next) see a complete node; prev and
@@ -193,6 +198,13 @@ struct AioHandler {
 
 /* Registers the context's own notifier.  Called once from aio_context_new. */
 int aio__register_notifier(AioContext *ctx);
+/* aio_set_event_notifier() for the context's own I/O engines (linux-aio,
+ * io_uring-file): not external, and not counted as a user handler in
+ * AioContextStats.handlers.  All NULL removes it.  Home thread. */
+int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
+                                     EventNotifierHandler *io_read,
+                                     AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready);
 /* Removes every handler at finalization (no walker may be active). */
 void aio__handlers_finalize(AioContext *ctx);
 /* Inserts @node at the head of a ready list, taking it off any other. */
@@ -377,6 +389,14 @@ struct AioContext {
     /* aio_co_schedule() calls between their push and their last touch of
      * the context (atomic); finalization waits for them. */
     unsigned co_schedulers;
+    /* Block I/O engines, created on first use and freed at finalize (home
+     * thread only).  thread_pool is also read by thread_pool_get_stats().
+     * thread_pool_min/max: aio_context_set_thread_pool_params(). */
+    struct ThreadPoolAio *thread_pool;
+    int thread_pool_min;
+    int thread_pool_max;
+    struct LinuxAioState *linux_aio;
+    struct LuringState *linux_io_uring;
 };
 
 /* Notifies every live context (the virtual clock moved).  Any thread. */
@@ -470,5 +490,31 @@ void aio__co_finalize(AioContext *ctx);
  * returns the previous one, to be restored.  aio_poll() and the GSource
  * dispatch bracket their callbacks with it. */
 AioContext *aio__set_current_context(AioContext *ctx);
+/* iov.c: scatter/gather helpers for the block engines                       */
+/* ------------------------------------------------------------------------ */
+
+#include <sys/uio.h>
+
+/* Returns: the total length of @iov. */
+size_t aio__iov_size(const struct iovec *iov, int niov);
+/* Zero-fills @iov from byte @offset to its end. */
+void aio__iov_zero_from(const struct iovec *iov, int niov, size_t offset);
+/* Makes @dst (room for @niov entries) the part of @iov after its first
+ * @skip bytes.  Returns: the entries in @dst (0 if nothing is left). */
+int aio__iov_tail(struct iovec *dst, const struct iovec *iov, int niov,
+                  size_t skip);
+
+/* ------------------------------------------------------------------------ */
+/* thread-pool.c, linux-aio.c, io_uring-file.c: finalization                 */
+/* ------------------------------------------------------------------------ */
+
+/* Drains and frees @ctx's pool (see thread-pool.h).  Home thread. */
+void aio__thread_pool_free(AioContext *ctx);
+/* Test hook: how long an idle worker above min waits before it exits
+ * (default 10 s).  Home thread. */
+void aio__thread_pool_set_idle_timeout(AioContext *ctx, int64_t ns);
+/* Frees the engines' state; no request may be in flight.  Home thread. */
+void aio__linux_aio_free(AioContext *ctx);
+void aio__linux_io_uring_free(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */
