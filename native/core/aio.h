@@ -672,8 +672,11 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
  * handler other than the context's own notifier (whatever its fd's state,
  * external or not, paused or not), an armed timer on any clock (one on a
  * stopped virtual clock included: another thread may step it), or a
- * scheduled BH (idle ones included).  BHs that exist but are not scheduled
- * and timers that are not armed do not count.  For loop liveness: a
+ * scheduled BH (idle ones included), or a block I/O request in flight
+ * (the thread pool's queued or running jobs; the Linux AIO and io_uring
+ * file engines' handlers, which are fd handlers too).  BHs that exist but
+ * are not scheduled and timers that are not armed do not count.  For loop
+ * liveness: a
  * context without armed work can only be woken by another thread
  * (aio_notify(), a BH scheduled from elsewhere).
  *

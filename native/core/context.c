@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "thread-pool.h"
 
 #include <errno.h>
 
@@ -488,13 +489,25 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
 
 bool aio_context_has_armed_work(AioContext *ctx)
 {
-    unsigned handlers;
+    ThreadPoolStats pool;
+    bool handlers = false;
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    /* The pool first: a worker schedules the completion BH before it
+     * stops counting its job as active, so a job is seen either here or
+     * as a scheduled BH below. */
+    thread_pool_get_stats(ctx, &pool);
+    if (pool.queued || pool.active) {
+        return true;
+    }
+    /* Not nr_handlers: the I/O engines' internal handlers count too. */
     aio__lockcnt_lock(&ctx->list_lock);
-    handlers = ctx->nr_handlers;
+    for (AioHandler *node = ctx->handlers; node && !handlers;
+         node = node->next) {
+        handlers = !node->deleted && !node->is_notifier;
+    }
     aio__lockcnt_unlock(&ctx->list_lock);
-    return handlers > 0 || aio__bh_pending(ctx) ||
+    return handlers || aio__bh_pending(ctx) ||
            aio__timerlistgroup_has_armed(&ctx->tlg);
 }
 
