@@ -44,8 +44,25 @@ export type AioErrnoCode =
   | 'ETIMEDOUT'
   | 'UNKNOWN';
 
+/** Every `code` an AioError may carry. */
 export type AioErrorCode = AioStateCode | AioErrnoCode;
 
+/** A message from any value (String() may throw: a Symbol is fine, a bad toString is not). */
+function messageOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/**
+ * The error every failing call of the package throws, besides argument
+ * TypeErrors and RangeErrors: `code` says why ('ERR_AIO_CLOSED', 'EBADF',
+ * ...).  The core's negative errno returns, in QEMU's convention, become
+ * `errno` and `syscall`.
+ */
 export class AioError extends Error {
   /** 'ERR_AIO_*' for a state of the binding, an errno name for a core error. */
   readonly code: AioErrorCode;
@@ -54,8 +71,12 @@ export class AioError extends Error {
   /** The system call or core function that failed, for core errors. */
   readonly syscall?: string;
 
+  /** Makes an error with `message` and `code`; `errno` and `syscall` for core errors. */
   constructor(message: string, code: AioErrorCode, errno?: number, syscall?: string) {
-    super(message);
+    // Any value makes a message, as with Error itself; a Symbol (which
+    // Error's own conversion refuses) or an object whose toString throws
+    // must not turn making the error into another error.
+    super(messageOf(message));
     this.code = code;
     if (errno !== undefined) this.errno = errno;
     if (syscall !== undefined) this.syscall = syscall;

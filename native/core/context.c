@@ -22,6 +22,8 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "io_uring-file.h"
+#include "linux-aio.h"
 #include "thread-pool.h"
 
 #include <errno.h>
@@ -269,6 +271,38 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return aio__soonest(timeout, deadline);
 }
 
+/* Whether a block I/O request is queued or in flight: its completion will
+ * run a callback, though the engines' own handlers do not count (they stay
+ * registered while idle).  The thread pool first: a worker schedules the
+ * completion BH before it stops counting its job as active, so a job is
+ * seen either here or as a scheduled BH afterwards.  Home thread. */
+static bool block_io_in_flight(AioContext *ctx)
+{
+    ThreadPoolStats pool;
+    LinuxAioState *laio = aio_get_linux_aio(ctx);
+    LuringState *luring = aio_get_linux_io_uring(ctx);
+
+    thread_pool_get_stats(ctx, &pool);
+    return pool.queued || pool.active ||
+           (laio && laio_in_flight(laio)) ||
+           (luring && luring_in_flight(luring));
+}
+
+bool aio_context_has_armed_work(AioContext *ctx)
+{
+    unsigned handlers;
+
+    /* The engines belong to the home thread; elsewhere this is skipped. */
+    if (aio_context_in_home_thread(ctx) && block_io_in_flight(ctx)) {
+        return true;
+    }
+    aio__lockcnt_lock(&ctx->list_lock);
+    handlers = ctx->nr_handlers;
+    aio__lockcnt_unlock(&ctx->list_lock);
+    return handlers > 0 || aio__bh_pending(ctx) ||
+           aio__timerlistgroup_has_timers(&ctx->tlg);
+}
+
 /* ---- GSource ----------------------------------------------------------- */
 
 static AioWrongThreadFunc *wrong_thread_fn;   /* atomic */
@@ -311,6 +345,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     if (ctx->fdmon_auto) {
         aio__fdmon_io_uring_stop(ctx);      /* no-op once switched */
     }
+    aio__fdmon_epoll_fallback(ctx);
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
      * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
@@ -349,6 +384,8 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
     AioContext *prev;
+    AioHandler *ready = NULL;
+    bool collected;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -358,8 +395,11 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
 
     prev = aio__set_current_context(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
+    /* Readiness as GLib's poll saw it, before the BHs run (see
+     * aio__gsource_collect). */
+    collected = aio__gsource_collect(ctx, &ready);
     aio_bh_poll(ctx);
-    aio__dispatch_handlers(ctx);
+    aio__dispatch_handlers(ctx, collected, &ready);
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
@@ -376,6 +416,9 @@ static void aio_ctx_finalize(GSource *source)
     if (ctx->source == source) {
         ctx->source = NULL;
     }
+    /* Its address may be reused by the next source: no node may still
+     * believe it is in that one. */
+    aio__gsource_forget_locked(ctx, source);
     aio__lockcnt_unlock(&ctx->list_lock);
     aio_context_unref(ctx);
 }
@@ -471,44 +514,25 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->notify_me = atomic_read(&ctx->notify_me);
     stats->notified = atomic_read(&ctx->notified);
     stats->poll_started = ctx->poll_started;
-    if (aio_context_in_home_thread(ctx)) {
-        aio__poll_params_sync(ctx);
-    }
-    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
-        poll_ns = MAX(poll_ns, node->poll_ns);
+    /* A getter changes nothing: poll params set from another thread since
+     * the last aio_poll() will reset every poll time to 0 there (see
+     * aio__poll_params_sync), so that is what is reported meanwhile. */
+    if (!aio__poll_params_pending(ctx)) {
+        for (AioHandler *node = ctx->poll_handlers; node;
+             node = node->poll_next) {
+            poll_ns = MAX(poll_ns, node->poll_ns);
+        }
     }
     stats->poll_ns = poll_ns;
     aio__lockcnt_lock(&ctx->list_lock);
     stats->handlers = ctx->nr_handlers;
-    stats->fdmon = ctx->fdmon_ops->kind;
+    /* An epoll_ctl failure not yet acted on: poll is what it will be. */
+    stats->fdmon = atomic_read(&ctx->epoll.failed) ? AIO_FDMON_POLL
+                                                   : ctx->fdmon_ops->kind;
     stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
-}
-
-bool aio_context_has_armed_work(AioContext *ctx)
-{
-    ThreadPoolStats pool;
-    bool handlers = false;
-
-    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
-    /* The pool first: a worker schedules the completion BH before it
-     * stops counting its job as active, so a job is seen either here or
-     * as a scheduled BH below. */
-    thread_pool_get_stats(ctx, &pool);
-    if (pool.queued || pool.active) {
-        return true;
-    }
-    /* Not nr_handlers: the I/O engines' internal handlers count too. */
-    aio__lockcnt_lock(&ctx->list_lock);
-    for (AioHandler *node = ctx->handlers; node && !handlers;
-         node = node->next) {
-        handlers = !node->deleted && !node->is_notifier;
-    }
-    aio__lockcnt_unlock(&ctx->list_lock);
-    return handlers || aio__bh_pending(ctx) ||
-           aio__timerlistgroup_has_armed(&ctx->tlg);
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)

@@ -222,11 +222,16 @@ int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg)
     return deadline;
 }
 
-bool aio__timerlistgroup_has_armed(QEMUTimerListGroup *tlg)
+bool aio__timerlistgroup_has_timers(QEMUTimerListGroup *tlg)
 {
     for (int i = 0; i < QEMU_CLOCK_MAX; i++) {
-        /* Acquire pairs with the release stores that publish a timer. */
-        if (atomic_load_acquire(&tlg->tl[i].active_timers)) {
+        QEMUTimerList *tl = &tlg->tl[i];
+        bool armed;
+
+        pthread_mutex_lock(&tl->active_timers_lock);
+        armed = tl->active_timers != NULL;
+        pthread_mutex_unlock(&tl->active_timers_lock);
+        if (armed) {
             return true;
         }
     }

@@ -12,6 +12,21 @@
 #include <glib/gstdio.h>
 #include <pthread.h>
 
+/* Polls (without blocking) until @ctx has no armed work.  Not
+ * AIO_WAIT_WHILE: a pool worker stops counting its job only after it
+ * scheduled the completion, and nothing wakes the loop for that. */
+static void wait_not_armed(AioContext *ctx)
+{
+    int64_t deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
+
+    while (aio_context_has_armed_work(ctx) &&
+           g_get_monotonic_time() < deadline) {
+        aio_poll(ctx, false);
+        g_usleep(100);
+    }
+    g_assert_false(aio_context_has_armed_work(ctx));
+}
+
 /* ------------------------------------------------------------------------ */
 /* thread_pool_submit_co                                                     */
 /* ------------------------------------------------------------------------ */
@@ -128,7 +143,11 @@ static void run_file_engine(AioEngine engine)
                                   &j.file), ==, 0);
     memset(j.back, 'x', sizeof(j.back));
     memset(j.hole, 'x', sizeof(j.hole));
+    g_assert_false(aio_context_has_armed_work(ctx));
     aio_co_enter(ctx, qemu_coroutine_create(file_entry, &j));
+    /* Waiting for its write: the request counts as armed work. */
+    g_assert_false(j.done);
+    g_assert_true(aio_context_has_armed_work(ctx));
     while (!j.done && g_get_monotonic_time() < deadline) {
         aio_poll(ctx, true);
     }
@@ -150,6 +169,8 @@ static void run_file_engine(AioEngine engine)
     g_assert_cmpint(j.bad, ==, -EINVAL);
     g_assert_cmpuint(aio_file_in_flight(j.file), ==, 0);
     g_assert_cmpint(aio_file_close(j.file), ==, 0);
+    /* The engine stays set up, its handler registered: not armed work. */
+    wait_not_armed(ctx);
     g_assert_cmpint(g_unlink(path), ==, 0);
     g_assert_cmpint(g_rmdir(dir), ==, 0);
     g_free(path);
@@ -210,18 +231,7 @@ static void test_pool_job_is_armed(void)
     test_drain(ctx);
     g_assert_true(aio_context_has_armed_work(ctx));
     __atomic_store_n(&job_release, true, __ATOMIC_RELEASE);
-    /* Not AIO_WAIT_WHILE: the worker stops counting the job after it
-     * scheduled the completion, and nothing wakes the loop for that. */
-    {
-        int64_t deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
-
-        while (aio_context_has_armed_work(ctx) &&
-               g_get_monotonic_time() < deadline) {
-            aio_poll(ctx, false);
-            g_usleep(100);
-        }
-    }
-    g_assert_false(aio_context_has_armed_work(ctx));
+    wait_not_armed(ctx);
     test_ctx_free(ctx);
 }
 

@@ -321,69 +321,6 @@ static void test_poll_params(void)
     test_ctx_free(ctx);
 }
 
-/* Armed work: fd handlers (not the notifier), armed timers on any clock,
- * scheduled BHs; nothing else. */
-static void test_has_armed_work(void)
-{
-    AioContext *ctx = test_ctx_new();
-    QEMUBH *bh;
-    QEMUTimer *rt = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                  test_never_called, NULL);
-    QEMUTimer *vt = aio_timer_new(ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
-                                  test_never_called, NULL);
-    gboolean flag = FALSE;     /* test_set_flag writes a gboolean */
-    int n = 0;
-    int fds[2];
-
-    /* The notifier alone, an unscheduled BH, unarmed timers: nothing. */
-    g_assert_false(aio_context_has_armed_work(ctx));
-
-    bh = aio_bh_new(ctx, test_set_flag, &flag);
-    qemu_bh_schedule(bh);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    g_assert_true(aio_poll(ctx, false));
-    g_assert_true(flag);
-    g_assert_false(aio_context_has_armed_work(ctx));
-    qemu_bh_schedule_idle(bh);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    qemu_bh_cancel(bh);
-    g_assert_false(aio_context_has_armed_work(ctx));
-
-    timer_mod(rt, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 60000);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    timer_del(rt);
-    g_assert_false(aio_context_has_armed_work(ctx));
-
-    /* A stopped virtual clock's timer is armed work too. */
-    qemu_clock_virtual_stop();
-    timer_mod(vt, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1000);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    timer_del(vt);
-    qemu_clock_virtual_resume();
-    g_assert_false(aio_context_has_armed_work(ctx));
-
-    test_pipe(fds);
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, count_cb, NULL,
-                                       NULL, NULL, &n), ==, 0);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    /* Paused (external) handlers still count. */
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], true, count_cb, NULL,
-                                       NULL, NULL, &n), ==, 0);
-    aio_disable_external(ctx);
-    g_assert_true(aio_context_has_armed_work(ctx));
-    aio_enable_external(ctx);
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL,
-                                       NULL, NULL, NULL), ==, 0);
-    g_assert_false(aio_context_has_armed_work(ctx));
-    g_assert_cmpint(n, ==, 0);
-
-    timer_free(rt);
-    timer_free(vt);
-    qemu_bh_delete(bh);
-    test_close_pair(fds);
-    test_ctx_free(ctx);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Finalization                                                              */
 /* ------------------------------------------------------------------------ */
@@ -426,6 +363,70 @@ static void test_unref_frees_scheduled_deleted_bh(void)
     qemu_bh_schedule(bh);
     qemu_bh_delete(bh);
     /* Scheduled, then deleted, never polled: freed quietly, never run. */
+    test_ctx_free(ctx);
+}
+
+/* Armed work: each kind alone makes the answer true, and removing it makes
+ * it false again; the context's own notifier, an unscheduled BH, an unarmed
+ * timer and a deleted BH never count. */
+static void test_has_armed_work(void)
+{
+    AioContext *ctx = test_ctx_new();
+    QEMUBH *bh = aio_bh_new(ctx, test_never_called, NULL);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                 test_never_called, NULL);
+    QEMUTimer *vt = aio_timer_new(ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
+                                  test_never_called, NULL);
+    int fds[2];
+    EventNotifier e;
+
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    qemu_bh_schedule(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    qemu_bh_cancel(bh);
+    g_assert_false(aio_context_has_armed_work(ctx));
+    qemu_bh_schedule_idle(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    qemu_bh_cancel(bh);
+
+    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 60000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    timer_del(t);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    /* A stopped virtual clock never gets there, yet the timer is armed. */
+    qemu_clock_virtual_stop();
+    timer_mod_ns(vt, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, -1);
+    timer_del(vt);
+    qemu_clock_virtual_resume();
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    test_pipe(fds);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, test_never_called,
+                                       NULL, NULL, NULL, NULL), ==, 0);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    test_remove_fd(ctx, fds[0]);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, never_ev,
+                                           NULL, NULL), ==, 0);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    qemu_bh_schedule(bh);
+    qemu_bh_delete(bh);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    timer_free(t);
+    timer_free(vt);
+    event_notifier_cleanup(&e);
+    test_close_pair(fds);
     test_ctx_free(ctx);
 }
 
