@@ -2,7 +2,7 @@
 # The same sources are in CMakeLists.txt (cmake-js), which also spells out
 # the C++ flags node-gyp takes from Node's common.gypi (-fno-rtti
 # -fno-exceptions -Wno-unused-parameter); the C core alone, with its g_test
-# suite, is built by meson.build, where liburing is optional.
+# suite, is built by meson.build, where liburing and libaio are optional.
 {
   "targets": [
     {

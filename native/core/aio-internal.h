@@ -550,6 +550,9 @@ AioContext *aio__set_current_context(AioContext *ctx);
 
 #include <sys/uio.h>
 
+/* Returns: (transfer full): a copy of the array (not the buffers); the
+ * meson build accepts GLib 2.66, which lacks g_memdup2. */
+struct iovec *aio__iov_copy(const struct iovec *iov, int niov);
 /* Returns: the total length of @iov. */
 size_t aio__iov_size(const struct iovec *iov, int niov);
 /* Zero-fills @iov from byte @offset to its end. */
@@ -558,6 +561,37 @@ void aio__iov_zero_from(const struct iovec *iov, int niov, size_t offset);
  * @skip bytes.  Returns: the entries in @dst (0 if nothing is left). */
 int aio__iov_tail(struct iovec *dst, const struct iovec *iov, int niov,
                   size_t skip);
+
+/* ------------------------------------------------------------------------ */
+/* aiocb.c: what the block engines share                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct BlockAIOCB BlockAIOCB;
+
+/* An intrusive FIFO of requests; an engine's acb embeds the link.  Home
+ * thread only. */
+typedef struct AioReqLink {
+    struct AioReqLink *next;
+} AioReqLink;
+
+typedef struct AioReqFifo {
+    AioReqLink *head;
+    AioReqLink **tail;
+} AioReqFifo;
+
+void aio__fifo_init(AioReqFifo *q);
+void aio__fifo_append(AioReqFifo *q, AioReqLink *link);
+/* Returns: the oldest link, taken off @q, or NULL. */
+AioReqLink *aio__fifo_pop(AioReqFifo *q);
+/* Returns: whether @link was on @q (it is off it now). */
+bool aio__fifo_remove(AioReqFifo *q, AioReqLink *link);
+
+/* Runs @acb's callback (if any) with @ret while @bh, the engine's
+ * completion BH, is scheduled, so that a callback nesting aio_poll()
+ * still completes the engine's other finished requests; the engine's
+ * loops re-read their queues afterwards, so the schedule is dropped when
+ * the callback returns.  Home thread. */
+void aio__acb_complete(BlockAIOCB *acb, QEMUBH *bh, int ret);
 
 /* ------------------------------------------------------------------------ */
 /* thread-pool.c, linux-aio.c, io_uring-file.c: finalization                 */

@@ -1,5 +1,6 @@
 /*
- * aiocb.c — BlockAIOCB allocation, references and cancellation.
+ * aiocb.c — BlockAIOCB allocation, references and cancellation, and the
+ * helpers the engines share to queue and complete their requests.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -58,4 +59,57 @@ void aio_cancel(BlockAIOCB *acb)
         aio_poll(ctx, true);
     }
     qemu_aio_unref(acb);
+}
+
+void aio__fifo_init(AioReqFifo *q)
+{
+    q->head = NULL;
+    q->tail = &q->head;
+}
+
+void aio__fifo_append(AioReqFifo *q, AioReqLink *link)
+{
+    link->next = NULL;
+    *q->tail = link;
+    q->tail = &link->next;
+}
+
+AioReqLink *aio__fifo_pop(AioReqFifo *q)
+{
+    AioReqLink *link = q->head;
+
+    if (link) {
+        q->head = link->next;
+        if (!q->head) {
+            q->tail = &q->head;
+        }
+    }
+    return link;
+}
+
+bool aio__fifo_remove(AioReqFifo *q, AioReqLink *link)
+{
+    AioReqLink **p = &q->head;
+
+    while (*p && *p != link) {
+        p = &(*p)->next;
+    }
+    if (!*p) {
+        return false;
+    }
+    *p = link->next;
+    if (q->tail == &link->next) {
+        q->tail = p;
+    }
+    return true;
+}
+
+void aio__acb_complete(BlockAIOCB *acb, QEMUBH *bh, int ret)
+{
+    if (!acb->cb) {
+        return;
+    }
+    qemu_bh_schedule(bh);
+    acb->cb(acb->opaque, ret);
+    qemu_bh_cancel(bh);
 }

@@ -280,7 +280,7 @@ static BlockAIOCB *file_rw(AioFile *f, int type, int64_t offset,
                                file_req_done, r);
     default:
         r->offset = offset;
-        r->iov = g_memdup2(iov, niov * sizeof(*iov));
+        r->iov = aio__iov_copy(iov, niov);
         r->niov = niov;
         return submit_threads(r);
     }

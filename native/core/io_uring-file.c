@@ -47,7 +47,7 @@ typedef struct LuringAIOCB {
     size_t size;                /* total bytes of the read or write */
     size_t done;                /* transferred so far */
     int ret;                    /* DONE: the result */
-    struct LuringAIOCB *next;   /* s->pending or s->done */
+    AioReqLink link;            /* s->pending or s->done */
 } LuringAIOCB;
 
 struct LuringState {
@@ -55,31 +55,19 @@ struct LuringState {
     struct io_uring ring;
     EventNotifier e;
     QEMUBH *completion_bh;
-    LuringAIOCB *pending, **pending_tail;
-    LuringAIOCB *done, **done_tail;
+    AioReqFifo pending;
+    AioReqFifo done;
     unsigned plugged;
     unsigned in_kernel;         /* requests with an SQE (cancels excluded) */
     unsigned in_flight;         /* requests whose callback has not run */
 };
 
-static void queue_append(LuringAIOCB ***tail, LuringAIOCB *acb)
+/* Returns: the oldest request of @q, taken off it, or NULL. */
+static LuringAIOCB *pop(AioReqFifo *q)
 {
-    acb->next = NULL;
-    **tail = acb;
-    *tail = &acb->next;
-}
+    AioReqLink *link = aio__fifo_pop(q);
 
-static LuringAIOCB *queue_pop(LuringAIOCB **head, LuringAIOCB ***tail)
-{
-    LuringAIOCB *acb = *head;
-
-    if (acb) {
-        *head = acb->next;
-        if (!*head) {
-            *tail = head;
-        }
-    }
-    return acb;
+    return link ? container_of(link, LuringAIOCB, link) : NULL;
 }
 
 static void prep_sqe(struct io_uring_sqe *sqe, LuringAIOCB *acb)
@@ -110,7 +98,7 @@ static void prep_sqe(struct io_uring_sqe *sqe, LuringAIOCB *acb)
  * for the next call (liburing keeps them). */
 static void luring_flush(LuringState *s)
 {
-    while (s->pending && s->in_kernel < s->ring.cq.ring_entries) {
+    while (s->pending.head && s->in_kernel < s->ring.cq.ring_entries) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
         LuringAIOCB *acb;
 
@@ -120,7 +108,7 @@ static void luring_flush(LuringState *s)
                 break;
             }
         }
-        acb = queue_pop(&s->pending, &s->pending_tail);
+        acb = pop(&s->pending);
         prep_sqe(sqe, acb);
         acb->state = LURING_KERNEL;
         s->in_kernel++;
@@ -161,7 +149,7 @@ static bool apply_result(LuringState *s, LuringAIOCB *acb, int res)
     acb->niov = aio__iov_tail(acb->iov, acb->iov, acb->niov, res);
 again:
     acb->state = LURING_PENDING;
-    queue_append(&s->pending_tail, acb);
+    aio__fifo_append(&s->pending, &acb->link);
     return false;
 }
 
@@ -169,11 +157,7 @@ static void complete(LuringState *s, LuringAIOCB *acb)
 {
     acb->state = LURING_DONE;
     s->in_flight--;
-    /* Runs again if the callback nests aio_poll(); the loops here re-read
-     * the rings, so the schedule can go once the callback returned. */
-    qemu_bh_schedule(s->completion_bh);
-    acb->common.cb(acb->common.opaque, acb->ret);
-    qemu_bh_cancel(s->completion_bh);
+    aio__acb_complete(&acb->common, s->completion_bh, acb->ret);
     g_free(acb->iov);
     qemu_aio_unref(acb);
 }
@@ -198,7 +182,7 @@ static void process_completions(LuringState *s)
             if (!apply_result(s, acb, res)) {
                 continue;
             }
-        } else if (!(acb = queue_pop(&s->done, &s->done_tail))) {
+        } else if (!(acb = pop(&s->done))) {
             break;
         }
         complete(s, acb);
@@ -239,18 +223,10 @@ static void luring_cancel(BlockAIOCB *common)
     struct io_uring_sqe *sqe;
 
     if (acb->state == LURING_PENDING) {
-        LuringAIOCB **p = &s->pending;
-
-        while (*p != acb) {
-            p = &(*p)->next;
-        }
-        *p = acb->next;
-        if (s->pending_tail == &acb->next) {
-            s->pending_tail = p;
-        }
+        aio__fifo_remove(&s->pending, &acb->link);
         acb->ret = -ECANCELED;
         acb->state = LURING_DONE;
-        queue_append(&s->done_tail, acb);
+        aio__fifo_append(&s->done, &acb->link);
         qemu_bh_schedule(s->completion_bh);
     } else if (acb->state == LURING_KERNEL && !acb->cancelled) {
         /* Best effort: without an SQE the request just completes. */
@@ -280,7 +256,7 @@ static BlockAIOCB *submit(LuringState *s, LuringAIOCB *acb)
     acb->s = s;
     acb->state = LURING_PENDING;
     s->in_flight++;
-    queue_append(&s->pending_tail, acb);
+    aio__fifo_append(&s->pending, &acb->link);
     if (!s->plugged) {
         luring_flush(s);
     }
@@ -299,7 +275,7 @@ BlockAIOCB *luring_submit_aio(LuringState *s, int fd, int64_t offset,
     acb->type = type;
     acb->offset = offset;
     if (type != QEMU_AIO_FLUSH) {
-        acb->iov = g_memdup2(iov, niov * sizeof(*iov));
+        acb->iov = aio__iov_copy(iov, niov);
         acb->niov = niov;
         acb->size = aio__iov_size(iov, niov);
     }
@@ -327,7 +303,9 @@ void luring_io_plug(LuringState *s)
 void luring_io_unplug(LuringState *s)
 {
     g_assert(s->plugged > 0);
-    if (--s->plugged == 0 && s->pending) {
+    /* SQEs a failed io_uring_submit() left in the ring go out too. */
+    if (--s->plugged == 0 &&
+        (s->pending.head || io_uring_sq_ready(&s->ring))) {
         luring_flush(s);
     }
 }
@@ -369,8 +347,8 @@ LuringState *aio_setup_linux_io_uring(AioContext *ctx, GError **error)
         return NULL;
     }
     s->ctx = ctx;
-    s->pending_tail = &s->pending;
-    s->done_tail = &s->done;
+    aio__fifo_init(&s->pending);
+    aio__fifo_init(&s->done);
     s->completion_bh = aio_bh_new_full(ctx, completion_bh_fn, s,
                                        "io_uring-file-completion", NULL);
     aio__set_internal_event_notifier(ctx, &s->e, luring_read, luring_poll,

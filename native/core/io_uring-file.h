@@ -16,8 +16,12 @@
  * linux-aio.h's (plug/unplug; the engine plugs itself around completion
  * processing).  A full submission queue submits what it holds and goes on.
  *
- * QEMU 10.2 submits block I/O on the context's own fd-monitor ring; this
- * engine always uses a private ring (see the report of issue 9).
+ * QEMU 10.2 submits block I/O on the context's own fd-monitor ring
+ * (aio_add_sqe).  This engine always uses a private ring, even when the
+ * context's fd monitor is io_uring: that monitor tears its ring down when
+ * an auto context gives way to ppoll under GLib, which requests in flight
+ * on it could not survive, and it has no dispatch for CQEs other than its
+ * POLL_ADDs yet.
  *
  * The state is freed when its context is finalized; no request may be in
  * flight then (an open AioFile holds a reference on its context).

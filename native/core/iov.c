@@ -9,6 +9,14 @@
 
 #include <string.h>
 
+struct iovec *aio__iov_copy(const struct iovec *iov, int niov)
+{
+    struct iovec *copy = g_new(struct iovec, niov);
+
+    memcpy(copy, iov, niov * sizeof(*iov));
+    return copy;
+}
+
 size_t aio__iov_size(const struct iovec *iov, int niov)
 {
     size_t n = 0;

@@ -44,7 +44,7 @@ typedef struct LaioAIOCB {
     int type;
     int state;
     int ret;                    /* DONE */
-    struct LaioAIOCB *next;     /* s->pending or s->done */
+    AioReqLink link;            /* s->pending or s->done */
 } LaioAIOCB;
 
 struct LinuxAioState {
@@ -53,8 +53,8 @@ struct LinuxAioState {
     bool user_ring;             /* the ring can be read in user space */
     EventNotifier e;
     QEMUBH *completion_bh;
-    LaioAIOCB *pending, **pending_tail;
-    LaioAIOCB *done, **done_tail;
+    AioReqFifo pending;
+    AioReqFifo done;
     unsigned plugged;
     unsigned in_kernel;
     unsigned in_flight;
@@ -81,24 +81,12 @@ struct aio_ring {
 };
 #define AIO_RING_MAGIC 0xa10a10a1
 
-static void queue_append(LaioAIOCB ***tail, LaioAIOCB *acb)
+/* Returns: the oldest request of @q, taken off it, or NULL. */
+static LaioAIOCB *pop(AioReqFifo *q)
 {
-    acb->next = NULL;
-    **tail = acb;
-    *tail = &acb->next;
-}
+    AioReqLink *link = aio__fifo_pop(q);
 
-static LaioAIOCB *queue_pop(LaioAIOCB **head, LaioAIOCB ***tail)
-{
-    LaioAIOCB *acb = *head;
-
-    if (acb) {
-        *head = acb->next;
-        if (!*head) {
-            *tail = head;
-        }
-    }
-    return acb;
+    return link ? container_of(link, LaioAIOCB, link) : NULL;
 }
 
 static bool ring_has_events(LinuxAioState *s)
@@ -138,30 +126,31 @@ static int fetch_events(LinuxAioState *s, struct io_event *ev, int max)
  * request, as QEMU does, and goes on with the rest. */
 static void laio_flush(LinuxAioState *s)
 {
-    while (s->pending && s->in_kernel < LAIO_MAX_EVENTS) {
+    while (s->pending.head && s->in_kernel < LAIO_MAX_EVENTS) {
         struct iocb *iocbs[LAIO_BATCH];
-        LaioAIOCB *acb = s->pending;
+        AioReqLink *link = s->pending.head;
+        LaioAIOCB *acb;
         int n = 0, ret;
 
-        while (acb && n < LAIO_BATCH &&
+        while (link && n < LAIO_BATCH &&
                s->in_kernel + n < LAIO_MAX_EVENTS) {
-            iocbs[n++] = &acb->iocb;
-            acb = acb->next;
+            iocbs[n++] = &container_of(link, LaioAIOCB, link)->iocb;
+            link = link->next;
         }
         ret = io_submit(s->io_ctx, n, iocbs);
         if (ret == -EAGAIN) {
             break;
         }
         if (ret < 0) {
-            acb = queue_pop(&s->pending, &s->pending_tail);
+            acb = pop(&s->pending);
             acb->ret = ret;
             acb->state = LAIO_DONE;
-            queue_append(&s->done_tail, acb);
+            aio__fifo_append(&s->done, &acb->link);
             qemu_bh_schedule(s->completion_bh);
             continue;
         }
         for (int i = 0; i < ret; i++) {
-            acb = queue_pop(&s->pending, &s->pending_tail);
+            acb = pop(&s->pending);
             acb->state = LAIO_KERNEL;
         }
         s->in_kernel += ret;
@@ -187,10 +176,7 @@ static int event_result(LaioAIOCB *acb, long res)
 static void complete(LinuxAioState *s, LaioAIOCB *acb)
 {
     s->in_flight--;
-    /* As in io_uring-file.c: runs again if the callback nests aio_poll(). */
-    qemu_bh_schedule(s->completion_bh);
-    acb->common.cb(acb->common.opaque, acb->ret);
-    qemu_bh_cancel(s->completion_bh);
+    aio__acb_complete(&acb->common, s->completion_bh, acb->ret);
     g_free(acb->iov);
     qemu_aio_unref(acb);
 }
@@ -212,7 +198,7 @@ static void process_completions(LinuxAioState *s)
             acb->state = LAIO_DONE;
             acb->ret = event_result(acb, (long)ev->res);
             s->in_kernel--;
-        } else if (!(acb = queue_pop(&s->done, &s->done_tail))) {
+        } else if (!(acb = pop(&s->done))) {
             break;
         }
         complete(s, acb);
@@ -252,18 +238,10 @@ static void laio_cancel(BlockAIOCB *common)
     struct io_event ev;
 
     if (acb->state == LAIO_PENDING) {
-        LaioAIOCB **p = &s->pending;
-
-        while (*p != acb) {
-            p = &(*p)->next;
-        }
-        *p = acb->next;
-        if (s->pending_tail == &acb->next) {
-            s->pending_tail = p;
-        }
+        aio__fifo_remove(&s->pending, &acb->link);
         acb->ret = -ECANCELED;
         acb->state = LAIO_DONE;
-        queue_append(&s->done_tail, acb);
+        aio__fifo_append(&s->done, &acb->link);
         qemu_bh_schedule(s->completion_bh);
     } else if (acb->state == LAIO_KERNEL) {
         /* Files have no cancel method (-EINVAL); where the kernel can
@@ -292,7 +270,7 @@ BlockAIOCB *laio_submit_aio(LinuxAioState *s, int fd, int64_t offset,
     g_assert(type == QEMU_AIO_READ || type == QEMU_AIO_WRITE);
     acb->s = s;
     acb->type = type;
-    acb->iov = g_memdup2(iov, niov * sizeof(*iov));
+    acb->iov = aio__iov_copy(iov, niov);
     acb->niov = niov;
     acb->nbytes = aio__iov_size(iov, niov);
     if (type == QEMU_AIO_READ) {
@@ -304,7 +282,7 @@ BlockAIOCB *laio_submit_aio(LinuxAioState *s, int fd, int64_t offset,
     acb->iocb.data = acb;
     acb->state = LAIO_PENDING;
     s->in_flight++;
-    queue_append(&s->pending_tail, acb);
+    aio__fifo_append(&s->pending, &acb->link);
     if (!s->plugged) {
         laio_flush(s);
     }
@@ -319,7 +297,7 @@ void laio_io_plug(LinuxAioState *s)
 void laio_io_unplug(LinuxAioState *s)
 {
     g_assert(s->plugged > 0);
-    if (--s->plugged == 0 && s->pending) {
+    if (--s->plugged == 0 && s->pending.head) {
         laio_flush(s);
     }
 }
@@ -360,8 +338,8 @@ LinuxAioState *aio_setup_linux_aio(AioContext *ctx, GError **error)
     s->user_ring =
         ((struct aio_ring *)s->io_ctx)->magic == AIO_RING_MAGIC;
     s->ctx = ctx;
-    s->pending_tail = &s->pending;
-    s->done_tail = &s->done;
+    aio__fifo_init(&s->pending);
+    aio__fifo_init(&s->done);
     s->completion_bh = aio_bh_new_full(ctx, completion_bh_fn, s,
                                        "linux-aio-completion", NULL);
     aio__set_internal_event_notifier(ctx, &s->e, laio_read, laio_poll,

@@ -14,7 +14,8 @@
  * plugged it; around completion processing the engine plugs itself, so
  * requests submitted from completion callbacks go out together).  When
  * io_submit() returns -EAGAIN (the kernel's queue is full) the requests
- * stay queued and are retried as completions free room.
+ * stay queued and are retried as completions free room (with nothing in
+ * flight, at the next submission or unplug).
  *
  * Linux AIO is only asynchronous with O_DIRECT; the file layer (file.h)
  * refuses it for buffered files, as QEMU warns.  Requests must respect the

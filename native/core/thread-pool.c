@@ -193,16 +193,6 @@ static void all_remove(ThreadPoolElementAio *req)
     *req->all_pprev = req->all_next;
 }
 
-/* Runs the callback of one DONE request and frees it. */
-static void complete_request(ThreadPoolElementAio *req)
-{
-    all_remove(req);
-    if (req->common.cb) {
-        req->common.cb(req->common.opaque, req->ret);
-    }
-    qemu_aio_unref(req);
-}
-
 static void completion_bh_fn(void *opaque)
 {
     ThreadPoolAio *pool = opaque;
@@ -214,12 +204,10 @@ restart:
         if (atomic_load_acquire(&req->state) != THREAD_DONE) {
             continue;
         }
-        /* If the callback nests aio_poll() to wait for another request
-         * that is DONE too, this BH must run there; after the callback the
-         * scan restarts anyway, so the schedule can be dropped. */
-        qemu_bh_schedule(pool->completion_bh);
-        complete_request(req);
-        qemu_bh_cancel(pool->completion_bh);
+        all_remove(req);
+        /* The scan restarts after each callback (see aio__acb_complete). */
+        aio__acb_complete(&req->common, pool->completion_bh, req->ret);
+        qemu_aio_unref(req);
         goto restart;
     }
 }
@@ -403,8 +391,14 @@ void aio__thread_pool_free(AioContext *ctx)
 
     /* Every request is DONE now; their callbacks run here. */
     while (pool->all_head) {
-        g_assert(atomic_load_acquire(&pool->all_head->state) == THREAD_DONE);
-        complete_request(pool->all_head);
+        ThreadPoolElementAio *req = pool->all_head;
+
+        g_assert(atomic_load_acquire(&req->state) == THREAD_DONE);
+        all_remove(req);
+        if (req->common.cb) {
+            req->common.cb(req->common.opaque, req->ret);
+        }
+        qemu_aio_unref(req);
     }
     qemu_bh_delete(pool->completion_bh);
     qemu_bh_delete(pool->new_thread_bh);
