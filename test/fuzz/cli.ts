@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DRIVERS, FDMONS, type Driver, type Fdmon } from './ops';
-import { campaign } from './run';
+import { campaign, coverage } from './run';
 import { stopWatchdog, watchdogFired } from './watchdog';
 
 const { values } = parseArgs({
@@ -52,6 +52,7 @@ for (const driver of drivers) {
     console.log(`fdmon ${fdmon.padEnd(8)} driver ${driver.padEnd(7)} ops ${r.ops} runs ${r.runs} in ${(r.ms / 1000).toFixed(1)} s (${rate} ops/s): ${r.failures.length === 0 ? 'no divergence' : `${r.failures.length} divergence(s), first seed ${r.failures[0].seed}`}`);
   }
 }
+console.log(`exercised: ${Object.entries(coverage).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 if (watchdogFired() > 0) console.log(`watchdog woke ${watchdogFired()} blocking call(s) that hung`);
 await stopWatchdog();
 process.exitCode = failed > 0 ? 1 : 0;

@@ -55,6 +55,9 @@ class FuzzThrow extends Error {
   }
 }
 
+/** What the runs exercised (printed by the CLI, so a quiet fuzzer is seen to work). */
+export const coverage = { callbacks: 0, polls: 0, nestedPolls: 0, iterations: 0, spuriousIterations: 0, throws: 0, aggregates: 0, closes: 0 };
+
 let shared: MainContext | null = null;
 
 /** One MainContext for every gsource run (GLib keeps it light when empty). */
@@ -183,6 +186,7 @@ class Executor {
       const frame = this.model.top;
       try {
         this.model.expect(ev);
+        coverage.callbacks++;
         check?.(args);
         this.depth++;
         try {
@@ -420,6 +424,8 @@ class Executor {
       if (thrown !== undefined) throw new Divergence(`${what} threw ${show(thrown)}, but no callback threw`);
       return;
     }
+    coverage.throws += f.errors.length;
+    if (f.errors.length > 1) coverage.aggregates++;
     if (f.errors.length === 1) {
       if (!(thrown instanceof FuzzThrow) || thrown.tag !== f.errors[0]) {
         throw new Divergence(`${what} ${thrown === undefined ? `returned ${ret}` : `threw ${show(thrown)}`}; expected it to throw what ${f.errors[0]} threw`);
@@ -439,6 +445,8 @@ class Executor {
     // A blocking poll with nothing due would sleep forever: notify() first,
     // after which poll(true) returns false at once (README "Progress").
     if (blocking && !model.workDue()) ctx.notify();
+    if (this.depth > 0) coverage.nestedPolls++;
+    else coverage.polls++;
     const f = model.beginPoll();
     let ret: boolean | undefined;
     let thrown: unknown = undefined;
@@ -461,6 +469,7 @@ class Executor {
     const main = this.main!;
     if (mayBlock && (!model.attached || !model.workDue())) main.wakeup();
     const spuriousBefore = this.lastSpurious;
+    coverage.iterations++;
     const f = model.beginIteration();
     let ret: boolean | undefined;
     let thrown: unknown = undefined;
@@ -489,11 +498,13 @@ class Executor {
     const spurious = ret === true && f.ran === 0;
     if (spurious && spuriousBefore) throw new Divergence(`${what} returned true with no callback twice in a row`);
     this.lastSpurious = spurious;
+    if (spurious) coverage.spuriousIterations++;
   }
 
   #close(): void {
     const model = this.model;
     const leaked = model.leakedBhs();
+    coverage.closes++;
     const warnings: string[] = [];
     const emit = process.emitWarning;
     process.emitWarning = ((w: string | Error) => {
