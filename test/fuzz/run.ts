@@ -15,7 +15,7 @@ import { AioContext, AioError, EventNotifier, MainContext, SCALE_NS, pipe, virtu
 import type { BottomHalf, Timer } from 'aiocontext';
 import { Divergence, Model, describe, type Event, type Frame, type MBh, type MTimer } from './model';
 import {
-  Generator,
+  TraceGenerator,
   NOTIFIERS,
   PIPES,
   Prng,
@@ -67,9 +67,8 @@ function mainContext(): MainContext {
 }
 
 function code(err: unknown): string {
-  if (err instanceof AioError || (err instanceof Error && typeof (err as { code?: unknown }).code === 'string')) {
-    return (err as { code: string }).code;
-  }
+  const c = (err as { code?: unknown } | null)?.code;
+  if (err instanceof AioError || (err instanceof Error && typeof c === 'string')) return String(c);
   return err instanceof Error ? err.name : String(err);
 }
 
@@ -287,7 +286,7 @@ class Executor {
           this.#outcome(what, expect, () => t.r.delete());
           return;
         }
-        const at = this.base + model.now + (op.op === 'timerDel' ? 0 : op.delta);
+        const at = this.base + model.now + ('delta' in op ? op.delta : 0);
         if (t.expect === null) {
           if (op.op === 'timerMod') model.timerMod(t.m, op.delta);
           else if (op.op === 'timerModAnticipate') model.timerModAnticipate(t.m, op.delta);
@@ -536,7 +535,7 @@ class Executor {
 /* ---- campaign, shrinking, reporting -------------------------------------------- */
 
 export function generate(seed: number, length: number, driver: Driver): Op[] {
-  return new Generator(new Prng(seed), driver).trace(length);
+  return new TraceGenerator(new Prng(seed), driver).trace(length);
 }
 
 function without<T>(list: readonly T[], from: number, to: number): T[] {
