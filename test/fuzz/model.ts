@@ -62,6 +62,8 @@ export interface MNode {
   valid: boolean;         // false once replaced or removed
   /** io_uring: the fd was readable since the handler's read last ran (a POLL_ADD may have completed). */
   sawReadable: boolean;
+  /** Model.seq when the fd last became readable. */
+  touchSeq: number;
 }
 
 type Stage = 'yes' | 'maybe' | 'no';
@@ -94,6 +96,8 @@ export interface Frame {
   current: { node: MNode; write: Stage } | null;
   /** gsource: external handlers paused or resumed before the fd phase (the back end changed under GLib). */
   externalToggled: boolean;
+  /** Model.seq at the frame's wait. */
+  waitSeq: number;
   timerNow: number;
   ran: number;
   errors: string[];
@@ -117,6 +121,8 @@ export class Model {
   /** Bit 0 of notify_me: set by a GLib prepare, cleared by the next check. */
   bit0 = false;
   frames: Frame[] = [];
+  /** Orders fds becoming readable and waits (io_uring completions). */
+  seq = 0;
 
   /**
    * @oneShotPoll: the back end is io_uring, whose one-shot POLL_ADD reports
@@ -133,7 +139,10 @@ export class Model {
   /** The fd of @slot may have become readable: note it on its handler. */
   #touch(slot: number): void {
     const node = this.nodes.get(slot);
-    if (node !== undefined && this.#readable(slot)) node.sawReadable = true;
+    if (node !== undefined && this.#readable(slot)) {
+      node.sawReadable = true;
+      node.touchSeq = ++this.seq;
+    }
   }
 
   /* ---- bottom halves ------------------------------------------------------ */
@@ -248,7 +257,7 @@ export class Model {
       this.nodes.delete(slot);
       return null;
     }
-    const node: MNode = { serial: this.nodeSerial++, slot, notifier, read, write, external, valid: true, sawReadable: false };
+    const node: MNode = { serial: this.nodeSerial++, slot, notifier, read, write, external, valid: true, sawReadable: false, touchSeq: 0 };
     this.nodes.set(slot, node);
     this.#touch(slot);
     return node;
@@ -371,7 +380,7 @@ export class Model {
   beginPoll(): Frame {
     const ready = this.readySet();
     this.#steal(ready);
-    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, externalToggled: false, timerNow: 0, ran: 0, errors: [] };
+    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
     this.slices.push(this.bhList);
     this.bhList = [];
     this.frames.push(f);
@@ -390,7 +399,7 @@ export class Model {
     const ready = this.readySet();
     const f: Frame = {
       driver: 'gsource', depth: this.frames.length, phase: 'bh', ready,
-      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, externalToggled: false, timerNow: 0, ran: 0, errors: [],
+      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
     };
     if (f.dispatch === 'yes') {
       this.slices.push(this.bhList);
@@ -479,7 +488,9 @@ export class Model {
           if (ev.kind === 'read') {
             if (r.read === 'no') throw new Divergence(`${describe(ev)} ran but its fd was not readable`);
             f.current = { node: hit, write: r.write };
-            hit.sawReadable = false;
+            // Its completion was taken by this frame's wait: unless the fd
+            // became readable again after that wait (a new completion).
+            if (f.waitSeq > hit.touchSeq) hit.sawReadable = false;
           } else {
             if (r.write === 'no') throw new Divergence(`${describe(ev)} ran but its fd was not writable`);
             if (r.read === 'yes') throw new Divergence(`${describe(ev)} ran before the handler's read`);

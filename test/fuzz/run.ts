@@ -184,6 +184,7 @@ class Executor {
       if (this.failure !== null) return;
       const frame = this.model.top;
       try {
+        if (TRACE) console.error(`${'  '.repeat(this.depth + 1)}-> ${describe(ev)} (frame depth ${this.model.frames.length - 1})`);
         this.model.expect(ev);
         coverage.callbacks++;
         check?.(args);
