@@ -26,6 +26,13 @@
  */
 import { PIPE_CAP, PIPES, slotKind, slotName, type Actions, type Op } from './ops';
 
+/**
+ * Under GLib every back end dispatches what was ready when GLib polled
+ * (README "Under GLib", issue #13).  false: the rule before that fix, where
+ * epoll and io_uring read readiness at dispatch, after the BHs (lenient).
+ */
+export const GLIB_READY_AT_POLL = true;
+
 export class Divergence extends Error {
   constructor(message: string) {
     super(message);
@@ -94,6 +101,8 @@ export interface Frame {
   dispatch: 'yes' | 'maybe';
   /** fd: the handler whose read just ran; its write follows at once (same revents). */
   current: { node: MNode; write: Stage } | null;
+  /** gsource: nodes that replaced a node of `ready` during the BH phase (maybe dispatched with its revents). */
+  inherited: Map<MNode, Ready>;
   /** gsource: external handlers paused or resumed before the fd phase (the back end changed under GLib). */
   externalToggled: boolean;
   /** Model.seq at the frame's wait. */
@@ -259,6 +268,12 @@ export class Model {
     }
     const node: MNode = { serial: this.nodeSerial++, slot, notifier, read, write, external, valid: true, sawReadable: false, touchSeq: 0 };
     this.nodes.set(slot, node);
+    for (const f of this.frames) {
+      const r = old && f.driver === 'gsource' && f.phase === 'bh' ? f.ready.get(old) ?? f.inherited.get(old) : undefined;
+      if (r === undefined) continue;
+      const maybe = (x: Stage, has: boolean): Stage => (x !== 'no' && has ? 'maybe' : 'no');
+      f.inherited.set(node, { read: maybe(r.read, read !== undefined), write: maybe(r.write, write !== undefined) });
+    }
     this.#touch(slot);
     return node;
   }
@@ -380,7 +395,7 @@ export class Model {
   beginPoll(): Frame {
     const ready = this.readySet();
     this.#steal(ready);
-    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
+    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, inherited: new Map(), externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
     this.slices.push(this.bhList);
     this.bhList = [];
     this.frames.push(f);
@@ -399,7 +414,7 @@ export class Model {
     const ready = this.readySet();
     const f: Frame = {
       driver: 'gsource', depth: this.frames.length, phase: 'bh', ready,
-      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
+      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, inherited: new Map(), externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
     };
     if (f.dispatch === 'yes') {
       this.slices.push(this.bhList);
@@ -409,7 +424,14 @@ export class Model {
     return f;
   }
 
-  /** gsource: the fd phase starts; readiness read after the BHs may differ. */
+  /**
+   * gsource: the fd phase starts.  README "Under GLib": one dispatch runs
+   * the handlers that were ready when GLib polled, on every fd monitor (the
+   * ready list is collected before the BHs run); one made ready during the
+   * dispatch waits for the next iteration.  (Without GLIB_READY_AT_POLL, an
+   * older rule: readiness read after the BHs may count too.)  A handler
+   * replaced by a BH keeps its old node's revents: it may run.
+   */
   #startFd(f: Frame): void {
     if (f.driver !== 'gsource') return;
     const now = this.readySet();
@@ -417,14 +439,16 @@ export class Model {
     const stage = (a: Stage | undefined, b: Stage | undefined): Stage => {
       const x = a ?? 'no';
       const y = b ?? 'no';
+      if (GLIB_READY_AT_POLL) return x === 'yes' && f.externalToggled ? 'maybe' : x;
       if (x === 'yes' && y === 'yes') return f.externalToggled ? 'maybe' : 'yes';
       return x === 'no' && y === 'no' ? 'no' : 'maybe';
     };
     for (const node of new Set([...f.ready.keys(), ...now.keys()])) {
       if (!node.valid) continue;
-      const a = f.ready.get(node);
+      const a = f.ready.get(node) ?? f.inherited.get(node);
       const b = now.get(node);
-      merged.set(node, { read: stage(a?.read, b?.read), write: stage(a?.write, b?.write) });
+      const r: Ready = { read: stage(a?.read, b?.read), write: stage(a?.write, b?.write) };
+      if (r.read !== 'no' || r.write !== 'no') merged.set(node, r);
     }
     f.ready = merged;
   }
