@@ -105,6 +105,8 @@ export interface Frame {
   inherited: Map<MNode, Ready>;
   /** gsource: external handlers paused or resumed before the fd phase (the back end changed under GLib). */
   externalToggled: boolean;
+  /** gsource, dispatch 'maybe': the BH pass of GLib's dispatch was modelled. */
+  wakeupPassDone: boolean;
   /** Model.seq at the frame's wait. */
   waitSeq: number;
   timerNow: number;
@@ -395,7 +397,7 @@ export class Model {
   beginPoll(): Frame {
     const ready = this.readySet();
     this.#steal(ready);
-    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, inherited: new Map(), externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
+    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, inherited: new Map(), externalToggled: false, wakeupPassDone: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
     this.slices.push(this.bhList);
     this.bhList = [];
     this.frames.push(f);
@@ -414,7 +416,7 @@ export class Model {
     const ready = this.readySet();
     const f: Frame = {
       driver: 'gsource', depth: this.frames.length, phase: 'bh', ready,
-      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, inherited: new Map(), externalToggled: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
+      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, inherited: new Map(), externalToggled: false, wakeupPassDone: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
     };
     if (f.dispatch === 'yes') {
       this.slices.push(this.bhList);
@@ -474,6 +476,9 @@ export class Model {
     for (;;) {
       if (f.phase === 'bh') {
         if (f.driver === 'gsource' && f.dispatch === 'maybe') {
+          // A callback runs, so GLib did dispatch us (a handler that may
+          // run, below): the BH pass ran first, and called nothing.
+          if (ev !== null) this.#wakeupPass(f);
           f.phase = 'fd';
           continue;
         }
@@ -545,15 +550,19 @@ export class Model {
     }
   }
 
+  /** GLib dispatched a frame that had nothing sure to run: its BH pass calls nothing. */
+  #wakeupPass(f: Frame): void {
+    if (f.wakeupPassDone) return;
+    f.wakeupPassDone = true;
+    this.slices.push(this.bhList);
+    this.bhList = [];
+    if (this.#nextBh() !== null) throw new Divergence('model bug: a BH was due in a wake-up dispatch');
+  }
+
   /** The real call returned: checks that nothing due was left, pops the frame. */
   endFrame(f: Frame, dispatched: boolean): void {
     if (this.top !== f) throw new Divergence('frames out of order (model bug)');
-    if (f.driver === 'gsource' && f.dispatch === 'maybe' && dispatched) {
-      // GLib dispatched us for a wake-up alone: a BH pass that calls nothing.
-      this.slices.push(this.bhList);
-      this.bhList = [];
-      while (this.#nextBh() !== null) throw new Divergence('model bug: a BH was due in a wake-up dispatch');
-    }
+    if (f.driver === 'gsource' && f.dispatch === 'maybe' && dispatched) this.#wakeupPass(f);
     this.expect(null);
     this.frames.pop();
   }
