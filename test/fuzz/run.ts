@@ -634,7 +634,7 @@ export function campaign(
     result.runs++;
     if (failure !== null) {
       const small = shrink(ops, cfg, opts.shrinkMs);
-      const report = formatFailure(seed, cfg, small.ops, small.failure);
+      const report = formatFailure(seed, cfg, small.ops, small.failure, length);
       opts.onFailure?.(report);
       result.failures.push({ seed, report, ops: small.ops });
       if (result.failures.length >= (opts.maxFailures ?? 1)) break;
@@ -644,10 +644,11 @@ export function campaign(
   return result;
 }
 
-export function formatFailure(seed: number | null, cfg: RunConfig, ops: readonly Op[], failure: Failure): string {
+export function formatFailure(seed: number | null, cfg: RunConfig, ops: readonly Op[], failure: Failure, length = 200): string {
+  const replay = seed === null ? '' : `; replay: npm run fuzz -- --seed ${seed} --fdmon ${cfg.fdmon} --driver ${cfg.driver} --length ${length} --runs 1`;
   return [
     `DIVERGENCE ${seed === null ? '' : `seed ${seed} `}fdmon ${cfg.fdmon} driver ${cfg.driver}: ${failure.message}`,
-    `  (at op ${failure.at + 1} of ${ops.length}; replay: npm run fuzz -- --seed ${seed ?? '?'} --fdmon ${cfg.fdmon} --driver ${cfg.driver} --runs 1)`,
+    `  (at op ${failure.at + 1} of ${ops.length} of the shrunk trace${replay})`,
     formatTrace(ops, cfg.fdmon, cfg.driver)
       .split('\n')
       .map((l) => `  ${l}`)
