@@ -9,7 +9,8 @@
 import test from 'ava';
 import { DRIVERS, FDMONS, formatTrace } from './fuzz/ops';
 import { busyPollRearm, externalPaused, externalPausedFuzzed, pausedWhileAttached, reattach } from './fuzz/regressions';
-import { campaign, formatFailure, runTrace } from './fuzz/run';
+import { campaign, formatFailure, generate, runTrace, shrink, type Failure } from './fuzz/run';
+import type { Op } from './fuzz/ops';
 import { stopWatchdog } from './fuzz/watchdog';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
@@ -58,4 +59,28 @@ test('fuzz: traces print as JS-like lines', (t) => {
   t.regex(text, /let ctx = new AioContext\(\{ fdmon: 'io_uring' \}\);/);
   t.regex(text, /ctx\.setFdHandler\(p0, \{ read: \(\) => \{\n  readUpTo\(p0, 1\);/);
   t.regex(text, /ctx\.disableExternal\(\);$/);
+});
+
+test('fuzz: the shrinker keeps only what the failure needs, inside callbacks too', (t) => {
+  // A stand-in for a divergence: "bh 3 is made with a callback that
+  // schedules bh 5, and a later top-level op schedules bh 3".
+  const fails = (ops: readonly Op[]): Failure | null => {
+    const made = ops.findIndex((op) => op.op === 'bhNew' && op.bh === 3 && op.cb.some((a) => a.op === 'bhSchedule' && a.bh === 5));
+    const at = ops.findIndex((op, i) => i > made && op.op === 'bhSchedule' && op.bh === 3);
+    return made >= 0 && at >= 0 ? { message: 'stand-in', at } : null;
+  };
+  const noise = generate(SEED, 120, 'poll').filter((op) => !('bh' in op && op.bh === 3));
+  const ops: Op[] = [
+    ...noise.slice(0, 60),
+    { op: 'bhNew', bh: 3, cb: [{ op: 'notify' }, { op: 'bhSchedule', bh: 5 }, { op: 'poll', blocking: false }, { op: 'throw' }] },
+    ...noise.slice(60),
+    { op: 'bhSchedule', bh: 3 },
+    ...noise.slice(0, 10),
+  ];
+  const small = shrink(ops, { fdmon: 'poll', driver: 'poll' }, 10_000, fails);
+  t.deepEqual(small.ops, [
+    { op: 'bhNew', bh: 3, cb: [{ op: 'bhSchedule', bh: 5 }] },
+    { op: 'bhSchedule', bh: 3 },
+  ]);
+  t.is(small.failure.at, 1);
 });

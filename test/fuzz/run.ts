@@ -570,14 +570,19 @@ function* simpler(ops: readonly Op[]): Generator<Op[]> {
  * Delta debugging: removes chunks of top-level ops, then callback actions,
  * while the trace still fails.  Bounded by @budgetMs.
  */
-export function shrink(ops: readonly Op[], cfg: RunConfig, budgetMs = 60_000): { ops: Op[]; failure: Failure } {
+export function shrink(
+  ops: readonly Op[],
+  cfg: RunConfig,
+  budgetMs = 60_000,
+  run: (ops: readonly Op[], cfg: RunConfig) => Failure | null = runTrace,
+): { ops: Op[]; failure: Failure } {
   const deadline = Date.now() + budgetMs;
   let best = [...ops];
-  let failure = runTrace(best, cfg);
+  let failure = run(best, cfg);
   if (failure === null) throw new Error('shrink: the trace does not fail');
   best = best.slice(0, failure.at + 1);
   const tryTrace = (candidate: Op[]): boolean => {
-    const f = runTrace(candidate, cfg);
+    const f = run(candidate, cfg);
     if (f === null) return false;
     best = candidate.slice(0, f.at + 1);
     failure = f;
