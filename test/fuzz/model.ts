@@ -370,10 +370,10 @@ export class Model {
 
   /**
    * A nested wait takes what it finds ready from the frames around it
-   * (poll, epoll: level-triggered, so it sees them too).  On io_uring a
-   * handler waiting in an outer frame's ready list has no POLL_ADD armed
-   * (it is re-armed after its dispatch), so the nested wait may not see it:
-   * 'maybe', and the outer frame loses it only if the nested one runs it.
+   * (poll, epoll: level-triggered, so it sees them too).  On io_uring the
+   * nested wait sees a handler of an outer frame's ready list only if its
+   * one-shot POLL_ADD was armed again and completed meanwhile: 'maybe', and
+   * the outer frame loses it only if the nested one runs it.
    */
   #steal(ready: Map<MNode, Ready>): void {
     const outer = (node: MNode) => this.frames.some((f) => f.ready.has(node) || f.current?.node === node);
@@ -393,11 +393,18 @@ export class Model {
     for (const f of this.frames) if (f !== this.top) f.ready.delete(node);
   }
 
+  #frame(driver: Frame['driver'], ready: Map<MNode, Ready>, dispatch: Frame['dispatch']): Frame {
+    return {
+      driver, depth: this.frames.length, phase: 'bh', ready, dispatch, current: null, inherited: new Map(),
+      externalToggled: false, wakeupPassDone: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
+    };
+  }
+
   /** aio_poll() starts: it waits (readiness now), then takes the BH list. */
   beginPoll(): Frame {
     const ready = this.readySet();
     this.#steal(ready);
-    const f: Frame = { driver: 'poll', depth: this.frames.length, phase: 'bh', ready, dispatch: 'yes', current: null, inherited: new Map(), externalToggled: false, wakeupPassDone: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [] };
+    const f = this.#frame('poll', ready, 'yes');
     this.slices.push(this.bhList);
     this.bhList = [];
     this.frames.push(f);
@@ -414,10 +421,7 @@ export class Model {
     const prepared = this.#bhDue() || this.#timerDue();
     this.bit0 = prepared;
     const ready = this.readySet();
-    const f: Frame = {
-      driver: 'gsource', depth: this.frames.length, phase: 'bh', ready,
-      dispatch: prepared || this.#anySure(ready) ? 'yes' : 'maybe', current: null, inherited: new Map(), externalToggled: false, wakeupPassDone: false, waitSeq: ++this.seq, timerNow: 0, ran: 0, errors: [],
-    };
+    const f = this.#frame('gsource', ready, prepared || this.#anySure(ready) ? 'yes' : 'maybe');
     if (f.dispatch === 'yes') {
       this.slices.push(this.bhList);
       this.bhList = [];
