@@ -748,6 +748,58 @@ static void test_poll_and_iteration_in_turn(void)
 }
 
 typedef struct {
+    AioContext *ctx;
+    int reads;
+} PauseData;
+
+static void pause_external_bh(void *opaque)
+{
+    aio_disable_external(((PauseData *)opaque)->ctx);
+}
+
+static void count_read(void *opaque)
+{
+    ((PauseData *)opaque)->reads++;
+}
+
+/* Attached, a BH that pauses external handlers makes GLib poll each fd
+ * (g_source_add_poll() zeroes the GPollFD's revents); the readiness this
+ * aio_poll() already collected must survive it (a fuzzer's finding). */
+static void test_pause_external_keeps_ready_fd(void)
+{
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main = test_attach(ctx);
+    PauseData d = { ctx, 0 };
+    QEMUBH *bh = aio_bh_new(ctx, pause_external_bh, &d);
+    int fds[2];
+
+    test_pipe(fds);
+    test_main_drain(main);
+    test_write_byte(fds[1]);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, count_read, NULL,
+                                       NULL, NULL, &d), ==, 0);
+    qemu_bh_schedule(bh);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(d.reads, ==, 1);
+    g_assert_true(aio_external_disabled(ctx));
+
+    /* Still readable and not external: every later call dispatches it. */
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(d.reads, ==, 2);
+    g_assert_true(g_main_context_iteration(main, FALSE));
+    g_assert_cmpint(d.reads, ==, 3);
+
+    g_assert_true(aio_enable_external(ctx));
+    g_assert_cmpuint(test_read_all(fds[0]), ==, 1);
+    test_remove_fd(ctx, fds[0]);
+    test_close_pair(fds);
+    qemu_bh_delete(bh);
+    test_main_drain(main);
+    test_detach(ctx, main);
+    test_ctx_free(ctx);
+}
+
+typedef struct {
     QEMUBH *bh;
     TestFlag started;
 } LateSchedule;
@@ -823,6 +875,8 @@ int main(int argc, char **argv)
                     test_source_keeps_context_alive);
     g_test_add_func("/gsource/new-source-after-detach",
                     test_new_source_after_detach);
+    g_test_add_func("/gsource/pause-external-keeps-ready-fd",
+                    test_pause_external_keeps_ready_fd);
     g_test_add_func("/gsource/poll-and-iteration-in-turn",
                     test_poll_and_iteration_in_turn);
     g_test_add_func("/gsource/threads/blocking-iteration-woken",
