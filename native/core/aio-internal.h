@@ -209,6 +209,11 @@ struct AioHandler {
      * steals the node from its caller's list. */
     AioHandler *ready_next;
     AioHandler **ready_pprev;
+    /* The revents the node was made ready with.  Kept apart from
+     * pfd.revents, which GLib zeroes when a BH or callback of the same
+     * call has the node's pfd added to the GSource (g_source_add_poll(),
+     * e.g. after aio_disable_external()); popping restores it. */
+    int ready_revents;
 
     /* ctx->poll_handlers: nodes that take part in busy polling (home
      * thread only). */

@@ -415,6 +415,7 @@ void aio__add_ready_handler(AioHandler **ready, AioHandler *node, int revents)
         *node->ready_pprev = node->ready_next;
     }
     node->pfd.revents = revents;
+    node->ready_revents = revents;
     node->ready_next = *ready;
     if (node->ready_next) {
         node->ready_next->ready_pprev = &node->ready_next;
@@ -434,6 +435,7 @@ AioHandler *aio__pop_ready_handler(AioHandler **ready)
         }
         node->ready_next = NULL;
         node->ready_pprev = NULL;
+        node->pfd.revents = node->ready_revents;
     }
     return node;
 }
