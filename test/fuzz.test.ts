@@ -4,7 +4,9 @@
  * seeds.  `npm run fuzz -- --ops N --seed S` runs it long.
  *
  * FUZZ_SEED picks the first seed (default: fixed, so a failure reproduces);
- * FUZZ_MS the budget per monitor and driver.
+ * FUZZ_MS the budget per monitor and driver; the block I/O and coroutine
+ * campaign (io.ts) gets 2/5 of it per engine and driver, so that the file
+ * stays near 30 s in all.
  */
 import test from 'ava';
 import { DRIVERS, FDMONS, formatTrace } from './fuzz/ops';
@@ -12,9 +14,11 @@ import { busyPollRearm, externalPaused, externalPausedFuzzed, pausedWhileAttache
 import { campaign, formatFailure, generate, runTrace, shrink, type Failure } from './fuzz/run';
 import type { Op } from './fuzz/ops';
 import { stopWatchdog } from './fuzz/watchdog';
+import { ENGINES, IO_DRIVERS, campaignIo, formatIoFailure } from './fuzz/io';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
-const BUDGET_MS = Number(process.env.FUZZ_MS ?? 3000);
+const BUDGET_MS = Number(process.env.FUZZ_MS ?? 2500);
+const IO_BUDGET_MS = Math.round(BUDGET_MS * 0.4);
 
 test.after.always(() => stopWatchdog());
 
@@ -25,6 +29,17 @@ for (const driver of DRIVERS) {
       t.log(`${r.ops} ops in ${r.runs} traces, ${Math.round((r.ops / Math.max(r.ms, 1)) * 1000)} ops/s`);
       t.true(r.ops > 0);
       t.deepEqual(r.failures.map((f) => f.report), []);
+    });
+  }
+}
+
+for (const engine of ENGINES) {
+  for (const driver of IO_DRIVERS) {
+    test.serial(`fuzz block I/O and coroutines [${engine}, ${driver}]: completions, data and spawn results agree with the shadow file (${IO_BUDGET_MS} ms from seed ${SEED})`, async (t) => {
+      const r = await campaignIo({ seed: SEED, totalOps: Infinity, budgetMs: IO_BUDGET_MS, engine, driver });
+      t.log(`${r.ops} ops in ${r.runs} traces`);
+      t.true(r.runs > 0);
+      t.deepEqual(r.failures.map((f) => formatIoFailure(f, 150)), []);
     });
   }
 }

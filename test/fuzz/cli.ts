@@ -1,6 +1,7 @@
 /*
  * cli.ts — `npm run fuzz -- --ops N --seed S [--fdmon M] [--driver D]
- * [--length L] [--runs R] [--max-failures K]`.
+ * [--length L] [--runs R] [--max-failures K]`, and with --io the block I/O
+ * and coroutine campaign (io.ts): `--io [--engine E] [--driver D]`.
  *
  * Runs traces of L ops (default 200) with seeds S, S+1, ... until N ops
  * (default 100,000) ran per fd monitor and driver (every monitor and both
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { DRIVERS, FDMONS, type Driver, type Fdmon } from './ops';
 import { campaign, coverage } from './run';
 import { stopWatchdog, watchdogFired } from './watchdog';
+import { ENGINES, IO_DRIVERS, campaignIo, formatIoFailure, ioCoverage, type Engine, type IoDriver } from './io';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,8 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     'max-failures': { type: 'string', default: '1' },
     'shrink-ms': { type: 'string', default: '60000' },
+    io: { type: 'boolean', default: false },
+    engine: { type: 'string' },
   },
 });
 
@@ -29,6 +33,28 @@ function list<T extends string>(value: string | undefined, all: readonly T[], na
   if (value === undefined) return all;
   if (!all.includes(value as T)) throw new Error(`--${name} must be one of ${all.join(', ')}`);
   return [value as T];
+}
+
+if (values.io) {
+  const engines = list<Engine>(values.engine, ENGINES, 'engine');
+  const ioDrivers = list<IoDriver>(values.driver, IO_DRIVERS, 'driver');
+  const ioSeed = values.seed === undefined ? Math.floor(Math.random() * 0x7fff_ffff) : Number(values.seed);
+  const ioLength = values.length === '200' ? 150 : Number(values.length);
+  const ioTotal = values.runs === undefined ? Number(values.ops) : Number(values.runs) * ioLength;
+  let ioFailed = 0;
+  console.log(`fuzz --io: seed ${ioSeed}, ${ioTotal} ops per engine and driver, traces of ${ioLength} ops`);
+  for (const engine of engines) {
+    for (const driver of ioDrivers) {
+      const r = await campaignIo({ seed: ioSeed, totalOps: ioTotal, length: ioLength, engine, driver, maxFailures: Number(values['max-failures']) });
+      for (const f of r.failures) console.log(formatIoFailure(f, ioLength));
+      ioFailed += r.failures.length;
+      const rate = Math.round((r.ops / Math.max(r.ms, 1)) * 1000);
+      console.log(`engine ${engine.padEnd(9)} driver ${driver.padEnd(7)} ops ${r.ops} runs ${r.runs} in ${(r.ms / 1000).toFixed(1)} s (${rate} ops/s): ${r.failures.length === 0 ? 'no divergence' : `${r.failures.length} divergence(s)`}`);
+    }
+  }
+  console.log(`exercised: ${Object.entries(ioCoverage).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  await stopWatchdog();
+  process.exit(ioFailed > 0 ? 1 : 0);
 }
 
 const fdmons = list<Fdmon>(values.fdmon, FDMONS, 'fdmon');
