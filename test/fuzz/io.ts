@@ -425,8 +425,12 @@ class IoRunner {
   }
 
   async finish(): Promise<void> {
+    const start = Date.now();
     for (let round = 0; this.inflight.size > 0 || [...this.spawns.values()].some((s) => s.settled === 0); round++) {
-      if (round > 20_000) this.fail(`did not settle: ${this.inflight.size} request(s), ${[...this.spawns.values()].filter((s) => s.settled === 0).length} spawn(s)`);
+      if (round > 20_000 && Date.now() - start > 20_000) {
+        const reqs = [...this.inflight.values()].map((r) => `${r.id}:${r.kind}${r.cancelled ? '(cancelled)' : ''}${r.aiocb ? '' : '(promise)'}`).join(' ');
+        this.fail(`did not settle in ${round} rounds, ${Date.now() - start} ms: request(s) ${reqs}; ${[...this.spawns.values()].filter((s) => s.settled === 0).length} spawn(s); pool ${JSON.stringify(this.ctx.threadPool.stats)}; file ${JSON.stringify(this.file.stats)}`);
+      }
       virtualClock.step(1000);
       this.drive(true);
       await new Promise((resolve) => setImmediate(resolve));
