@@ -53,6 +53,7 @@ if (values.io) {
     }
   }
   console.log(`exercised: ${Object.entries(ioCoverage).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (watchdogFired() > 0) console.log(`watchdog woke ${watchdogFired()} blocking call(s) that hung`);
   await stopWatchdog();
   process.exit(ioFailed > 0 ? 1 : 0);
 }

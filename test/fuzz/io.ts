@@ -398,7 +398,9 @@ class IoRunner {
         return;
       }
       case 'closeBusy': {
-        if (this.inflight.size === 0) return;
+        // Only a callback request not done is surely in flight: a promise's
+        // request may have completed already, its promise settling later.
+        if (![...this.inflight.values()].some((r) => r.aiocb !== null && !r.aiocb.done)) return;
         let code: string | undefined;
         try {
           this.file.close();
