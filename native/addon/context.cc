@@ -21,6 +21,7 @@
 #include "bottom-half.h"
 #include "callback.h"
 #include "errors.h"
+#include "fast-method.h"
 #include "event-notifier.h"
 #include "fd-handler.h"
 #include "guards.h"
@@ -90,6 +91,8 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
+    DefineFastMethod<Context, &Context::JS_poll>(info.Env(), info.This(),
+                                                 "poll", link_);
 }
 
 Context::~Context()
