@@ -245,6 +245,16 @@ void aio_set_wrong_thread_handler(AioWrongThreadFunc *fn, void *opaque);
  * source running the same context).  The source keeps @ctx alive; it is
  * named after the context and can recurse.  Home thread only.
  *
+ * Differs from QEMU in one point: its dispatch clears bit 0 of notify_me
+ * (the "GLib may be sleeping" bit) when it starts.  QEMU clears it only in
+ * check(), which GLib skips when prepare returned TRUE (a BH was
+ * scheduled), so there every aio_notify() made during that dispatch (each
+ * BH scheduled by a callback) writes the eventfd and the next
+ * g_main_context_iteration() returns TRUE only to drain it.  Here such a
+ * notify writes nothing and that extra iteration does not happen: a
+ * self-rescheduling BH costs one poll per iteration, as a GLib idle source
+ * does.  No wake-up can be lost (model/aio-notify.pml).
+ *
  * Returns: (transfer full): a new reference to the source.
  */
 GSource *aio_get_g_source(AioContext *ctx);
@@ -553,7 +563,8 @@ typedef enum {
 
 /**
  * AioContextStats:
- * @notify_me: the raw notify_me word (bit 0: GSource waiter; bits 1–31:
+ * @notify_me: the raw notify_me word (bit 0: GSource waiter, from prepare
+ *             to check or dispatch; bits 1–31:
  *             2 per blocking aio_poll)
  * @notified: the notified flag
  * @poll_ns: the largest adaptive poll time among poll handlers, in ns

@@ -10,8 +10,9 @@
  * on its source, so it lives as long as it is attached.
  *
  * Notify protocol.  notify_me tells notifiers whether someone may be
- * sleeping: bit 0 from GSource prepare until check, plus 2 for each
- * aio_poll() that may block.  aio_notify() sets `notified` then, if
+ * sleeping: bit 0 from GSource prepare until check or dispatch (QEMU: until
+ * the next check; see aio_ctx_dispatch()), plus 2 for each aio_poll() that
+ * may block.  aio_notify() sets `notified` then, if
  * notify_me is non-zero, writes the eventfd.  Each side issues a full
  * barrier between its write and its read, so at least one of them sees
  * the other: either the sleeper sees the new BH (or `notified`) before
@@ -345,6 +346,21 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     if (!gsource_in_home_thread(ctx)) {
         return G_SOURCE_CONTINUE;
     }
+
+    /* [deviation] Clear bit 0 now, not only in check().  When prepare
+     * returned TRUE GLib skips check(), and QEMU leaves the bit set until
+     * the next iteration's check: every BH scheduled by this dispatch then
+     * writes the eventfd, and the next iteration dispatches once more just
+     * to drain it.  Nobody can be sleeping in GLib's poll for this source
+     * while it dispatches (the home thread is here, and no other thread
+     * runs its prepare), and the next prepare sets the bit again, with its
+     * smp_mb(), before it reads the BH list and the timers: a notifier that
+     * sees the bit clear skips a write nobody needs.  Proven by
+     * model/aio-notify.pml (the correct model clears here).  A nested
+     * iteration sets and clears the bit itself; a nested aio_poll() uses
+     * bits 1-31.  Release: pairs with the atomic read in aio_notify(), as
+     * the store in check(). */
+    atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
 
     aio__lockcnt_inc(&ctx->list_lock);
     aio_bh_poll(ctx);
