@@ -21,6 +21,7 @@ import {
   type NodeLoopHandle,
   type NodeLoopOptions,
 } from './node-loop';
+import { type ChromeTrace, Observation, observedPoll, startTrace, stopObserving, stopTrace, type TraceOptions } from './observe';
 import { makeToken, type SharedToken } from './shared';
 import { Timer } from './timer';
 import type {
@@ -74,6 +75,8 @@ export class AioContext implements Disposable {
   #closed = false;
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
   #nodeLoop: NodeLoopHandle | null = null;
+  /** diagnostics_channel and trace state (observe.ts). */
+  readonly #observation = new Observation();
 
   /** aio_context_new: a context whose home thread is the calling thread. */
   constructor(options?: AioContextOptions) {
@@ -106,7 +109,12 @@ export class AioContext implements Disposable {
   poll(blocking: boolean): boolean {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
-    return native.poll(blocking);
+    const obs = this.#observation;
+    if (obs.idle()) {
+      if (obs.on) stopObserving(native, obs);
+      return native.poll(blocking);
+    }
+    return observedPoll(this, this.#name, native, obs, blocking);
   }
 
   /** aio_notify: makes the current or next wait return.  Any thread. */
@@ -346,9 +354,27 @@ export class AioContext implements Disposable {
     return this.#closed ? null : this.#native.sourceId;
   }
 
-  /** Live introspection, for tests and tools. */
+  /** Live introspection, for tests and tools; stats.dispatches etc. count since creation. */
   get stats(): AioContextStats {
     return this.#open().stats;
+  }
+
+  /**
+   * Starts recording every pass and callback of this context that starts
+   * within @options.durationMs (default 10 s), for stopTrace().  A second
+   * call starts over.  See observe.ts and the README's "Observability".
+   */
+  startTrace(options?: TraceOptions): void {
+    startTrace(this.#open(), this.#observation, options);
+  }
+
+  /**
+   * Ends the recording and returns it as Chrome trace-event JSON (an object:
+   * JSON.stringify it to a file and open it in Perfetto); without
+   * startTrace(), one with no events.
+   */
+  stopTrace(): ChromeTrace {
+    return stopTrace(this, this.#name, this.#open(), this.#observation);
   }
 
   /** The name given at construction (the GSource name). */

@@ -12,6 +12,7 @@ export { NodeLoopHandle } from './node-loop';
 export type { NodeLoopOptions, NodeLoopStats } from './node-loop';
 export type { AbortOptions } from './awaitables';
 export { AioError } from './errors';
+export type { ChromeTrace, DispatchMessage, PollMessage, TraceEvent, TraceOptions } from './observe';
 export type { AioErrorCode, AioErrnoCode, AioStateCode } from './errors';
 export { SCALE_NS, SCALE_US, SCALE_MS, clockNs, virtualClock } from './clock';
 export { pipe } from './pipe';

@@ -19,12 +19,30 @@ export interface NativeStats {
   timers: number;
   fdmon: 'poll' | 'epoll' | 'io_uring';
   fdmonFallbackReason: string | null;
+  dispatches: { bh: number; fd: number; timer: number };
+  blockingWaits: number;
+  notifyWakeups: number;
+  pollHits: number;
+  pollMisses: number;
+  pollTimeNs: number;
 }
 
 type Fn = (...args: never[]) => unknown;
 
+/** What the core observed since the last takeEvents() (observer.cc). */
+export interface NativeEvents {
+  kinds: Uint8Array;
+  args: Float64Array;
+  starts: Float64Array;
+  ends: Float64Array;
+  names: (string | undefined)[];
+  dropped: number;
+}
+
 export interface NativeContext {
   poll(blocking: boolean): boolean;
+  setObserve(on: boolean): void;
+  takeEvents(): NativeEvents;
   notify(): void;
   computeTimeout(): number;
   bh(cb: () => void, name: string): NativeBottomHalf;

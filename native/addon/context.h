@@ -110,6 +110,11 @@ private:
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
     Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_setObserve(const Napi::CallbackInfo &info); /* observer.cc */
+    Napi::Value JS_takeEvents(const Napi::CallbackInfo &info); /* observer.cc */
+    static void OnObserve(AioContext *core, AioEventKind kind,
+                          const char *name, int64_t arg, int64_t start_ns,
+                          int64_t end_ns, void *opaque);   /* observer.cc */
 
     /* Puts @record in fds_ for its fd, retiring the record it replaces. */
     void InstallRecord(FdRecord *record);
@@ -133,6 +138,19 @@ private:
     GMainContext *main_ = nullptr;     /* referenced while attached */
     unsigned acquired_ = 0;            /* aio_context_acquire() depth */
     std::vector<std::string> leaks_;   /* reported by the core (defensive) */
+
+    /* observer.cc: callbacks and passes timed by the core while JS
+     * observes (diagnostics_channel subscribers, a trace), oldest first,
+     * until takeEvents(). */
+    struct ObservedEvent {
+        AioEventKind kind;
+        int64_t arg;
+        int64_t startNs;
+        int64_t endNs;
+        std::string name;
+    };
+    std::vector<ObservedEvent> events_;
+    uint64_t eventsDropped_ = 0;
 };
 
 } // namespace aiocontext

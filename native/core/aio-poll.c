@@ -139,6 +139,15 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
         max_ns = aio__soonest(*timeout, max_ns);
     } while (elapsed < max_ns && !ctx->fdmon_ops->need_wait(ctx));
 
+    /* A hit set *timeout to 0 (run_poll_handlers_once); io_uring may have
+     * stopped the loop with completions waiting: also an event. */
+    if (*timeout == 0 || ctx->fdmon_ops->need_wait(ctx)) {
+        ctx->counters.poll_hits++;
+    } else {
+        ctx->counters.poll_misses++;
+    }
+    ctx->counters.poll_ns += (uint64_t)elapsed;
+
     /* [10.2] A back end that sees readiness while polling (io_uring)
      * stopped the loop because completions are waiting: handle them now
      * without blocking, and stay in poll mode. */
@@ -241,13 +250,14 @@ bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandler *ready = NULL;
     bool progress, use_notify_me;
-    int64_t timeout, start = 0, block_ns = 0;
+    int64_t timeout, start = 0, block_ns = 0, pass_start;
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
 
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
     aio_context_ref(ctx);
+    pass_start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME) : 0;
     aio__lockcnt_inc(&ctx->list_lock);
     if (atomic_read(&ctx->poll_max_ns)) {
         start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
@@ -278,6 +288,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
             timeout = 0;
             progress = true;
         }
+        ctx->counters.blocking_waits += timeout != 0;
         ctx->fdmon_ops->wait(ctx, &ready, timeout);
     }
 
@@ -301,6 +312,9 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     progress |= aio__timerlistgroup_run_timers(&ctx->tlg);
 
+    if (pass_start) {
+        aio__observe(ctx, AIO_EVENT_POLL, NULL, progress, pass_start);
+    }
     aio_context_unref(ctx);
     return progress;
 }

@@ -261,6 +261,27 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return aio__soonest(timeout, deadline);
 }
 
+/* ---- observation ------------------------------------------------------- */
+
+void aio_context_set_observer(AioContext *ctx, AioObserverFunc *fn,
+                              void *opaque)
+{
+    g_return_if_fail(aio_context_in_home_thread(ctx));
+    ctx->observer = fn;
+    ctx->observer_opaque = opaque;
+}
+
+void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
+                  int64_t arg, int64_t start_ns)
+{
+    AioObserverFunc *fn = ctx->observer;
+
+    if (fn) {
+        fn(ctx, kind, name, arg, start_ns,
+           qemu_clock_get_ns(QEMU_CLOCK_REALTIME), ctx->observer_opaque);
+    }
+}
+
 /* ---- GSource ----------------------------------------------------------- */
 
 static AioWrongThreadFunc *wrong_thread_fn;   /* atomic */
@@ -310,6 +331,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 
     /* Round up: waking before the deadline would spin until it. */
     *timeout = aio__timeout_ns_to_ms(aio_compute_timeout(ctx));
+    ctx->gsource_may_block = *timeout != 0;
     aio__prepare(ctx);
     if (ctx->fdmon_ops->gsource_prepare) {
         ctx->fdmon_ops->gsource_prepare(ctx);
@@ -328,6 +350,8 @@ static gboolean aio_ctx_check(GSource *source)
     /* Finish computing the timeout before clearing the flag. */
     atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
     aio_notify_accept(ctx);
+    ctx->counters.blocking_waits += ctx->gsource_may_block;
+    ctx->gsource_may_block = false;
 
     if (aio__bh_pending(ctx)) {
         return TRUE;
@@ -340,6 +364,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    int64_t start;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -362,12 +387,16 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
      * the store in check(). */
     atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
 
+    start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME) : 0;
     aio__lockcnt_inc(&ctx->list_lock);
     aio_bh_poll(ctx);
     aio__dispatch_handlers(ctx);
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
+    if (start) {
+        aio__observe(ctx, AIO_EVENT_GSOURCE, NULL, 0, start);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -489,6 +518,9 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
+    if (aio_context_in_home_thread(ctx)) {
+        stats->counters = ctx->counters;   /* the home thread's own */
+    }
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)
