@@ -11,6 +11,7 @@
  *  - the floors: n plain C -> JS calls, and the core's BH rate in pure C
  *    (aio_poll and GSource), without any JS.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { AioContext, MainContext } from 'aiocontext';
 import type { FdMonitor } from 'aiocontext';
@@ -87,11 +88,27 @@ function nodeGtkIdleNs(GLib: NodeGtkGLib, n: number): number {
 
 const rate = (nsPerOp: number): number => 1e3 / nsPerOp; // millions per second
 
+/** Runs @fn with a subscriber on 'aiocontext:dispatch' (observe.ts). */
+function withSubscriber(fn: () => number): number {
+  const onMessage = (): void => {};
+  diagnosticsChannel.subscribe('aiocontext:dispatch', onMessage);
+  try {
+    return fn();
+  } finally {
+    diagnosticsChannel.unsubscribe('aiocontext:dispatch', onMessage);
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
   // One N for every case, so that a figure and its peer do the same work.
   const fdmons = ['poll', 'epoll', 'io_uring'] as const;
   const cases = {
     bhPoll: () => bhNs(N, 'poll'),
+    bhPollSubscribed: () => withSubscriber(() => bhNs(N, 'poll')),
+    bhPollUnsubscribed: () => {
+      withSubscriber(() => 0); // subscribe, then unsubscribe: nothing must stay behind
+      return bhNs(N, 'poll');
+    },
     bhIter: () => bhNs(N, 'iteration'),
     immediate: () => setImmediateNs(N),
     glibIdle: () => native.glibIdleRate(N) / N,
@@ -134,6 +151,23 @@ export async function run(): Promise<BenchResult[]> {
   // auto is io_uring where it works; each explicit monitor, by both drivers.
   for (const f of fdmons) push(vs(row(`poll-${f}`, `BH via poll(true), fdmon ${f}`), { ...bhPoll, name: 'BH via poll(true), auto' }));
   for (const f of fdmons) push(vs(row(`iteration-${f}`, `BH via MainContext.iteration(true), fdmon ${f}`), { ...bhIter, name: 'BH via iteration(true), auto' }));
+  // Observability (observe.ts): no subscriber is the figure above; with one
+  // the core times each callback and JS publishes one message per callback.
+  push(
+    vs(
+      row('bhPollUnsubscribed', 'BH via poll(true), after subscribe + unsubscribe', {
+        target: 'ratio >= 0.95',
+        note: 'nothing stays behind once the last subscriber leaves',
+      }),
+      { ...bhPoll, name: 'BH via poll(true), never subscribed' },
+    ),
+  );
+  push(
+    vs(row('bhPollSubscribed', "BH via poll(true), a subscriber on 'aiocontext:dispatch'", { note: 'the cost of looking: a timed callback and one published message per BH' }), {
+      ...bhPoll,
+      name: 'BH via poll(true), no subscriber',
+    }),
+  );
   push(vs(row('immediate', 'setImmediate chain'), glib));
   push(row('glibIdle', 'GLib idle source, C'));
 
