@@ -1,6 +1,8 @@
 # node-gyp build of the addon; `npm install` runs it.
-# The same sources and flags are in CMakeLists.txt (cmake-js); the C core
-# alone, with its g_test suite, is built by meson.build.
+# The same sources are in CMakeLists.txt (cmake-js), which also spells out
+# the C++ flags node-gyp takes from Node's common.gypi (-fno-rtti
+# -fno-exceptions -Wno-unused-parameter); the C core alone, with its g_test
+# suite, is built by meson.build, where liburing is optional.
 {
   "targets": [
     {

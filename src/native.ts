@@ -8,6 +8,7 @@
  */
 import * as path from 'node:path';
 import { AioError } from './errors';
+import { onCallbackPromise } from './rejections';
 
 export interface NativeStats {
   notifyMe: number;
@@ -65,7 +66,7 @@ export interface NativeContext {
     pollEnd: Fn | undefined,
     external: boolean,
   ): void;
-  /** Whether @fd has a handler; with @fn, whether its read or write function is @fn. */
+  /** Whether `fd` has a handler; with `fn`, whether its read or write function is `fn`. */
   hasFdHandler(fd: number, fn?: Fn): boolean;
   timer(clock: number, scale: number, cb: () => void, external: boolean): NativeTimer;
   disableExternal(): void;
@@ -126,16 +127,12 @@ export interface NativeMainContext {
   popThreadDefault(): boolean;
 }
 
-/** Node's loop driving a GMainContext (native/addon/node-loop.cc). */
+/** Node's loop driving a GMainContext (native/addon/node-loop.h). */
 export interface NativeNodeLoop {
   ref(): void;
   unref(): void;
-  /** Re-decides liveness after JS armed work. */
-  touch(): void;
   /** Detaches; idempotent. */
   close(): void;
-  /** Stops watching @fd now (its handler was removed). */
-  forgetFd(fd: number): void;
   readonly attached: boolean;
   readonly hasRef: boolean;
   readonly stats: { wakeups: number; dispatches: number; fds: number; keepingAlive: boolean };
@@ -148,6 +145,8 @@ export interface NativeBinding {
   MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
   NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
   setErrorClass(errorClass: typeof AioError): void;
+  /** fn(promise, driven) receives every promise a callback returns (src/rejections.ts). */
+  setPromiseHook(hook: (promise: Promise<unknown>, driven: boolean) => void): void;
   clockNs(clock: number): number;
   virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];
@@ -203,6 +202,7 @@ function load(): NativeBinding {
     );
   }
   binding.setErrorClass(AioError);
+  binding.setPromiseHook(onCallbackPromise);
   return binding;
 }
 

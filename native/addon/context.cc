@@ -169,6 +169,7 @@ std::vector<std::string> Context::Close()
     for (auto &entry : fds) {
         aio_set_fd_handler(core, entry.first, false, nullptr, nullptr, nullptr,
                            nullptr, nullptr);
+        LoopGlueForgetFd(addon_, entry.first);
         RetireFdRecord(entry.second);
     }
 
@@ -223,12 +224,15 @@ int Context::RemoveFd(int fd)
     if (ret < 0) {
         return ret;
     }
+    /* Its owner may close the fd right after: Node's loop must let go now. */
+    LoopGlueForgetFd(addon_, fd);
     auto it = fds_.find(fd);
     if (it != fds_.end()) {
         FdRecord *old = it->second;
         fds_.erase(it);
         RetireFdRecord(old);
     }
+    WorkChanged();
     return 0;
 }
 
@@ -278,6 +282,7 @@ Napi::Value Context::JS_scheduleOneshot(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_FUNCTION(0, cb);
     BottomHalf::ScheduleOneshot(this, cb);
+    WorkChanged();
     return Napi::Value();
 }
 
@@ -329,6 +334,7 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
         return Napi::Value();
     }
     InstallRecord(record);
+    WorkChanged();
     return Napi::Value();
 }
 
@@ -365,6 +371,7 @@ Napi::Value Context::JS_setEventNotifier(const Napi::CallbackInfo &info)
         return Napi::Value();
     }
     InstallRecord(record);
+    WorkChanged();
     return Napi::Value();
 }
 

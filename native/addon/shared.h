@@ -1,13 +1,8 @@
 /*
- * shared.h — share tokens in JS: ctx.share() / bh.share(), and the remote
- * handles RemoteContext and RemoteBottomHalf that any thread's JS can make
- * from a token (registry.h does the work; these classes only check
- * arguments, keep a handle on the registry entry and turn negative errno
- * values into exceptions).
- *
- * Also declares the initialisers of the test and benchmark helpers, which
- * live in their own files (testing.cc, bench-helpers.cc) and are exported
- * under `_testing`.
+ * shared.h — the initialisers of the test and benchmark helpers, which live
+ * in their own files (testing.cc, bench-helpers.cc) and are exported under
+ * `_testing`.  (Every other module initializer is declared in modules.h;
+ * these two leave the product with the helpers themselves.)
  *
  * SPDX-License-Identifier: MIT
  */
@@ -19,18 +14,6 @@
 namespace aiocontext {
 
 struct Addon;
-
-/* Adds RemoteContext and RemoteBottomHalf to @exports and registers the
- * environment cleanup hook that gives back the lock levels this thread took
- * through RemoteContext.acquire(). */
-void InitShared(Napi::Env env, Napi::Object exports, Addon *addon);
-
-/* wrong-thread.cc: turns the GLib criticals of a context dispatched outside
- * its home thread into ERR_AIO_WRONG_THREAD thrown by the JS driver on the
- * stack (MainContext.iteration()).  Init once per environment, on its
- * thread; End from its cleanup hook. */
-void InitWrongThreadGuard(Addon *addon);
-void EndWrongThreadGuard(Addon *addon);
 
 /* Adds the test helpers (testing.cc) to @testing. */
 void InitTesting(Napi::Env env, Napi::Object testing, Addon *addon);
