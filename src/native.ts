@@ -30,20 +30,11 @@ export interface NativeStats {
 
 type Fn = (...args: never[]) => unknown;
 
-/** What the core observed since the last takeEvents() (observer.cc). */
-export interface NativeEvents {
-  kinds: Uint8Array;
-  args: Float64Array;
-  starts: Float64Array;
-  ends: Float64Array;
-  names: (string | undefined)[];
-  dropped: number;
-}
-
 export interface NativeContext {
   poll(blocking: boolean): boolean;
   setObserve(on: boolean): void;
-  takeEvents(): NativeEvents;
+  /** Moves observed records into @buf (observer.cc); returns how many. */
+  takeEvents(buf: Float64Array, names: (string | undefined)[]): number;
   notify(): void;
   computeTimeout(): number;
   bh(cb: () => void, name: string): NativeBottomHalf;

@@ -35,6 +35,8 @@ export const pollChannel = diagnosticsChannel.channel('aiocontext:poll');
 
 /** The core's AioEventKind values, in order. */
 const KINDS = ['bh', 'fd', 'timer', 'poll', 'gsource'] as const;
+/** Records per takeEvents() (the size of Observation.buf). */
+const RECORDS = 256;
 const CLOCKS = ['realtime', 'virtual', 'host', 'virtual_rt'] as const;
 
 export interface DispatchMessage {
@@ -101,6 +103,9 @@ export class Observation {
   /** Whether the core's observer is on. */
   on = false;
   trace: Trace | null = null;
+  /** takeEvents()'s buffers, reused: 1 + 4 doubles per record. */
+  readonly buf = new Float64Array(1 + 4 * RECORDS);
+  readonly names: (string | undefined)[] = [];
 
   /** True when nobody observes: poll() then takes the plain path. */
   idle(): boolean {
@@ -124,22 +129,35 @@ export function observedPoll(ctx: object, name: string, native: NativeContext, o
 /** poll() when nobody observes any more: turns the core's observer off. */
 export function stopObserving(native: NativeContext, obs: Observation): void {
   native.setObserve(false);
-  native.takeEvents();
+  while (native.takeEvents(obs.buf, obs.names) === RECORDS) {
+    /* dropped */
+  }
   obs.on = false;
 }
 
+
 /** Publishes and records what the core observed since the last flush. */
 function flush(ctx: object, name: string, native: NativeContext, obs: Observation, blocking: boolean | undefined): void {
-  const ev = native.takeEvents();
-  const n = ev.kinds.length;
+  const { buf, names } = obs;
+  let n: number;
+  do {
+    n = native.takeEvents(buf, names);
+    if (obs.trace) obs.trace.dropped += buf[0];
+    publish(ctx, name, obs, blocking, n);
+  } while (n === RECORDS);
+}
+
+function publish(ctx: object, name: string, obs: Observation, blocking: boolean | undefined, n: number): void {
+  const { buf, names } = obs;
   const publishDispatch = dispatchChannel.hasSubscribers;
   const publishPoll = pollChannel.hasSubscribers;
   const trace = obs.trace;
   for (let i = 0; i < n; i++) {
-    const kind = KINDS[ev.kinds[i]];
-    const startNs = ev.starts[i];
-    const durationNs = ev.ends[i] - startNs;
-    const arg = ev.args[i];
+    const at = 1 + 4 * i;
+    const kind = KINDS[buf[at]];
+    const arg = buf[at + 1];
+    const startNs = buf[at + 2];
+    const durationNs = buf[at + 3] - startNs;
     if (kind === 'poll' || kind === 'gsource') {
       const progress = kind === 'gsource' || arg === 1;
       if (publishPoll) {
@@ -155,7 +173,8 @@ function flush(ctx: object, name: string, native: NativeContext, obs: Observatio
     const msg: DispatchMessage = { context: ctx, kind, startNs, durationNs };
     let label: string;
     if (kind === 'bh') {
-      msg.name = ev.names[i] as string;
+      msg.name = names[i] as string;
+      names[i] = undefined;
       label = `bh ${msg.name}`;
     } else if (kind === 'fd') {
       msg.fd = arg;
@@ -167,7 +186,6 @@ function flush(ctx: object, name: string, native: NativeContext, obs: Observatio
     if (publishDispatch) dispatchChannel.publish(msg);
     if (trace) record(trace, label, `aiocontext,${kind}`, startNs, durationNs, { context: name });
   }
-  if (trace) trace.dropped += ev.dropped;
 }
 
 function record(trace: Trace, name: string, cat: string, startNs: number, durationNs: number, args: Record<string, unknown>): void {
@@ -197,7 +215,6 @@ export function startTrace(native: NativeContext, obs: Observation, options: Tra
   checkNonNegativeSafeInteger(maxEvents, 'options.maxEvents');
   if (!obs.on) {
     native.setObserve(true);
-    native.takeEvents(); // nothing before the start
     obs.on = true;
   }
   const startNs = binding.clockNs(0);
