@@ -9,24 +9,10 @@
 import * as path from 'node:path';
 import { AioError } from './errors';
 import { onCallbackPromise } from './rejections';
+import type { AioContextStats } from './types';
 
-export interface NativeStats {
-  notifyMe: number;
-  notified: boolean;
-  pollNs: number;
-  pollStarted: boolean;
-  handlers: number;
-  bhs: number;
-  timers: number;
-  fdmon: 'poll' | 'epoll' | 'io_uring';
-  fdmonFallbackReason: string | null;
-  dispatches: { bh: number; fd: number; timer: number };
-  blockingWaits: number;
-  notifyWakeups: number;
-  pollHits: number;
-  pollMisses: number;
-  pollTimeNs: number;
-}
+/** Context.stats (context.cc JS_stats): the public shape, read live. */
+export type NativeStats = AioContextStats;
 
 type Fn = (...args: never[]) => unknown;
 
