@@ -11,6 +11,8 @@
  */
 #include "fdmon.h"
 
+#include <sched.h>
+
 /* Calls io_poll_begin/io_poll_end when busy polling starts or stops.  On
  * stop, polls every handler once more: an event that raced with
  * io_poll_end() would otherwise be missed until the fd fires.  Returns:
@@ -137,6 +139,17 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
         progress |= run_poll_handlers_once(ctx, ready, now, timeout);
         elapsed = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
         max_ns = aio__soonest(*timeout, max_ns);
+        if (*timeout != 0) {
+            /* Not in QEMU, which assumes the poller has a CPU of its own:
+             * give the CPU to any thread waiting for it between rounds.
+             * When the thread that will produce the event (a remote BH's
+             * scheduler, the other end of a pipe) shares this CPU, it can
+             * then run, and polling hits instead of spinning out its time
+             * (measured: a remote BH round trip on 2 busy CPUs went from
+             * 12.6 to 3.1 µs, against 4.3 µs with polling off).  With
+             * nobody waiting it returns at once (one syscall per round). */
+            sched_yield();
+        }
     } while (elapsed < max_ns && !ctx->fdmon_ops->need_wait(ctx));
 
     /* A hit set *timeout to 0 (run_poll_handlers_once); io_uring may have
