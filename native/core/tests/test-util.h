@@ -322,11 +322,7 @@ static inline GMainContext *test_attach(AioContext *ctx)
 /*
  * Returns: whether GLib polls each handler's own fd for @ctx (fdmon-poll),
  * rather than the one fd of the back end (the epoll fd, the io_uring ring
- * fd).  It decides when a wake-up written during a dispatch is seen: GLib
- * polled the per-fd set before the dispatch, so the context's notifier is
- * only found readable by the next iteration (the "extra iteration" of
- * SEMANTICS.md §1); epoll and io_uring collect their ready list inside the
- * dispatch, after the BHs ran, so the same dispatch already drains it.
+ * fd).
  */
 static inline bool test_gsource_per_fd(AioContext *ctx)
 {
@@ -454,6 +450,18 @@ static inline void test_check_deadline(gint64 deadline, const char *what)
         while (!(cond)) {                                                   \
             test_check_deadline(test_dl_, #cond);                           \
             aio_poll((ctx), true);                                          \
+        }                                                                   \
+    } G_STMT_END
+
+/* As TEST_POLL_UNTIL(), with non-blocking iterations 200 us apart: for
+ * conditions that nothing wakes the loop for (worker threads' states). */
+#define TEST_WAIT_UNTIL(ctx, cond)                                          \
+    G_STMT_START {                                                          \
+        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS);                   \
+        while (!(cond)) {                                                   \
+            test_check_deadline(test_dl_, #cond);                           \
+            aio_poll((ctx), false);                                         \
+            g_usleep(200);                                                  \
         }                                                                   \
     } G_STMT_END
 
