@@ -121,7 +121,7 @@ export async function run(): Promise<BenchResult[]> {
   const ns = await interleave(cases, REPEAT);
   // ns per op -> M/s, with the spread of the repetitions.
   const m = (k: string): Spread => mapSpread(spreadOf(ns[k]), rate);
-  const fig = (k: string, name: string): { name: string; value: number; spread: Spread } => ({ name, value: m(k).median, spread: m(k) });
+  const fig = (k: string, name: string): { name: string; value: number; spread: Spread; key: string } => ({ name, value: m(k).median, spread: m(k), key: k });
 
   const glib = fig('glibIdle', 'GLib idle source, C');
   const imm = fig('immediate', 'setImmediate chain');
@@ -129,6 +129,17 @@ export async function run(): Promise<BenchResult[]> {
   const bhIter = fig('bhIter', 'BH via iteration(true)');
   const results: BenchResult[] = [];
   const push = (r: BenchResult): void => {
+    // Paired ratios: round i of the figure against round i of its peer (the
+    // same burst of load hits both), then their median and min–max.
+    const fk = r.detail?.key as string | undefined;
+    const peer = r.peer as (BenchResult['peer'] & { key?: string }) | undefined;
+    if (fk !== undefined && peer?.key !== undefined) {
+      const pk = peer.key;
+      const ratios = ns[fk].map((x, i) => ns[pk][i] / x);
+      r.ratioSpread = spreadOf(ratios);
+      r.ratio = r.ratioSpread.median;
+      delete peer.key;
+    }
     if (r.target !== undefined && r.ratio !== undefined) {
       const min = />= ([\d.]+)/.exec(r.target);
       if (min) r.met = r.ratio >= Number(min[1]);
@@ -141,7 +152,7 @@ export async function run(): Promise<BenchResult[]> {
     value: m(k).median,
     unit: 'M/s',
     spread: m(k),
-    detail: { nsPerOp: spreadOf(ns[k]), n: N },
+    detail: { nsPerOp: spreadOf(ns[k]), n: N, key: k },
     ...extra,
   });
 

@@ -21,7 +21,7 @@ export interface BenchResult {
   unit: string;
   /** The figure this one is compared with, measured in the same run. */
   peer?: { name: string; value: number };
-  /** value / peer.value. */
+  /** value / peer.value, or the median of paired per-round ratios (ratioSpread). */
   ratio?: number;
   /** The target, in words, e.g. 'ratio >= 2'. */
   target?: string;
@@ -32,6 +32,9 @@ export interface BenchResult {
   /** min–max of the repetitions behind value (and behind the peer's). */
   spread?: Spread;
   peerSpread?: Spread;
+  /** When set, ratio is the median of per-round ratios (figure and peer
+   * measured in the same round), and this their spread. */
+  ratioSpread?: Spread;
 }
 
 /** The median of n repetitions, with their extremes. */
@@ -179,7 +182,7 @@ export function table(results: readonly BenchResult[]): string {
       r.unit,
       r.peer?.name ?? '',
       fmt(r.peer?.value),
-      r.ratio === undefined ? '' : `${fmt(r.ratio)}x`,
+      r.ratio === undefined ? '' : `${fmt(r.ratio)}x${r.ratioSpread ? ` [${fmt(r.ratioSpread.min)}–${fmt(r.ratioSpread.max)}]` : ''}`,
       r.target ?? '',
       r.met === undefined ? '' : r.met ? 'yes' : 'NO',
       [fmtSpread(r.spread), fmtSpread(r.peerSpread)].filter((x) => x).join('; '),
@@ -216,7 +219,8 @@ export function markdownTable(results: readonly BenchResult[]): string {
       out.push(`| **${group}** | | | | |`);
     }
     const peer = r.peer ? `${r.peer.name}: ${fmt(r.peer.value)} ${r.unit}` : '';
-    const ratio = r.ratio === undefined ? '' : `${fmt(r.ratio)}×${r.target ? ` (target ${r.target.replace('ratio ', '')}${r.met === false ? ', missed' : ''})` : ''}`;
+    const paired = r.ratioSpread ? ` [${fmt(r.ratioSpread.min)}–${fmt(r.ratioSpread.max)}]` : '';
+    const ratio = r.ratio === undefined ? '' : `${fmt(r.ratio)}×${paired}${r.target ? ` (target ${r.target.replace('ratio ', '')}${r.met === false ? ', missed' : ''})` : ''}`;
     const spread = [fmtSpread(r.spread), fmtSpread(r.peerSpread)].filter((x) => x).join('; ');
     out.push(`| ${r.name} | ${fmt(r.value)} ${r.unit} | ${peer} | ${ratio} | ${spread} |`);
   }
