@@ -202,10 +202,17 @@ export async function run(): Promise<BenchResult[]> {
   ): BenchResult => {
     const s = pick(k, which);
     const suffix = which === 'p50' ? 'median' : 'p99';
-    return vs(
+    const r = vs(
       { group: GROUP, name: `${name} ${suffix}`, value: s.median, unit: 'µs', spread: s, detail: { rounds: rounds[k], n: N }, ...extra },
       peerKey && peerName ? { name: `${peerName} ${suffix}`, value: pick(peerKey, which).median, spread: pick(peerKey, which) } : undefined,
     );
+    if (peerKey) {
+      // Paired: each round's figure against the same round's peer.
+      r.ratioSpread = spreadOf(rounds[k].map((l, i) => l[which] / rounds[peerKey][i][which]));
+      r.ratio = r.ratioSpread.median;
+      if (r.target !== undefined) r.met = r.target === 'ratio < 1' ? r.ratio < 1 : r.target === 'ratio <= 1' ? r.ratio <= 1 : r.met;
+    }
+    return r;
   };
   const faster = (k: keyof typeof cases, peer: keyof typeof cases, which: 'p50' | 'p99', strict = true): Partial<BenchResult> => {
     const a = pick(k, which).median;
