@@ -47,6 +47,7 @@ struct Addon;
 struct FdRecord;
 struct OneshotRecord;
 class BottomHalf;
+class File;
 class Timer;
 
 class Context : public Napi::ObjectWrap<Context> {
@@ -112,6 +113,7 @@ public:
 private:
     friend class BottomHalf;   /* bhs_, oneshots_ */
     friend class Timer;        /* timers_ */
+    friend class File;         /* files_ */
 
     Napi::Value JS_poll(const Napi::CallbackInfo &info);
     Napi::Value JS_notify(const Napi::CallbackInfo &info);
@@ -141,6 +143,8 @@ private:
     static void OnObserve(AioContext *core, AioEventKind kind,
                           const char *name, int64_t arg, int64_t start_ns,
                           int64_t end_ns, void *opaque);   /* observer.cc */
+    Napi::Value JS_setThreadPoolParams(const Napi::CallbackInfo &info); /* thread-pool.cc */
+    Napi::Value JS_threadPoolStats(const Napi::CallbackInfo &info);     /* thread-pool.cc */
 
     /* Puts @record in fds_ for its fd, retiring the record it replaces. */
     void InstallRecord(FdRecord *record);
@@ -158,6 +162,7 @@ private:
 
     std::list<BottomHalf *> bhs_;      /* undeleted BHs, creation order */
     std::list<Timer *> timers_;        /* undeleted timers */
+    std::list<File *> files_;          /* open files (file.h) */
     OneshotRecord *oneshots_ = nullptr; /* oneshots not yet run (intrusive) */
     std::unordered_map<int, FdRecord *> fds_;
 
