@@ -323,8 +323,9 @@ int64_t aio_compute_timeout(AioContext *ctx);
  * context keeps the process alive, as libuv's active handles do.  Unlike
  * aio_compute_timeout() it reads no clock.  Not in QEMU.
  *
- * Any thread; the answer is stale as soon as another thread arms or removes
- * work, so only the home thread's answer about its own arming is exact.
+ * Home thread only (it walks the BH lists the home thread consumes and
+ * frees); elsewhere it returns false with a critical.  The answer is stale
+ * as soon as another thread arms or removes work.
  *
  * Returns: true if anything is armed.
  */

@@ -264,6 +264,9 @@ bool aio_context_has_armed_work(AioContext *ctx)
 {
     unsigned handlers;
 
+    /* The BH lists (a pass's slices on the home thread's stack, BHs the
+     * home thread frees) are the home thread's to walk. */
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
     aio__lockcnt_lock(&ctx->list_lock);
     handlers = ctx->nr_handlers;
     aio__lockcnt_unlock(&ctx->list_lock);
