@@ -461,6 +461,12 @@ test.serial('node-loop: the process exits cleanly while still attached', async (
 
 /* ---- errors --------------------------------------------------------------- */
 
+test.serial('node-loop: an epoll context falling back to poll keeps its epoll fd number until libuv lets go (child process)', async (t) => {
+  const res = await runChild('epoll-fallback-fd-reuse');
+  t.is(res.code, 0, res.stderr);
+  t.deepEqual(res.lines, ['fdmon poll epoll fds 1', 'data hello']);
+});
+
 test.serial("node-loop: callbacks' throws reach process 'uncaughtException' (child process)", async (t) => {
   const res = await runChild('uncaught');
   t.is(res.code, 0, res.stderr);
