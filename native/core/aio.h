@@ -830,6 +830,18 @@ void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
 void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd);
 
 /**
+ * aio_loop_bridge_forget_all:
+ * @b: the bridge
+ *
+ * aio_loop_bridge_forget_fd() for every fd: for a source that leaves the
+ * GMainContext and whose fds may be closed at once (an AioContext detached
+ * and finalized: its eventfd, epoll or io_uring fd), since the bridge only
+ * learns at the next before_poll which fds GLib no longer asks for.  The
+ * next before_poll watches again what GLib still asks for.
+ */
+void aio_loop_bridge_forget_all(AioLoopBridge *b);
+
+/**
  * aio_loop_bridge_watched_fds:
  * Returns: how many fds the foreign loop watches now (those it refused and
  * the bridge polls itself not counted).

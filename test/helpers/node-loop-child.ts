@@ -240,6 +240,48 @@ const scenarios: Record<string, () => void | Promise<void>> = {
     fs.writeSync(w, 'hello');
   },
 
+  /* A context attached to a MainContext that Node's loop drives is closed:
+   * its own fds (eventfd, epoll fd, io_uring ring) close with it, while
+   * libuv watched them until the next loop turn; the next fds the program
+   * opens get those numbers, and sockets on them must work. */
+  async 'close-attached-fd-reuse'() {
+    const net = await import('node:net');
+    const fdmon = process.argv[3] as 'poll' | 'epoll' | 'io_uring';
+    const open = (): Set<number> => new Set(fs.readdirSync('/proc/self/fd').map(Number));
+    const mc = new MainContext();
+    const handle = mc.attachToNodeLoop();
+    const before = open();
+    const ctx = new AioContext({ fdmon });
+    const own = [...open()].filter((fd) => !before.has(fd));
+    const top = Math.max(...own);
+    ctx.attach(mc);
+    await wait(20); // libuv watches the context's fds now
+    const fillers: number[] = []; // every free number below them, taken
+    for (let fd = fs.openSync('/dev/null', 'r'); ; fd = fs.openSync('/dev/null', 'r')) {
+      if (fd > top) {
+        fs.closeSync(fd);
+        break;
+      }
+      fillers.push(fd);
+    }
+    ctx.close();
+    const pipes = own.map(() => pipe()); // they get the context's numbers
+    for (const fd of fillers) fs.closeSync(fd);
+    let got = 0;
+    for (const [r, w] of pipes) {
+      const sock = new net.Socket({ fd: r, readable: true, writable: false });
+      sock.on('data', () => {
+        sock.destroy();
+        fs.closeSync(w);
+        if (++got === pipes.length) {
+          say(`data on ${got} sockets`);
+          handle.detach();
+        }
+      });
+      fs.writeSync(w, 'x');
+    }
+  },
+
   /* Attached and still running when the process ends: the env cleanup hook
    * closes the libuv handles (no crash, no hang). */
   'exit-attached'() {
