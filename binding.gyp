@@ -2,7 +2,7 @@
 # The same sources are in CMakeLists.txt (cmake-js), which also spells out
 # the C++ flags node-gyp takes from Node's common.gypi (-fno-rtti
 # -fno-exceptions -Wno-unused-parameter); the C core alone, with its g_test
-# suite, is built by meson.build, where liburing is optional.
+# suite, is built by meson.build, where liburing and libaio are optional.
 {
   "targets": [
     {
@@ -19,7 +19,8 @@
         "NAPI_VERSION=8",
         "NAPI_DISABLE_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "CONFIG_LINUX_IO_URING=1"
+        "CONFIG_LINUX_IO_URING=1",
+        "CONFIG_LINUX_AIO=1"
       ],
       # gyp's "cflags" reach both C and C++; the language-specific flags
       # go in cflags_c / cflags_cc.
@@ -39,7 +40,9 @@
         "-std=c++17"
       ],
       "libraries": [
-        "<!@(pkg-config --libs glib-2.0 liburing)"
+        "<!@(pkg-config --libs glib-2.0 liburing)",
+        # libaio ships no pkg-config file.
+        "-laio"
       ]
     }
   ]

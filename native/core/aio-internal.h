@@ -11,6 +11,7 @@
 #include "aio.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 /* Locks are pthread mutexes, not GMutex: GLib builds its mutexes on raw
  * futexes, which ThreadSanitizer cannot see, so it would report every
@@ -36,6 +37,9 @@ void __tsan_release(void *addr);
 #define AIO_KERNEL_PUBLISH(p) ((void)(p))
 #define AIO_KERNEL_RECEIVE(p) ((void)(p))
 #endif
+
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
@@ -191,6 +195,7 @@ struct AioHandler {
     void *opaque;
     bool is_external;
     bool is_notifier;       /* the context's own notifier: never progress */
+    bool is_internal;       /* an I/O engine's: not counted in the stats */
 
     /* ctx->handlers, newest first.  next is published with a release store
      * so that walkers (who only follow next) see a complete node; prev and
@@ -235,6 +240,13 @@ struct AioHandler {
 
 /* Registers the context's own notifier.  Called once from aio_context_new. */
 int aio__register_notifier(AioContext *ctx);
+/* aio_set_event_notifier() for the context's own I/O engines (linux-aio,
+ * io_uring-file): not external, and not counted as a user handler in
+ * AioContextStats.handlers.  All NULL removes it.  Home thread. */
+int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
+                                     EventNotifierHandler *io_read,
+                                     AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready);
 /* Removes every handler at finalization (no walker may be active). */
 void aio__handlers_finalize(AioContext *ctx);
 /* Inserts @node at the head of a ready list, taking it off any other. */
@@ -423,6 +435,15 @@ struct AioContext {
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;
+
+    /* Block I/O engines, created on first use and freed at finalize (home
+     * thread only).  thread_pool is also read by thread_pool_get_stats().
+     * thread_pool_min/max: aio_context_set_thread_pool_params(). */
+    struct ThreadPoolAio *thread_pool;
+    int thread_pool_min;
+    int thread_pool_max;
+    struct LinuxAioState *linux_aio;
+    struct LuringState *linux_io_uring;
 };
 
 /* Notifies every live context (the virtual clock moved).  Any thread. */
@@ -440,5 +461,67 @@ void aio__poll_params_sync(AioContext *ctx);
 /* Returns: whether a set_poll_params() from another thread is not applied
  * yet (the next aio_poll() resets every poll time).  Home thread. */
 bool aio__poll_params_pending(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* iov.c: scatter/gather helpers for the block engines                       */
+/* ------------------------------------------------------------------------ */
+
+#include <sys/uio.h>
+
+/* Returns: (transfer full): a copy of the array (not the buffers); the
+ * meson build accepts GLib 2.66, which lacks g_memdup2. */
+struct iovec *aio__iov_copy(const struct iovec *iov, int niov);
+/* Returns: the total length of @iov. */
+size_t aio__iov_size(const struct iovec *iov, int niov);
+/* Zero-fills @iov from byte @offset to its end. */
+void aio__iov_zero_from(const struct iovec *iov, int niov, size_t offset);
+/* Makes @dst (room for @niov entries) the part of @iov after its first
+ * @skip bytes.  Returns: the entries in @dst (0 if nothing is left). */
+int aio__iov_tail(struct iovec *dst, const struct iovec *iov, int niov,
+                  size_t skip);
+
+/* ------------------------------------------------------------------------ */
+/* aiocb.c: what the block engines share                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct BlockAIOCB BlockAIOCB;
+
+/* An intrusive FIFO of requests; an engine's acb embeds the link.  Home
+ * thread only. */
+typedef struct AioReqLink {
+    struct AioReqLink *next;
+} AioReqLink;
+
+typedef struct AioReqFifo {
+    AioReqLink *head;
+    AioReqLink **tail;
+} AioReqFifo;
+
+void aio__fifo_init(AioReqFifo *q);
+void aio__fifo_append(AioReqFifo *q, AioReqLink *link);
+/* Returns: the oldest link, taken off @q, or NULL. */
+AioReqLink *aio__fifo_pop(AioReqFifo *q);
+/* Returns: whether @link was on @q (it is off it now). */
+bool aio__fifo_remove(AioReqFifo *q, AioReqLink *link);
+
+/* Runs @acb's callback (if any) with @ret while @bh, the engine's
+ * completion BH, is scheduled, so that a callback nesting aio_poll()
+ * still completes the engine's other finished requests; the engine's
+ * loops re-read their queues afterwards, so the schedule is dropped when
+ * the callback returns.  Home thread. */
+void aio__acb_complete(BlockAIOCB *acb, QEMUBH *bh, int ret);
+
+/* ------------------------------------------------------------------------ */
+/* thread-pool.c, linux-aio.c, io_uring-file.c: finalization                 */
+/* ------------------------------------------------------------------------ */
+
+/* Drains and frees @ctx's pool (see thread-pool.h).  Home thread. */
+void aio__thread_pool_free(AioContext *ctx);
+/* Test hook: how long an idle worker above min waits before it exits
+ * (default 10 s).  Home thread. */
+void aio__thread_pool_set_idle_timeout(AioContext *ctx, int64_t ns);
+/* Frees the engines' state; no request may be in flight.  Home thread. */
+void aio__linux_aio_free(AioContext *ctx);
+void aio__linux_io_uring_free(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "thread-pool.h"
 
 #include <errno.h>
 
@@ -118,6 +119,8 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     pthread_mutex_init(&ctx->bh_all_lock, NULL);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
     ctx->poll_idle_interval_ns = POLL_IDLE_INTERVAL_NS;
+    ctx->thread_pool_min = THREAD_POOL_MIN_THREADS_DEFAULT;
+    ctx->thread_pool_max = THREAD_POOL_MAX_THREADS_DEFAULT;
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
     aio__fdmon_epoll_setup(ctx);
@@ -177,6 +180,11 @@ static void aio_context_finalize(AioContext *ctx)
     all_contexts = g_list_remove(all_contexts, ctx);
     pthread_mutex_unlock(&all_contexts_lock);
 
+    /* The block engines first: the pool's drain runs callbacks and needs
+     * its BHs; the engines' notifiers are handlers. */
+    aio__thread_pool_free(ctx);
+    aio__linux_aio_free(ctx);
+    aio__linux_io_uring_free(ctx);
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);

@@ -189,7 +189,7 @@ static void handler_retire(AioContext *ctx, AioHandler *node)
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           IOHandler *io_read, IOHandler *io_write,
                           AioPollFn *io_poll, IOHandler *io_poll_ready,
-                          void *opaque, bool is_notifier)
+                          void *opaque, bool is_notifier, bool is_internal)
 {
     AioHandler *old, *node = NULL;
     bool deleting;
@@ -224,6 +224,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
         node->opaque = opaque;
         node->is_external = is_external;
         node->is_notifier = is_notifier;
+        node->is_internal = is_internal;
         if (old) {
             node->io_poll_begin = old->io_poll_begin;
             node->io_poll_end = old->io_poll_end;
@@ -238,9 +239,9 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
         node_sync_source(ctx, node);
         /* Atomic: need_wait() reads it without the lock. */
         __atomic_fetch_add(&ctx->poll_disable_cnt, !io_poll, __ATOMIC_RELAXED);
-        ctx->nr_handlers += !old && !is_notifier;
+        ctx->nr_handlers += !old && !is_notifier && !is_internal;
     } else {
-        ctx->nr_handlers -= !old->is_notifier;
+        ctx->nr_handlers -= !old->is_notifier && !old->is_internal;
     }
     if (old) {
         __atomic_fetch_sub(&ctx->poll_disable_cnt, !old->io_poll,
@@ -265,7 +266,18 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
         return -EBUSY;      /* the context's own notifier is not for users */
     }
     return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_poll,
-                          io_poll_ready, opaque, false);
+                          io_poll_ready, opaque, false, false);
+}
+
+int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
+                                     EventNotifierHandler *io_read,
+                                     AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready)
+{
+    return set_fd_handler(ctx, event_notifier_get_fd(e), false,
+                          (IOHandler *)io_read, NULL, io_poll,
+                          (IOHandler *)io_poll_ready, e, false,
+                          io_read || io_poll);
 }
 
 int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
@@ -327,7 +339,7 @@ int aio__register_notifier(AioContext *ctx)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(&ctx->notifier), false,
                           notifier_read, NULL, notifier_poll,
-                          notifier_poll_ready, &ctx->notifier, true);
+                          notifier_poll_ready, &ctx->notifier, true, false);
 }
 
 void aio__handlers_finalize(AioContext *ctx)

@@ -454,6 +454,18 @@ static inline void test_check_deadline(gint64 deadline, const char *what)
         }                                                                   \
     } G_STMT_END
 
+/* As TEST_POLL_UNTIL(), with non-blocking iterations 200 us apart: for
+ * conditions that nothing wakes the loop for (worker threads' states). */
+#define TEST_WAIT_UNTIL(ctx, cond)                                          \
+    G_STMT_START {                                                          \
+        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS);                   \
+        while (!(cond)) {                                                   \
+            test_check_deadline(test_dl_, #cond);                           \
+            aio_poll((ctx), false);                                         \
+            g_usleep(200);                                                  \
+        }                                                                   \
+    } G_STMT_END
+
 /* Waits (without running any loop) until @type's clock reaches @target_ns.
  * Sleeps only for the time still missing, so it is a wait on the clock,
  * not a guess. */
