@@ -212,6 +212,9 @@ std::vector<std::string> Context::Close()
 
 void Context::Detach()
 {
+    /* Node's loop may watch our fds for main_: let go before close() can
+     * close them (loop-glue.h). */
+    LoopGlueSourceLeaving(addon_, main_);
     aio_context_detach(core_);
     g_main_context_unref(main_);
     main_ = nullptr;

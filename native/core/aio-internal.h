@@ -145,6 +145,12 @@ typedef struct AioContextEpoll {
      * next aio_poll() or GSource prepare, so that only the home thread
      * changes fdmon_ops or closes fd (see aio__fdmon_epoll_fallback). */
     bool failed;
+    /* The epoll fd after a fallback: no longer used, but its number stays
+     * taken until finalization (aio__fdmon_epoll_cleanup).  A foreign loop
+     * that watched it for GLib (the Node loop bridge) lets go only at its
+     * next round; closed at once, the number could go to the next fd the
+     * program opens while that stale watch still held it.  -1 if none. */
+    int retired_fd;
 } AioContextEpoll;
 
 /* fdmon-io_uring, per handler. */

@@ -331,15 +331,16 @@ int64_t aio_compute_timeout(AioContext *ctx);
  * it: an fd handler other than the context's own notifier, an armed timer
  * (on any clock, a stopped virtual clock included), a scheduled BH (idle
  * ones included), or a block I/O request queued or in flight (thread pool,
- * Linux AIO, io_uring file engine; counted from the home thread only: the
+ * Linux AIO, io_uring file engine; the
  * engines' own handlers, registered while idle too, do not count).  A
  * foreign loop uses it to decide whether an attached context keeps the
  * process alive, as libuv's active handles do; a blocking JS poll, whether
  * it could ever return.  Unlike aio_compute_timeout() it reads no clock.
  * Not in QEMU.
  *
- * Any thread; the answer is stale as soon as another thread arms or removes
- * work, so only the home thread's answer about its own arming is exact.
+ * Home thread only (it walks the BH lists the home thread consumes and
+ * frees); elsewhere it returns false with a critical.  The answer is stale
+ * as soon as another thread arms or removes work.
  *
  * Returns: true if anything is armed.
  */
@@ -1004,6 +1005,18 @@ void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
  * next before_poll watches it again if GLib still asks for it.
  */
 void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd);
+
+/**
+ * aio_loop_bridge_forget_all:
+ * @b: the bridge
+ *
+ * aio_loop_bridge_forget_fd() for every fd: for a source that leaves the
+ * GMainContext and whose fds may be closed at once (an AioContext detached
+ * and finalized: its eventfd, epoll or io_uring fd), since the bridge only
+ * learns at the next before_poll which fds GLib no longer asks for.  The
+ * next before_poll watches again what GLib still asks for.
+ */
+void aio_loop_bridge_forget_all(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_watched_fds:

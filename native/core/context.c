@@ -293,8 +293,11 @@ bool aio_context_has_armed_work(AioContext *ctx)
 {
     unsigned handlers;
 
-    /* The engines belong to the home thread; elsewhere this is skipped. */
-    if (aio_context_in_home_thread(ctx) && block_io_in_flight(ctx)) {
+    /* The BH lists (a pass's slices on the home thread's stack, BHs the
+     * home thread frees) and the block-I/O engines are the home thread's
+     * to walk. */
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    if (block_io_in_flight(ctx)) {
         return true;
     }
     aio__lockcnt_lock(&ctx->list_lock);
