@@ -172,7 +172,36 @@ typedef struct AioContextUring {
     /* Handlers the GSource check found ready, held for its dispatch or
      * the next wait (a ready list; home). */
     AioHandler *checked;
+    /* aio_add_sqe(): requests with a CqeHandler not completed yet, and
+     * the completed ones whose callbacks wait for the dispatch phase (a
+     * FIFO; tail NULL when empty).  Home thread; they outlive the ring
+     * (aio__fdmon_io_uring_stop drains it). */
+    unsigned sqe_inflight;
+    CqeHandler *cqe_ready;
+    CqeHandler **cqe_ready_tail;
 } AioContextUring;
+
+/* The user_data aio_add_sqe() gives @h's SQE: its address with bit 0 set,
+ * which no AioHandler's (the monitor's POLL_ADDs) has.  For an
+ * ASYNC_CANCEL that names the request. */
+static inline uint64_t aio__cqe_handler_user_data(CqeHandler *h)
+{
+    return (uint64_t)(uintptr_t)h | 1;
+}
+
+/* Runs the callbacks of the completed aio_add_sqe() requests, oldest
+ * first, one at a time (a callback nesting aio_poll() goes on with the
+ * rest).  Returns: whether one ran.  From the fd-handler phase of
+ * aio_poll() and of the GSource dispatch; home thread. */
+bool aio__fdmon_io_uring_dispatch(AioContext *ctx);
+/* Submits the aio_add_sqe() requests waiting in the monitor ring's
+ * submission queue now rather than at the next wait (for an engine that
+ * was not plugged).  Home thread; aio_has_io_uring() must be true. */
+void aio__fdmon_io_uring_submit(AioContext *ctx);
+/* Returns: whether the monitor ring holds CQEs, or aio_add_sqe()
+ * completions wait for the dispatch phase (an engine's busy-poll hook;
+ * no syscall).  Home thread. */
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* fd-handler.c                                                              */

@@ -29,6 +29,16 @@
  * Under GLib, the ring fd itself is what GLib polls: it turns readable when
  * completions are waiting.
  *
+ * Other requests share the ring (aio_add_sqe(), see aio.h): their
+ * user_data is their CqeHandler's address with bit 0 set, which no
+ * AioHandler's has (nor NULL, a TIMEOUT's or POLL_REMOVE's).  Their CQEs
+ * are copied into the handler and queued on ctx->uring.cqe_ready, from
+ * which aio__fdmon_io_uring_dispatch() runs them in the fd-handler phase.
+ * The queue lives in the context, not the ring: when an auto context
+ * gives way to ppoll, stop() first waits for every such request (the
+ * kernel may still write into their buffers), then the queued callbacks
+ * run under whichever monitor follows, woken by a one-shot BH.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
@@ -206,6 +216,40 @@ static void fill_sq_ring(AioContext *ctx, bool polling)
     }
 }
 
+/* Queues an aio_add_sqe() completion for the dispatch phase. */
+static void queue_cqe_handler(AioContext *ctx, struct io_uring_cqe *cqe)
+{
+    CqeHandler *h = (CqeHandler *)(uintptr_t)(cqe->user_data & ~(__u64)1);
+
+    h->cqe.user_data = cqe->user_data;
+    h->cqe.res = cqe->res;
+    h->cqe.flags = cqe->flags;
+    h->next = NULL;
+    if (ctx->uring.cqe_ready_tail) {
+        *ctx->uring.cqe_ready_tail = h;
+    } else {
+        ctx->uring.cqe_ready = h;
+    }
+    ctx->uring.cqe_ready_tail = &h->next;
+    g_assert(ctx->uring.sqe_inflight > 0);
+    ctx->uring.sqe_inflight--;
+}
+
+/* Wakes the loop for queued completions that no CQE will announce (GLib
+ * may be about to block, or the ring is gone): a BH makes both aio_poll()
+ * and the GSource check go on to the dispatch phase. */
+static void nop_bh(void *opaque)
+{
+    (void)opaque;
+}
+
+static void kick_cqe_handlers(AioContext *ctx)
+{
+    if (ctx->uring.cqe_ready) {
+        aio_bh_schedule_oneshot(ctx, nop_bh, NULL);
+    }
+}
+
 /* Returns: whether @cqe made a handler ready.  Home thread. */
 static bool process_cqe(AioContext *ctx, AioHandler **ready,
                         struct io_uring_cqe *cqe)
@@ -213,6 +257,11 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     AioHandler *node = io_uring_cqe_get_data(cqe);
     unsigned flags;
 
+    if (cqe->user_data & 1) {
+        /* aio_add_sqe()'s, parked or not: block I/O is never external. */
+        queue_cqe_handler(ctx, cqe);
+        return false;
+    }
     if (!node) {
         return false;       /* a TIMEOUT or POLL_REMOVE completion */
     }
@@ -337,6 +386,28 @@ static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
     }
 }
 
+/* Busy polling is adaptive per handler, and a handler's poll time only
+ * grows when it is dispatched; aio_add_sqe() completions belong to no
+ * handler.  So when some are queued and polling is on, the engines'
+ * internal handlers whose poll hook sees them (io_uring-file's) are made
+ * ready too, as if their poll hook had fired: they join busy polling and
+ * their poll time follows the block I/O's rhythm.  Home thread,
+ * list_lock incremented. */
+static void ready_sqe_pollers(AioContext *ctx, AioHandler **ready)
+{
+    if (!ctx->uring.cqe_ready || !atomic_read(&ctx->poll_max_ns)) {
+        return;
+    }
+    for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node;
+         node = atomic_load_acquire(&node->next)) {
+        if (node->is_internal && node->io_poll && !node->poll_ready &&
+            !atomic_read(&node->deleted) && node->io_poll(node->opaque)) {
+            aio__add_ready_handler(ready, node, 0);
+            node->poll_ready = true;
+        }
+    }
+}
+
 static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
                                int64_t timeout)
 {
@@ -348,8 +419,17 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     /* io_uring cannot leave out paused external handlers: let poll do it,
      * and park whatever io_uring reports meanwhile. */
     if (aio_external_disabled(ctx)) {
+        /* fdmon-poll also polls the ring fd then, so that aio_add_sqe()
+         * completions end the wait; they are queued, not parked. */
         process_cq_ring(ctx, NULL);
-        return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
+        ret = aio__fdmon_poll_ops.wait(ctx, ready,
+                                       ctx->uring.cqe_ready ? 0 : timeout);
+        process_cq_ring(ctx, NULL);
+        return ret;
+    }
+    /* Completions queued for the dispatch phase: do not block. */
+    if (ctx->uring.cqe_ready) {
+        timeout = 0;
     }
     /* A GSource check found these but no dispatch followed (the drivers
      * take turns): they are this wait's now. */
@@ -380,7 +460,9 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     if (ret < 0 && ret != -ETIME) {
         return ret;
     }
-    return process_cq_ring(ctx, ready);
+    ret = process_cq_ring(ctx, ready);
+    ready_sqe_pollers(ctx, ready);
+    return ret;
 }
 
 static void fdmon_io_uring_poll_begin(AioContext *ctx)
@@ -425,6 +507,8 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
            ctx->uring.parked ||
            /* Found ready by a GSource check that no dispatch followed. */
            ctx->uring.checked != NULL ||
+           /* aio_add_sqe() completions waiting for the dispatch phase. */
+           ctx->uring.cqe_ready != NULL ||
            /* Resting handlers, and this call will not poll them: wait()
             * arms them. */
            (ctx->uring.resting && !ctx->poll_this_call);
@@ -436,12 +520,15 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
      * aio__gsource_per_fd), so io_uring's reports are parked. */
     if (aio_external_disabled(ctx)) {
         process_cq_ring(ctx, NULL);
+        kick_cqe_handlers(ctx);     /* GLib would not see them */
         return;
     }
     unpark(ctx);
     fill_sq_ring(ctx, false);
     arm_resting(ctx, false);
     io_uring_submit(ring_of(ctx));
+    /* Queued by a check whose dispatch did not follow. */
+    kick_cqe_handlers(ctx);
 }
 
 static bool fdmon_io_uring_gsource_check(AioContext *ctx)
@@ -450,13 +537,14 @@ static bool fdmon_io_uring_gsource_check(AioContext *ctx)
 
     /* Not every completion makes a handler ready (a POLL_REMOVE's, a
      * cancelled POLL_ADD's): only those that do may make GLib dispatch,
-     * so they are processed here and held for the dispatch. */
+     * so they are processed here and held for the dispatch, as are
+     * aio_add_sqe() completions (on ctx->uring.cqe_ready). */
     if (io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring)) {
         aio__lockcnt_inc(&ctx->list_lock);
         process_cq_ring(ctx, &ctx->uring.checked);
         aio__lockcnt_dec(&ctx->list_lock);
     }
-    return ctx->uring.checked != NULL;
+    return ctx->uring.checked != NULL || ctx->uring.cqe_ready != NULL;
 }
 
 static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
@@ -519,6 +607,58 @@ void aio__fdmon_io_uring_cleanup(AioContext *ctx)
     }
 }
 
+bool aio_has_io_uring(AioContext *ctx)
+{
+    return ctx->fdmon_ops == &aio__fdmon_io_uring_ops;
+}
+
+void aio_add_sqe(AioContext *ctx,
+                 void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *cqe_handler)
+{
+    struct io_uring_sqe *sqe;
+
+    g_assert(aio_has_io_uring(ctx));
+    sqe = get_sqe(ctx);
+    prep_sqe(sqe, opaque);
+    if (cqe_handler) {
+        io_uring_sqe_set_data64(sqe, aio__cqe_handler_user_data(cqe_handler));
+        ctx->uring.sqe_inflight++;
+    } else {
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+}
+
+void aio__fdmon_io_uring_submit(AioContext *ctx)
+{
+    g_assert(aio_has_io_uring(ctx));
+    if (io_uring_sq_ready(ring_of(ctx))) {
+        /* On failure the SQEs stay queued for the next wait. */
+        io_uring_submit(ring_of(ctx));
+    }
+}
+
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready ||
+           (aio_has_io_uring(ctx) && io_uring_cq_ready(ring_of(ctx)));
+}
+
+/* Waits for every aio_add_sqe() request still in the kernel and queues its
+ * completion.  Outside list_lock's mutex (releasing a retired node takes
+ * it).  Home thread. */
+static void drain_sqes(AioContext *ctx)
+{
+    while (ctx->uring.sqe_inflight) {
+        int ret = io_uring_submit_and_wait(ring_of(ctx), 1);
+
+        g_assert(ret >= 0 || ret == -EINTR || ret == -EAGAIN ||
+                 ret == -EBUSY);
+        /* POLL_ADD completions are parked: the state is reset below. */
+        process_cq_ring(ctx, NULL);
+    }
+}
+
 void aio__fdmon_io_uring_stop(AioContext *ctx)
 {
     AioHandler *node, *next_node;
@@ -526,6 +666,10 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     if (ctx->fdmon_ops != &aio__fdmon_io_uring_ops) {
         return;
     }
+    /* The kernel may still write into these requests' buffers: closing
+     * the ring must wait for them (it would cancel, or not, at the
+     * kernel's pace, and their CQEs would be lost). */
+    drain_sqes(ctx);
     /* The mutex keeps update() (any thread) out until poll is in place. */
     aio__lockcnt_lock(&ctx->list_lock);
     /* Closing the ring cancels every request: from here on the kernel
@@ -556,9 +700,37 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     ctx->fdmon_pfd.fd = -1;
     aio__gsource_sync_all_locked(ctx);
     aio__lockcnt_unlock(&ctx->list_lock);
+    /* Drained completions run under poll now. */
+    kick_cqe_handlers(ctx);
 }
 
 #else /* !CONFIG_LINUX_IO_URING */
+
+bool aio_has_io_uring(AioContext *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+void aio_add_sqe(AioContext *ctx,
+                 void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *cqe_handler)
+{
+    (void)ctx; (void)prep_sqe; (void)opaque; (void)cqe_handler;
+    g_assert_not_reached();     /* aio_has_io_uring() said false */
+}
+
+void aio__fdmon_io_uring_submit(AioContext *ctx)
+{
+    (void)ctx;
+    g_assert_not_reached();
+}
+
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
+{
+    (void)ctx;
+    return false;
+}
 
 int aio__fdmon_io_uring_setup(AioContext *ctx)
 {
@@ -577,3 +749,22 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
 }
 
 #endif
+
+bool aio__fdmon_io_uring_dispatch(AioContext *ctx)
+{
+    bool progress = false;
+    CqeHandler *h;
+
+    /* One at a time off the head: a callback that nests aio_poll() lets
+     * the nested call run the rest, each exactly once. */
+    while ((h = ctx->uring.cqe_ready)) {
+        ctx->uring.cqe_ready = h->next;
+        if (!h->next) {
+            ctx->uring.cqe_ready_tail = NULL;
+        }
+        h->next = NULL;
+        h->cb(h);
+        progress = true;
+    }
+    return progress;
+}
