@@ -179,15 +179,12 @@ typedef struct AioContextUring {
     unsigned sqe_inflight;
     CqeHandler *cqe_ready;
     CqeHandler **cqe_ready_tail;
+    /* The ring of a stopped monitor, kept until its last aio_add_sqe()
+     * request completed (struct io_uring *, or NULL), and its fd as an
+     * internal handler (home). */
+    void *retired;
+    EventNotifier retired_e;
 } AioContextUring;
-
-/* The user_data aio_add_sqe() gives @h's SQE: its address with bit 0 set,
- * which no AioHandler's (the monitor's POLL_ADDs) has.  For an
- * ASYNC_CANCEL that names the request. */
-static inline uint64_t aio__cqe_handler_user_data(CqeHandler *h)
-{
-    return (uint64_t)(uintptr_t)h | 1;
-}
 
 /* Runs the callbacks of the completed aio_add_sqe() requests, oldest
  * first, one at a time (a callback nesting aio_poll() goes on with the
@@ -202,6 +199,11 @@ void aio__fdmon_io_uring_submit(AioContext *ctx);
  * completions wait for the dispatch phase (an engine's busy-poll hook;
  * no syscall).  Home thread. */
 bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx);
+/* Sends an ASYNC_CANCEL for @h's request on whichever ring holds it (the
+ * monitor's, or the retired one after a stop).  Returns: false if there
+ * is no such ring (its CQE is queued already) or no SQE was free.  Home
+ * thread. */
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h);
 
 /* ------------------------------------------------------------------------ */
 /* fd-handler.c                                                              */

@@ -579,10 +579,12 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
  * (an ASYNC_CANCEL).
  *
  * The monitor gives up its ring when an auto context gives way to ppoll
- * under GLib (see aio_get_g_source()): then it first waits for every
- * request added here to complete (file I/O completes in bounded time),
- * and their callbacks still run in the loop afterwards.  Callers must ask
- * aio_has_io_uring() before each aio_add_sqe().
+ * under GLib (see aio_get_g_source()).  Requests added here that are
+ * still in the kernel then are not waited for (a read of a pipe may never
+ * end): the ring stays open, watched by the loop, until the last of them
+ * completed, and their callbacks run in the loop as before.  New requests
+ * cannot go there: callers must ask aio_has_io_uring() before each
+ * aio_add_sqe().
  */
 
 typedef struct CqeHandler CqeHandler;

@@ -34,10 +34,15 @@
  * AioHandler's has (nor NULL, a TIMEOUT's or POLL_REMOVE's).  Their CQEs
  * are copied into the handler and queued on ctx->uring.cqe_ready, from
  * which aio__fdmon_io_uring_dispatch() runs them in the fd-handler phase.
- * The queue lives in the context, not the ring: when an auto context
- * gives way to ppoll, stop() first waits for every such request (the
- * kernel may still write into their buffers), then the queued callbacks
- * run under whichever monitor follows, woken by a one-shot BH.
+ * The queue lives in the context, not the ring.  When an auto context
+ * gives way to ppoll while such requests are in the kernel (which may
+ * still write into their buffers, and a read of a pipe may never end),
+ * stop() does not wait for them: it cancels the POLL_ADDs and keeps the
+ * ring as ctx->uring.retired, whose fd becomes an internal handler of the
+ * context; it queues their CQEs like wait() did, and closes the ring
+ * after the last one.  New requests go elsewhere (io_uring-file.c: its
+ * private ring).  Callbacks queued meanwhile run under whichever monitor
+ * follows, woken by a one-shot BH.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -214,6 +219,13 @@ static void fill_sq_ring(AioContext *ctx, bool polling)
         }
         node = next;
     }
+}
+
+/* The user_data aio_add_sqe() gives @h's SQE: its address with bit 0 set,
+ * which no AioHandler's (the monitor's POLL_ADDs) has. */
+static uint64_t cqe_handler_user_data(CqeHandler *h)
+{
+    return (uint64_t)(uintptr_t)h | 1;
 }
 
 /* Queues an aio_add_sqe() completion for the dispatch phase. */
@@ -600,6 +612,12 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
 
 void aio__fdmon_io_uring_cleanup(AioContext *ctx)
 {
+    if (ctx->uring.retired) {
+        /* Finalization: every handler is gone already. */
+        io_uring_queue_exit(ctx->uring.retired);
+        g_free(ctx->uring.retired);
+        ctx->uring.retired = NULL;
+    }
     if (ctx->uring.ring) {
         io_uring_queue_exit(ctx->uring.ring);
         g_free(ctx->uring.ring);
@@ -612,6 +630,7 @@ bool aio_has_io_uring(AioContext *ctx)
     return ctx->fdmon_ops == &aio__fdmon_io_uring_ops;
 }
 
+
 void aio_add_sqe(AioContext *ctx,
                  void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                  void *opaque, CqeHandler *cqe_handler)
@@ -622,7 +641,7 @@ void aio_add_sqe(AioContext *ctx,
     sqe = get_sqe(ctx);
     prep_sqe(sqe, opaque);
     if (cqe_handler) {
-        io_uring_sqe_set_data64(sqe, aio__cqe_handler_user_data(cqe_handler));
+        io_uring_sqe_set_data64(sqe, cqe_handler_user_data(cqe_handler));
         ctx->uring.sqe_inflight++;
     } else {
         io_uring_sqe_set_data(sqe, NULL);
@@ -641,41 +660,108 @@ void aio__fdmon_io_uring_submit(AioContext *ctx)
 bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
 {
     return ctx->uring.cqe_ready ||
-           (aio_has_io_uring(ctx) && io_uring_cq_ready(ring_of(ctx)));
+           (aio_has_io_uring(ctx) && io_uring_cq_ready(ring_of(ctx))) ||
+           (ctx->uring.retired && io_uring_cq_ready(ctx->uring.retired));
 }
 
-/* Waits for every aio_add_sqe() request still in the kernel and queues its
- * completion.  Outside list_lock's mutex (releasing a retired node takes
- * it).  Home thread. */
-static void drain_sqes(AioContext *ctx)
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
 {
-    while (ctx->uring.sqe_inflight) {
-        int ret = io_uring_submit_and_wait(ring_of(ctx), 1);
+    struct io_uring *ring = aio_has_io_uring(ctx) ? ring_of(ctx)
+                                                  : ctx->uring.retired;
+    struct io_uring_sqe *sqe;
 
-        g_assert(ret >= 0 || ret == -EINTR || ret == -EAGAIN ||
-                 ret == -EBUSY);
-        /* POLL_ADD completions are parked: the state is reset below. */
-        process_cq_ring(ctx, NULL);
+    if (!ring) {
+        return false;
     }
+    sqe = io_uring_get_sqe(ring);
+    if (!sqe) {
+        io_uring_submit(ring);
+        sqe = io_uring_get_sqe(ring);
+        if (!sqe) {
+            return false;
+        }
+    }
+    io_uring_prep_cancel64(sqe, cqe_handler_user_data(h), 0);
+    io_uring_sqe_set_data(sqe, NULL);
+    io_uring_submit(ring);      /* on failure, at the next wait */
+    return true;
+}
+
+/* The retired ring's fd is readable: queue its aio_add_sqe() completions
+ * (the others are cancelled POLL_ADDs and POLL_REMOVEs, whose nodes may
+ * be gone: never followed), and close it after the last one.  Runs in
+ * the fd-handler phase, so the queued callbacks run in this one too. */
+static void retired_read(EventNotifier *e)
+{
+    AioContext *ctx = container_of(e, AioContext, uring.retired_e);
+    struct io_uring *ring = ctx->uring.retired;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen;
+
+    do {
+        seen = 0;
+        io_uring_for_each_cqe(ring, head, cqe) {
+            if (cqe->user_data & 1) {
+                queue_cqe_handler(ctx, cqe);
+            }
+            seen++;
+        }
+        io_uring_cq_advance(ring, seen);
+        if (io_uring_cq_has_overflow(ring)) {
+            io_uring_get_events(ring);
+        }
+    } while (seen || io_uring_cq_ready(ring));
+    if (io_uring_sq_ready(ring)) {
+        io_uring_submit(ring);      /* what a failed submission left */
+    }
+    if (ctx->uring.sqe_inflight == 0) {
+        /* Off the fd sets before the fd closes. */
+        aio__set_internal_event_notifier(ctx, e, NULL, NULL, NULL);
+        ctx->uring.retired = NULL;
+        io_uring_queue_exit(ring);
+        g_free(ring);
+    }
+}
+
+static bool retired_poll(void *opaque)
+{
+    AioContext *ctx = container_of((EventNotifier *)opaque, AioContext,
+                                   uring.retired_e);
+
+    return ctx->uring.retired && io_uring_cq_ready(ctx->uring.retired) > 0;
 }
 
 void aio__fdmon_io_uring_stop(AioContext *ctx)
 {
     AioHandler *node, *next_node;
+    struct io_uring *retired = NULL;
 
     if (ctx->fdmon_ops != &aio__fdmon_io_uring_ops) {
         return;
     }
-    /* The kernel may still write into these requests' buffers: closing
-     * the ring must wait for them (it would cancel, or not, at the
-     * kernel's pace, and their CQEs would be lost). */
-    drain_sqes(ctx);
+    /* Completions already there are queued (POLL_ADDs' parked: the state
+     * is reset below).  Outside the mutex: releasing a node takes it. */
+    process_cq_ring(ctx, NULL);
     /* The mutex keeps update() (any thread) out until poll is in place. */
     aio__lockcnt_lock(&ctx->list_lock);
-    /* Closing the ring cancels every request: from here on the kernel
-     * names no node, so the retired ones this back end still owned are
-     * released, and nothing is armed, waiting or resting. */
-    aio__fdmon_io_uring_cleanup(ctx);
+    if (ctx->uring.sqe_inflight) {
+        /* Block I/O still in the kernel: the ring stays (retired) until
+         * it completed; only the POLL_ADDs go. */
+        for (node = ctx->handlers; node; node = node->next) {
+            if (node->uring.inflight) {
+                add_poll_remove_sqe(ctx, node);
+            }
+        }
+        retired = ring_of(ctx);
+        io_uring_submit(retired);   /* on failure, retired_read() retries */
+        ctx->uring.ring = NULL;
+    } else {
+        aio__fdmon_io_uring_cleanup(ctx);
+    }
+    /* From here on the kernel follows no node (a retired ring's CQEs
+     * name them only as numbers), so the retired ones this back end
+     * still owned are released, and nothing is armed, waiting or
+     * resting. */
     node = __atomic_exchange_n(&ctx->uring.submit_list, NULL, __ATOMIC_ACQUIRE);
     while (node) {
         AioHandler *next = node->uring.submit_next;
@@ -700,7 +786,17 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     ctx->fdmon_pfd.fd = -1;
     aio__gsource_sync_all_locked(ctx);
     aio__lockcnt_unlock(&ctx->list_lock);
-    /* Drained completions run under poll now. */
+    if (retired) {
+        ctx->uring.retired = retired;
+        ctx->uring.retired_e = (EventNotifier){
+            .rfd = retired->ring_fd, .wfd = retired->ring_fd,
+            .initialized = true,
+        };
+        aio__set_internal_event_notifier(ctx, &ctx->uring.retired_e,
+                                         retired_read, retired_poll,
+                                         retired_read);
+    }
+    /* Completions queued above run under poll now. */
     kick_cqe_handlers(ctx);
 }
 
@@ -724,6 +820,12 @@ void aio__fdmon_io_uring_submit(AioContext *ctx)
 {
     (void)ctx;
     g_assert_not_reached();
+}
+
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
+{
+    (void)ctx; (void)h;
+    return false;
 }
 
 bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)

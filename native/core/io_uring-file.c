@@ -272,14 +272,6 @@ static void luring_poll_ready(EventNotifier *e)
     process_completions(container_of(e, LuringState, e));
 }
 
-static void prep_cancel(struct io_uring_sqe *sqe, void *opaque)
-{
-    LuringAIOCB *acb = opaque;
-
-    io_uring_prep_cancel64(sqe, aio__cqe_handler_user_data(&acb->cqe_handler),
-                           0);
-}
-
 static void luring_cancel(BlockAIOCB *common)
 {
     LuringAIOCB *acb = (LuringAIOCB *)common;
@@ -294,13 +286,10 @@ static void luring_cancel(BlockAIOCB *common)
         qemu_bh_schedule(s->completion_bh);
     } else if (acb->state == LURING_KERNEL && !acb->cancelled &&
                acb->shared) {
-        /* Once the monitor left io_uring, its stop() waited for the
-         * request: its CQE is queued already. */
-        if (aio_has_io_uring(s->ctx)) {
-            acb->cancelled = true;
-            aio_add_sqe(s->ctx, prep_cancel, acb, NULL);
-            aio__fdmon_io_uring_submit(s->ctx);
-        }
+        /* On the monitor's ring, or on the ring it retired when it
+         * stopped; best effort likewise. */
+        acb->cancelled = aio__fdmon_io_uring_cancel(s->ctx,
+                                                    &acb->cqe_handler);
     } else if (acb->state == LURING_KERNEL && !acb->cancelled) {
         /* Best effort: without an SQE the request just completes. */
         sqe = io_uring_get_sqe(&s->ring);

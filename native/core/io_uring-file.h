@@ -14,13 +14,14 @@
  * Callbacks run in the home thread.
  *
  * The ring is chosen for each SQE when it is made (aio_has_io_uring()).
- * When an auto context gives way to ppoll under GLib, the monitor's
- * stop() waits for the requests in flight on its ring before closing it
- * (the kernel may still write into their buffers), and their callbacks
- * run afterwards in the loop as usual; their resubmissions (short reads,
- * -EAGAIN) and every new request then go on the private ring.  We chose
- * draining over keeping the old ring alive: file I/O completes in bounded
- * time, and one ring fewer to watch keeps stop() simple.
+ * When an auto context gives way to ppoll under GLib, requests in flight
+ * on the monitor's ring stay there: the monitor keeps that ring open
+ * (retired, watched as an internal handler) until their last CQE, their
+ * callbacks run in the loop as usual, and aio_cancel_async() still
+ * reaches them there; their resubmissions (short reads, -EAGAIN) and
+ * every new request go on the private ring.  We chose this over waiting
+ * for them in the switch, which would hang the thread on a request that
+ * never ends by itself (a read of a pipe or FIFO).
  *
  * Reads, writes, fdatasync and fallocate(PUNCH_HOLE | KEEP_SIZE) are SQEs.
  * A short read is resubmitted for the remainder until the file ends; the

@@ -485,24 +485,29 @@ static void test_external_disabled(void)
 }
 
 /* Requests in flight on an auto context's ring when GLib takes the
- * context over (the monitor gives way to ppoll and closes its ring): the
- * stop waits for them, and each completes exactly once with the right
- * bytes, driven by GLib; the requests that need another round (a short
- * read at EOF ends with one more SQE) and every later one use the private
- * ring. */
+ * context over (the monitor gives way to ppoll): the stop keeps the ring
+ * (retired) while requests are in the kernel, and each completes exactly
+ * once with the right bytes, driven by GLib: file reads, a pipe read that
+ * only ends when written to after the switch, and one cancelled after
+ * the switch (its ASYNC_CANCEL goes to the retired ring).  Requests that
+ * need another round (a short read at EOF ends with one more SQE) and
+ * every later one use the private ring; the retired ring closes after its
+ * last completion. */
 static void test_switch(void)
 {
     AioContext *ctx = uring_ctx(AIO_FDMON_REQUEST_AUTO);
     const int n = 1000, blocks = 64;
     const size_t tail = 100;
-    guint8 *bufs;
-    Req *r;
+    guint8 *bufs, pb[2][8];
+    Req *r, pr[2] = { { 0 } };
+    BlockAIOCB *pacb[2];
     GMainContext *main;
     TmpFile t;
     AioFile *f;
     LuringStats st;
     gint64 deadline;
     int *blk_of;
+    int fds[2];
 
     if (!ctx) {
         return;
@@ -521,18 +526,28 @@ static void test_switch(void)
         blk_of[i] = g_test_rand_int_range(0, blocks + 1);
         aio_file_preadv(f, (int64_t)blk_of[i] * BLK, &iov, 1, req_cb, &r[i]);
     }
+    test_pipe(fds);
+    for (int i = 0; i < 2; i++) {
+        struct iovec iov = { pb[i], 8 };
+
+        pacb[i] = luring_submit_aio(aio_get_linux_io_uring(ctx), fds[0], 0,
+                                    &iov, 1, QEMU_AIO_READ, req_cb, &pr[i]);
+    }
     st = engine_stats(ctx);
     g_assert_true(st.shared_ring);
-    g_assert_cmpuint(st.sqes_shared, ==, n);
+    g_assert_cmpuint(st.sqes_shared, ==, n + 2);
     g_assert_cmpuint(st.sqes_private, ==, 0);
     g_assert_cmpint(req_total(r, n), ==, 0);
 
-    main = test_attach(ctx);        /* drains the ring, then closes it */
+    main = test_attach(ctx);        /* stops io_uring; runs the loop */
     g_assert_false(aio_has_io_uring(ctx));
     g_assert_cmpint(test_stats(ctx).fdmon, !=, AIO_FDMON_IO_URING);
     st = engine_stats(ctx);
     g_assert_false(st.shared_ring);
-    g_assert_cmpuint(st.in_kernel_shared, ==, 0);
+    /* The pipe reads are still in the kernel, on the retired ring. */
+    g_assert_cmpint(req_total(pr, 2), ==, 0);
+    g_assert_nonnull(ctx->uring.retired);
+    g_assert_null(ctx->uring.ring);
 
     deadline = test_deadline_ms(TEST_WAIT_MS);
     while (req_total(r, n) < n) {
@@ -540,6 +555,31 @@ static void test_switch(void)
         g_main_context_iteration(main, TRUE);
     }
     test_main_drain(main);
+    g_assert_cmpuint(engine_stats(ctx).in_kernel_shared, ==, 2);
+
+    /* Cancel one pipe read, write to the pipe for the other. */
+    aio_cancel_async(pacb[0]);
+    deadline = test_deadline_ms(TEST_WAIT_MS);
+    while (pr[0].count == 0) {
+        test_check_deadline(deadline, "cancel on the retired ring");
+        g_main_context_iteration(main, TRUE);
+    }
+    g_assert_cmpint(pr[0].ret, ==, -ECANCELED);
+    g_assert_cmpint(pr[1].count, ==, 0);
+    g_assert_nonnull(ctx->uring.retired);
+    g_assert_cmpint(write(fds[1], "retired!", 8), ==, 8);
+    while (pr[1].count == 0) {
+        test_check_deadline(deadline, "pipe read on the retired ring");
+        g_main_context_iteration(main, TRUE);
+    }
+    g_assert_cmpint(pr[1].ret, ==, 8);
+    g_assert_cmpint(memcmp(pb[1], "retired!", 8), ==, 0);
+    test_main_drain(main);
+    g_assert_cmpint(pr[0].count + pr[1].count, ==, 2);
+    g_assert_cmpuint(engine_stats(ctx).in_kernel_shared, ==, 0);
+    g_assert_null(ctx->uring.retired);     /* closed after the last */
+    test_close_pair(fds);
+
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)blk_of[i] * BLK;
         size_t want = MIN(2 * BLK, t.size - off);
@@ -569,7 +609,7 @@ static void test_switch(void)
         g_assert_cmpint(b[0], ==, pattern_at(3 * BLK));
         st = engine_stats(ctx);
         g_assert_cmpuint(st.sqes_private, ==, before + 1);
-        g_assert_cmpuint(st.sqes_shared, ==, n);
+        g_assert_cmpuint(st.sqes_shared, ==, n + 2);
     }
     test_main_drain(main);
     g_assert_cmpint(aio_file_close(f), ==, 0);
