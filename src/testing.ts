@@ -2,6 +2,7 @@
  * testing.ts — `_testing`: native helpers for the test suite and the
  * benchmarks.  Not part of the API: names and shapes may change.
  */
+import { nativeContext, type AioContext } from './context';
 import { binding, type NativeJob } from './native';
 import type { SharedToken } from './shared';
 
@@ -57,4 +58,29 @@ export const _testing = {
   tsfnRoundTrips(n: number, fn: () => void = () => {}): Promise<Float64Array> {
     return binding._testing.tsfnRoundTrips(n, fn);
   },
+
+  /**
+   * A thread-pool job of @ctx (thread_pool_submit_aio): sleeps @sleepUs µs
+   * on a worker and returns @ret; @cb(ret) runs in @ctx, with -ECANCELED
+   * (-125) if cancel() won.  With @cb null it is thread_pool_submit() (no
+   * completion) and null is returned.
+   */
+  threadPoolJob(ctx: AioContext, sleepUs: number, ret: number, cb: ((ret: number) => void) | null): TestPoolJob | null {
+    const job = binding._testing.threadPoolJob(nativeContext(ctx, 'ctx'), sleepUs, ret, cb);
+    if (job === null) return null;
+    return {
+      cancel: () => binding._testing.threadPoolJobCancel(job),
+      get done() {
+        return binding._testing.threadPoolJobDone(job);
+      },
+    };
+  },
 };
+
+/** A job of _testing.threadPoolJob(). */
+export interface TestPoolJob {
+  /** aio_cancel_async; nothing once done. */
+  cancel(): void;
+  /** Whether its callback ran. */
+  readonly done: boolean;
+}

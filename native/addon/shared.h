@@ -20,6 +20,8 @@ void InitTesting(Napi::Env env, Napi::Object testing, Addon *addon);
 
 /* Adds the benchmark helpers (bench-helpers.cc) to @testing. */
 void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon);
+/* testing-thread-pool.cc: thread-pool jobs for the tests. */
+void InitTestingThreadPool(Napi::Env env, Napi::Object testing, Addon *addon);
 
 } // namespace aiocontext
 
