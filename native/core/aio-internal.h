@@ -191,10 +191,6 @@ typedef struct AioContextUring {
  * rest).  Returns: whether one ran.  From the fd-handler phase of
  * aio_poll() and of the GSource dispatch; home thread. */
 bool aio__fdmon_io_uring_dispatch(AioContext *ctx);
-/* Submits the aio_add_sqe() requests waiting in the monitor ring's
- * submission queue now rather than at the next wait (for an engine that
- * was not plugged).  Home thread; aio_has_io_uring() must be true. */
-void aio__fdmon_io_uring_submit(AioContext *ctx);
 /* Returns: whether the monitor ring holds CQEs, or aio_add_sqe()
  * completions wait for the dispatch phase (an engine's busy-poll hook;
  * no syscall).  Home thread. */

@@ -228,6 +228,16 @@ static uint64_t cqe_handler_user_data(CqeHandler *h)
     return (uint64_t)(uintptr_t)h | 1;
 }
 
+/* Submits what waits in the SQ ring (aio_add_sqe() requests) without
+ * arming anything: for the paths where poll(2) stands in.  On failure
+ * they stay queued for the next call. */
+static void submit_sqes(AioContext *ctx)
+{
+    if (io_uring_sq_ready(ring_of(ctx))) {
+        io_uring_submit(ring_of(ctx));
+    }
+}
+
 /* Queues an aio_add_sqe() completion for the dispatch phase. */
 static void queue_cqe_handler(AioContext *ctx, struct io_uring_cqe *cqe)
 {
@@ -433,6 +443,7 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     if (aio_external_disabled(ctx)) {
         /* fdmon-poll also polls the ring fd then, so that aio_add_sqe()
          * completions end the wait; they are queued, not parked. */
+        submit_sqes(ctx);
         process_cq_ring(ctx, NULL);
         ret = aio__fdmon_poll_ops.wait(ctx, ready,
                                        ctx->uring.cqe_ready ? 0 : timeout);
@@ -531,6 +542,7 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
     /* While external handlers are paused GLib polls every fd itself (see
      * aio__gsource_per_fd), so io_uring's reports are parked. */
     if (aio_external_disabled(ctx)) {
+        submit_sqes(ctx);
         process_cq_ring(ctx, NULL);
         kick_cqe_handlers(ctx);     /* GLib would not see them */
         return;
@@ -645,15 +657,6 @@ void aio_add_sqe(AioContext *ctx,
         ctx->uring.sqe_inflight++;
     } else {
         io_uring_sqe_set_data(sqe, NULL);
-    }
-}
-
-void aio__fdmon_io_uring_submit(AioContext *ctx)
-{
-    g_assert(aio_has_io_uring(ctx));
-    if (io_uring_sq_ready(ring_of(ctx))) {
-        /* On failure the SQEs stay queued for the next wait. */
-        io_uring_submit(ring_of(ctx));
     }
 }
 
@@ -814,12 +817,6 @@ void aio_add_sqe(AioContext *ctx,
 {
     (void)ctx; (void)prep_sqe; (void)opaque; (void)cqe_handler;
     g_assert_not_reached();     /* aio_has_io_uring() said false */
-}
-
-void aio__fdmon_io_uring_submit(AioContext *ctx)
-{
-    (void)ctx;
-    g_assert_not_reached();
 }
 
 bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)

@@ -105,8 +105,11 @@ static void prep_sqe(struct io_uring_sqe *sqe, void *opaque)
     }
 }
 
-/* The monitor ring's variant of luring_flush(): aio_add_sqe(), then one
- * submission for the batch. */
+/* The monitor ring's variant of luring_flush(): aio_add_sqe() only.  The
+ * loop submits them before it next waits (aio_poll(), the GSource
+ * prepare, the start of busy polling), in the same io_uring_enter() as
+ * the wait, and batched with every request the callbacks of one dispatch
+ * made: no syscall here. */
 static void luring_flush_shared(LuringState *s)
 {
     LuringAIOCB *acb;
@@ -122,7 +125,6 @@ static void luring_flush_shared(LuringState *s)
         s->stats.sqes_shared++;
         aio_add_sqe(s->ctx, prep_sqe, acb, &acb->cqe_handler);
     }
-    aio__fdmon_io_uring_submit(s->ctx);
 }
 
 /* Turns pending requests into SQEs, as many as the CQ ring can take, and

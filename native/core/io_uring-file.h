@@ -30,6 +30,8 @@
  * and -EINTR completions are resubmitted.  Submission is batched like
  * linux-aio.h's (plug/unplug; the engine plugs itself around completion
  * processing).  A full submission queue submits what it holds and goes on.
+ * On the monitor's ring nothing is submitted at once: the loop does it
+ * before it next waits, in the same io_uring_enter() as the wait.
  *
  * The state is freed when its context is finalized; no request may be in
  * flight then (an open AioFile holds a reference on its context).
