@@ -9,9 +9,10 @@
  * the kernel is on one ring (acb->shared says which), chosen when its SQE
  * is made.  Completion runs in the home thread from the private ring's
  * eventfd handler, its poll hook, the completion BH, or (shared ring) the
- * loop's CqeHandler dispatch; the BH is scheduled before each callback, so that a
- * callback nesting aio_poll() still sees the other completions (each CQE
- * is consumed before its callback runs, so re-entry never sees it twice).
+ * loop's CqeHandler dispatch; the BH is scheduled before each callback,
+ * so that a callback nesting aio_poll() still sees the other completions
+ * (each CQE is consumed before its callback runs, so re-entry never sees
+ * it twice).
  *
  * Every field is home thread only; the kernel is the other party, and
  * liburing orders the ring with the kernel (acquire load of the CQ tail,
