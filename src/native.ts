@@ -26,6 +26,12 @@ type Fn = (...args: never[]) => unknown;
 
 export interface NativeContext {
   poll(blocking: boolean): boolean;
+  /** aio_pending. */
+  pending(): boolean;
+  /** aio_flush, as a driver (throws what callbacks threw). */
+  flush(): void;
+  /** Nothing armed and never shared: poll(true) would hang. */
+  wouldBlockForever(): boolean;
   notify(): void;
   computeTimeout(): number;
   bh(cb: () => void, name: string): NativeBottomHalf;
@@ -38,6 +44,7 @@ export interface NativeContext {
     pollBegin: Fn | undefined,
     pollEnd: Fn | undefined,
     external: boolean,
+    flush?: Fn,
   ): void;
   setEventNotifier(
     notifier: NativeEventNotifier,

@@ -55,8 +55,10 @@ export interface FdHandlers {
   /** io_poll_end: busy polling stops. */
   pollEnd?: () => void;
   /**
-   * io_flush: returns true while requests are in flight.  Accepted (and
-   * checked to be a function) today; called by `ctx.flush()` once it lands.
+   * io_flush (the 2012 API): returns true while this handler has requests
+   * in flight; `ctx.flush()` polls until every flush hook says false.  It
+   * does not count as a handler by itself: `read`, `write` or `poll` is
+   * still needed.
    */
   flush?: () => boolean;
   /** is_external: paused by disableExternal(). */

@@ -133,6 +133,13 @@ static void OnPollEnd(void *opaque)
     Call(static_cast<FdRecord *>(opaque), &FdRecord::pollEnd);
 }
 
+/* io_flush: true while requests are in flight.  A hook that threw says
+ * false, so aio_flush() ends and its driver throws the error. */
+static bool OnFlush(void *opaque)
+{
+    return Call(static_cast<FdRecord *>(opaque), &FdRecord::flush);
+}
+
 static FdRecord *FromNotifier(void *e)
 {
     return reinterpret_cast<NotifierBox *>(e)->record;
@@ -187,11 +194,12 @@ int RegisterFdRecord(AioContext *ctx, FdRecord *record, bool external)
                                         end ? OnNotifierPollEnd : nullptr);
         }
     } else {
-        ret = aio_set_fd_handler(ctx, record->fd, external,
-                                 record->read.IsEmpty() ? nullptr : OnRead,
-                                 record->write.IsEmpty() ? nullptr : OnWrite,
-                                 poll ? OnPoll : nullptr,
-                                 poll ? OnPollReady : nullptr, record);
+        ret = aio_set_fd_handler_flush(
+            ctx, record->fd, external,
+            record->read.IsEmpty() ? nullptr : OnRead,
+            record->write.IsEmpty() ? nullptr : OnWrite,
+            record->flush.IsEmpty() ? nullptr : OnFlush,
+            poll ? OnPoll : nullptr, poll ? OnPollReady : nullptr, record);
         if (ret == 0) {
             aio_set_fd_poll(ctx, record->fd, begin ? OnPollBegin : nullptr,
                             end ? OnPollEnd : nullptr);

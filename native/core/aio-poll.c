@@ -257,6 +257,7 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandler *ready = NULL;
+    AioContext *prev_ctx;
     bool progress, use_notify_me, waits;
     int64_t timeout, start = 0, block_ns = 0;
 
@@ -265,6 +266,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
     aio_context_ref(ctx);
+    prev_ctx = aio__set_current_context(ctx);
     aio__fdmon_epoll_fallback(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     if (atomic_read(&ctx->poll_max_ns)) {
@@ -323,6 +325,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     progress |= aio__timerlistgroup_run_timers(&ctx->tlg);
 
+    aio__set_current_context(prev_ctx);
     aio_context_unref(ctx);
     return progress;
 }

@@ -33,6 +33,7 @@ typedef void QEMUBHFunc(void *opaque);
 typedef void IOHandler(void *opaque);
 typedef bool AioPollFn(void *opaque);
 typedef void QEMUTimerCB(void *opaque);
+typedef bool AioFlushHandler(void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /* Event notifier (eventfd, or a pipe where eventfd is missing)              */
@@ -318,10 +319,14 @@ int64_t aio_compute_timeout(AioContext *ctx);
  *
  * Whether @ctx has work that will run without anything else happening to
  * it: an fd handler other than the context's own notifier, an armed timer
- * (on any clock, a stopped virtual clock included), or a scheduled BH (idle
- * ones included).  A foreign loop uses it to decide whether an attached
- * context keeps the process alive, as libuv's active handles do.  Unlike
- * aio_compute_timeout() it reads no clock.  Not in QEMU.
+ * (on any clock, a stopped virtual clock included), a scheduled BH (idle
+ * ones included), or a block I/O request queued or in flight (thread pool,
+ * Linux AIO, io_uring file engine; counted from the home thread only: the
+ * engines' own handlers, registered while idle too, do not count).  A
+ * foreign loop uses it to decide whether an attached context keeps the
+ * process alive, as libuv's active handles do; a blocking JS poll, whether
+ * it could ever return.  Unlike aio_compute_timeout() it reads no clock.
+ * Not in QEMU.
  *
  * Any thread; the answer is stale as soon as another thread arms or removes
  * work, so only the home thread's answer about its own arming is exact.
@@ -633,6 +638,90 @@ struct io_uring_sqe;
 void aio_add_sqe(AioContext *ctx,
                  void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                  void *opaque, CqeHandler *cqe_handler);
+
+/* ------------------------------------------------------------------------ */
+/* The 2012 API: flushing and the default context                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * QEMU 1.3 (2012) waited for I/O by asking each fd handler whether it had
+ * requests in flight (io_flush) and polling until none had.  Later QEMU
+ * replaced that with explicit counters and AIO_WAIT_WHILE(); these are here
+ * so that code written against the old header runs unchanged in spirit.
+ */
+
+/**
+ * aio_set_fd_handler_flush:
+ * @io_flush: (nullable): returns true while the handler has requests in
+ *            flight; aio_flush() polls until every io_flush says false.
+ *            A handler without one never holds up aio_flush()
+ *
+ * aio_set_fd_handler() plus the 2012 io_flush callback (2012's
+ * aio_set_fd_handler took it in place of @is_external and the poll
+ * hooks).  @io_flush alone does not register a handler: with @io_read,
+ * @io_write and @io_poll NULL the handler is removed.  Any thread.
+ * Replaced in QEMU by aio_set_fd_handler() without io_flush (2013) and
+ * in-flight counters waited on with AIO_WAIT_WHILE().
+ *
+ * Returns: as aio_set_fd_handler().
+ */
+int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
+                             IOHandler *io_read, IOHandler *io_write,
+                             AioFlushHandler *io_flush, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque);
+
+/**
+ * aio_pending:
+ * @ctx: the context
+ *
+ * Whether aio_poll(@ctx, false) would run a callback now: a BH is
+ * scheduled, a timer has expired, a handler's fd is ready (checked
+ * with a poll(2) that does not wait), or an aio_add_sqe() request has
+ * completed.  Nothing runs.  Home thread only.
+ * In QEMU the GSource's check used it; it became an internal detail.
+ */
+bool aio_pending(AioContext *ctx);
+
+/**
+ * aio_flush:
+ * @ctx: the context
+ *
+ * Polls @ctx (blocking) until no BH is scheduled and no handler's
+ * io_flush reports requests in flight.  Returns at once if nothing is in
+ * flight.  Home thread only.  Replaced in QEMU by bdrv_drain_all() and
+ * AIO_WAIT_WHILE(ctx, in_flight > 0).
+ */
+void aio_flush(AioContext *ctx);
+
+/**
+ * qemu_get_aio_context:
+ *
+ * The process's default context, made by the first call (whose thread
+ * becomes its home thread), for qemu_aio_wait() and qemu_aio_flush().
+ * Never freed.  Any thread after the first call.
+ *
+ * Returns: (transfer none): the default context.
+ */
+AioContext *qemu_get_aio_context(void);
+
+/**
+ * qemu_aio_wait:
+ *
+ * One blocking iteration of the default context, as in 2012: returns false
+ * without waiting if no BH is scheduled and no io_flush reports work in
+ * flight (waiting could be forever); else polls once, blocking, and
+ * returns true.  Its home thread only.  Replaced in QEMU by
+ * aio_poll(qemu_get_aio_context(), true).
+ */
+bool qemu_aio_wait(void);
+
+/**
+ * qemu_aio_flush:
+ *
+ * aio_flush() on the default context.  Its home thread only.  Replaced in
+ * QEMU by bdrv_drain_all().
+ */
+void qemu_aio_flush(void);
 
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */

@@ -22,6 +22,8 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "io_uring-file.h"
+#include "linux-aio.h"
 #include "thread-pool.h"
 
 #include <errno.h>
@@ -185,6 +187,7 @@ static void aio_context_finalize(AioContext *ctx)
     aio__thread_pool_free(ctx);
     aio__linux_aio_free(ctx);
     aio__linux_io_uring_free(ctx);
+    aio__co_finalize(ctx);
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
@@ -268,10 +271,31 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return aio__soonest(timeout, deadline);
 }
 
+/* Whether a block I/O request is queued or in flight: its completion will
+ * run a callback, though the engines' own handlers do not count (they stay
+ * registered while idle).  The thread pool first: a worker schedules the
+ * completion BH before it stops counting its job as active, so a job is
+ * seen either here or as a scheduled BH afterwards.  Home thread. */
+static bool block_io_in_flight(AioContext *ctx)
+{
+    ThreadPoolStats pool;
+    LinuxAioState *laio = aio_get_linux_aio(ctx);
+    LuringState *luring = aio_get_linux_io_uring(ctx);
+
+    thread_pool_get_stats(ctx, &pool);
+    return pool.queued || pool.active ||
+           (laio && laio_in_flight(laio)) ||
+           (luring && luring_in_flight(luring));
+}
+
 bool aio_context_has_armed_work(AioContext *ctx)
 {
     unsigned handlers;
 
+    /* The engines belong to the home thread; elsewhere this is skipped. */
+    if (aio_context_in_home_thread(ctx) && block_io_in_flight(ctx)) {
+        return true;
+    }
     aio__lockcnt_lock(&ctx->list_lock);
     handlers = ctx->nr_handlers;
     aio__lockcnt_unlock(&ctx->list_lock);
@@ -359,6 +383,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    AioContext *prev;
     AioHandler *ready = NULL;
     bool collected;
 
@@ -368,6 +393,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
         return G_SOURCE_CONTINUE;
     }
 
+    prev = aio__set_current_context(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     /* Readiness as GLib's poll saw it, before the BHs run (see
      * aio__gsource_collect). */
@@ -377,6 +403,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
+    aio__set_current_context(prev);
     return G_SOURCE_CONTINUE;
 }
 

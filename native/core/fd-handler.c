@@ -192,8 +192,9 @@ static void handler_retire(AioContext *ctx, AioHandler *node)
 
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           IOHandler *io_read, IOHandler *io_write,
-                          AioPollFn *io_poll, IOHandler *io_poll_ready,
-                          void *opaque, bool is_notifier, bool is_internal)
+                          AioFlushHandler *io_flush, AioPollFn *io_poll,
+                          IOHandler *io_poll_ready, void *opaque,
+                          bool is_notifier, bool is_internal)
 {
     AioHandler *old, *node = NULL;
     bool deleting;
@@ -223,6 +224,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                            (io_write ? AIO_WRITE_EVENTS : 0);
         node->io_read = io_read;
         node->io_write = io_write;
+        node->io_flush = io_flush;
         node->io_poll = io_poll;
         node->io_poll_ready = io_poll_ready;
         node->opaque = opaque;
@@ -269,8 +271,21 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
     if (fd == event_notifier_get_fd(&ctx->notifier)) {
         return -EBUSY;      /* the context's own notifier is not for users */
     }
-    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_poll,
-                          io_poll_ready, opaque, false, false);
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, NULL,
+                          io_poll, io_poll_ready, opaque, false, false);
+}
+
+int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
+                             IOHandler *io_read, IOHandler *io_write,
+                             AioFlushHandler *io_flush, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque)
+{
+    g_return_val_if_fail(ctx != NULL, -EINVAL);
+    if (fd == event_notifier_get_fd(&ctx->notifier)) {
+        return -EBUSY;
+    }
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_flush,
+                          io_poll, io_poll_ready, opaque, false, false);
 }
 
 int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
@@ -279,7 +294,7 @@ int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
                                      EventNotifierHandler *io_poll_ready)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(e), false,
-                          (IOHandler *)io_read, NULL, io_poll,
+                          (IOHandler *)io_read, NULL, NULL, io_poll,
                           (IOHandler *)io_poll_ready, e, false,
                           io_read || io_poll);
 }
@@ -342,7 +357,7 @@ static void notifier_poll_ready(void *opaque)
 int aio__register_notifier(AioContext *ctx)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(&ctx->notifier), false,
-                          notifier_read, NULL, notifier_poll,
+                          notifier_read, NULL, NULL, notifier_poll,
                           notifier_poll_ready, &ctx->notifier, true, false);
 }
 

@@ -667,6 +667,27 @@ bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
            (ctx->uring.retired && io_uring_cq_ready(ctx->uring.retired));
 }
 
+/* Returns: whether @ring holds a CQE of aio_add_sqe() (not consumed). */
+static bool ring_has_sqe_cqe(struct io_uring *ring)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head;
+
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if (cqe->user_data & 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool aio__fdmon_io_uring_sqe_done(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready ||
+           (aio_has_io_uring(ctx) && ring_has_sqe_cqe(ring_of(ctx))) ||
+           (ctx->uring.retired && ring_has_sqe_cqe(ctx->uring.retired));
+}
+
 bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
 {
     struct io_uring *ring = aio_has_io_uring(ctx) ? ring_of(ctx)
@@ -823,6 +844,11 @@ bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
 {
     (void)ctx; (void)h;
     return false;
+}
+
+bool aio__fdmon_io_uring_sqe_done(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready != NULL;
 }
 
 bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)

@@ -96,6 +96,8 @@ static void test_nop(void)
         aio_add_sqe(ctx, prep_nop, NULL, &c[i].h);
     }
     g_assert_cmpint(total(c, 3), ==, 0);
+    /* Not submitted yet (the loop does it): nothing is pending. */
+    g_assert_false(aio_pending(ctx));
     while (total(c, 3) < 3) {
         progress |= aio_poll(ctx, true);
     }
@@ -157,6 +159,12 @@ static void test_gsource(void)
         c[i].h.cb = cqe_cb;
         aio_add_sqe(ctx, prep_nop, NULL, &c[i].h);
     }
+    /* Submitted by a prepare; a NOP completes at once: aio_pending()
+     * sees its CQE on the ring, before anything consumed it. */
+    g_assert_true(g_main_context_acquire(main));
+    g_main_context_prepare(main, NULL);
+    g_main_context_release(main);
+    g_assert_true(aio_pending(ctx));
     deadline = test_deadline_ms(TEST_WAIT_MS);
     while (total(c, 50) < 50) {
         test_check_deadline(deadline, "NOPs under GLib");
