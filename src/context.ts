@@ -15,6 +15,7 @@ import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
+import { type ChromeTrace, Observation, observedPoll, startTrace, stopObserving, stopTrace, type TraceOptions } from './observe';
 import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
 import { closeFilesOf } from './file';
@@ -103,6 +104,8 @@ export class AioContext implements Disposable {
   #closed = false;
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
   #nodeLoop: NodeLoopHandle | null = null;
+  /** diagnostics_channel and trace state (observe.ts). */
+  readonly #observation = new Observation();
   /** ctx.threadPool, made on first use. */
   #threadPool: ThreadPool | null = null;
 
@@ -147,7 +150,12 @@ export class AioContext implements Disposable {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
     throwLateRejections('poll');
-    return native.poll(blocking);
+    const obs = this.#observation;
+    if (obs.idle()) {
+      if (obs.on) stopObserving(native, obs);
+      return native.poll(blocking);
+    }
+    return observedPoll(this, this.#name, native, obs, blocking);
   }
 
   /**
@@ -515,11 +523,30 @@ export class AioContext implements Disposable {
   }
 
   /**
-   * Counters and state read live on every access, for tests and tools.  Maps
+   * Counters and state read live on every access, for tests and tools
+   * (stats.dispatches and the other counters count since creation).  Maps
    * to the core's `aio_context_get_stats()` (not in QEMU).
    */
   get stats(): AioContextStats {
     return this.#open().stats;
+  }
+
+  /**
+   * Starts recording every pass and callback of this context that starts
+   * within @options.durationMs (default 10 s), for stopTrace().  A second
+   * call starts over.  See observe.ts and the README's "Observability".
+   */
+  startTrace(options?: TraceOptions): void {
+    startTrace(this.#open(), this.#observation, options);
+  }
+
+  /**
+   * Ends the recording and returns it as Chrome trace-event JSON (an object:
+   * JSON.stringify it to a file and open it in Perfetto); without
+   * startTrace(), one with no events.
+   */
+  stopTrace(): ChromeTrace {
+    return stopTrace(this, this.#name, this.#open(), this.#observation);
   }
 
   /** The name given at construction (the GSource name). */

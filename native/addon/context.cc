@@ -21,6 +21,7 @@
 #include "bottom-half.h"
 #include "callback.h"
 #include "errors.h"
+#include "fast-method.h"
 #include "event-notifier.h"
 #include "fd-handler.h"
 #include "file.h"
@@ -56,6 +57,8 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_detach>("detach"),
             InstanceMethod<&Context::JS_close>("close"),
             InstanceMethod<&Context::JS_share>("share"),
+            InstanceMethod<&Context::JS_setObserve>("setObserve"),
+            InstanceMethod<&Context::JS_takeEvents>("takeEvents"),
             InstanceMethod<&Context::JS_setThreadPoolParams>("setThreadPoolParams"),
             InstanceAccessor<&Context::JS_threadPoolStats>("threadPoolStats"),
             InstanceMethod<&Context::JS_pending>("pending"),
@@ -96,6 +99,8 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
+    DefineFastMethod<Context, &Context::JS_poll>(info.Env(), info.This(),
+                                                 "poll", link_);
 }
 
 Context::~Context()
@@ -142,6 +147,9 @@ std::vector<std::string> Context::Close()
         return leaked;
     }
     AioContext *core = core_;
+
+    aio_context_set_observer(core, nullptr, nullptr);
+    events_.clear();
 
     /* 1. BHs: their names first (the leak warning), then delete each; the
      *    core calls their destroy notifies when it finalizes. */
@@ -204,6 +212,9 @@ std::vector<std::string> Context::Close()
 
 void Context::Detach()
 {
+    /* Node's loop may watch our fds for main_: let go before close() can
+     * close them (loop-glue.h). */
+    LoopGlueSourceLeaving(addon_, main_);
     aio_context_detach(core_);
     g_main_context_unref(main_);
     main_ = nullptr;
@@ -564,6 +575,20 @@ Napi::Value Context::JS_stats(const Napi::CallbackInfo &info)
     } else {
         stats.Set("fdmonFallbackReason", env.Null());
     }
+    const AioContextCounters &c = s.counters;
+    auto num = [&](uint64_t v) {
+        return Napi::Number::New(env, static_cast<double>(v));
+    };
+    Napi::Object dispatches = Napi::Object::New(env);
+    dispatches.Set("bh", num(c.bh_dispatches));
+    dispatches.Set("fd", num(c.fd_dispatches));
+    dispatches.Set("timer", num(c.timer_dispatches));
+    stats.Set("dispatches", dispatches);
+    stats.Set("blockingWaits", num(c.blocking_waits));
+    stats.Set("notifyWakeups", num(c.notify_wakeups));
+    stats.Set("pollHits", num(c.poll_hits));
+    stats.Set("pollMisses", num(c.poll_misses));
+    stats.Set("pollTimeNs", num(c.poll_ns));
     return stats;
 }
 

@@ -145,6 +145,11 @@ private:
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
     Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_setObserve(const Napi::CallbackInfo &info); /* observer.cc */
+    Napi::Value JS_takeEvents(const Napi::CallbackInfo &info); /* observer.cc */
+    static void OnObserve(AioContext *core, AioEventKind kind,
+                          const char *name, int64_t arg, int64_t start_ns,
+                          int64_t end_ns, void *opaque);   /* observer.cc */
     Napi::Value JS_setThreadPoolParams(const Napi::CallbackInfo &info); /* thread-pool.cc */
     Napi::Value JS_threadPoolStats(const Napi::CallbackInfo &info);     /* thread-pool.cc */
     Napi::Value JS_pending(const Napi::CallbackInfo &info);
@@ -178,6 +183,19 @@ private:
      * it, so a blocking poll with nothing armed is not a hang. */
     bool shared_ = false;
     std::vector<std::string> leaks_;   /* reported by the core (defensive) */
+
+    /* observer.cc: callbacks and passes timed by the core while JS
+     * observes (diagnostics_channel subscribers, a trace), oldest first,
+     * until takeEvents(). */
+    struct ObservedEvent {
+        AioEventKind kind;
+        int64_t arg;
+        int64_t startNs;
+        int64_t endNs;
+        std::string name;
+    };
+    std::vector<ObservedEvent> events_;
+    uint64_t eventsDropped_ = 0;
 };
 
 } // namespace aiocontext

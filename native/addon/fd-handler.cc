@@ -72,12 +72,14 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
     Napi::FunctionReference &fn = record->*which;
     Addon *addon = record->addon;
     napi_env env = addon->env;
-    napi_handle_scope scope;
     napi_value f = nullptr, arg = nullptr, result, truthy;
     bool value = false;
 
-    if (record->dead || fn.IsEmpty() ||
-        napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (record->dead || fn.IsEmpty()) {
+        return false;
+    }
+    CoreCallScope scope(addon);
+    if (!scope.ok()) {
         return false;
     }
     record->refs++;   /* the callback may retire it */
@@ -93,7 +95,6 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
             napi_get_value_bool(env, truthy, &value);
         }
     }
-    napi_close_handle_scope(env, scope);
     Release(record);
     return value;
 }

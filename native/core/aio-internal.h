@@ -145,6 +145,12 @@ typedef struct AioContextEpoll {
      * next aio_poll() or GSource prepare, so that only the home thread
      * changes fdmon_ops or closes fd (see aio__fdmon_epoll_fallback). */
     bool failed;
+    /* The epoll fd after a fallback: no longer used, but its number stays
+     * taken until finalization (aio__fdmon_epoll_cleanup).  A foreign loop
+     * that watched it for GLib (the Node loop bridge) lets go only at its
+     * next round; closed at once, the number could go to the next fd the
+     * program opens while that stale watch still held it.  -1 if none. */
+    int retired_fd;
 } AioContextEpoll;
 
 /* fdmon-io_uring, per handler. */
@@ -391,6 +397,14 @@ typedef struct FDMonOps FDMonOps;
 
 struct AioContext {
     int refcount;               /* atomic */
+    /* What the loop did (aio_context_get_stats()).  Home thread only:
+     * plain increments where each event happens. */
+    AioContextCounters counters;
+    /* GSource: whether the last prepare let GLib's poll block. */
+    bool gsource_may_block;
+    /* aio_context_set_observer().  Home thread only. */
+    AioObserverFunc *observer;
+    void *observer_opaque;
     char *name;
     pthread_t home;
     pthread_mutex_t lock;           /* aio_context_acquire/release */
@@ -636,5 +650,28 @@ void aio__thread_pool_set_idle_timeout(AioContext *ctx, int64_t ns);
 /* Frees the engines' state; no request may be in flight.  Home thread. */
 void aio__linux_aio_free(AioContext *ctx);
 void aio__linux_io_uring_free(AioContext *ctx);
+
+/* Reports one callback or pass that started at @start_ns and ends now to
+ * the observer, if there still is one.  Home thread only. */
+void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
+                  int64_t arg, int64_t start_ns);
+
+/* Calls @cb(@opaque), a callback of @kind, and tells the observer (if any)
+ * how long it took.  The callback may remove the observer (closing the
+ * context from JS does): it is read again afterwards.  Home thread only. */
+static inline void aio__observed_call(AioContext *ctx, AioEventKind kind,
+                                      const char *name, int64_t arg,
+                                      void (*cb)(void *), void *opaque)
+{
+    int64_t start;
+
+    if (G_LIKELY(!ctx->observer)) {
+        cb(opaque);
+        return;
+    }
+    start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    cb(opaque);
+    aio__observe(ctx, kind, name, arg, start);
+}
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -338,7 +338,12 @@ int aio_set_event_notifier_poll(AioContext *ctx, EventNotifier *e,
  * through the flag without a syscall; neither is ever progress. */
 static void notifier_read(void *opaque)
 {
-    event_notifier_test_and_clear(opaque);
+    AioContext *ctx = (AioContext *)((char *)opaque -
+                                     G_STRUCT_OFFSET(AioContext, notifier));
+
+    if (event_notifier_test_and_clear(opaque)) {
+        ctx->counters.notify_wakeups++;
+    }
 }
 
 static bool notifier_poll(void *opaque)
@@ -475,7 +480,9 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
         /* Off the poll list while it runs, so that an aio_poll() nested in
          * the callback does not poll (and call) it again. */
         aio__poll_list_remove(node);
-        node->io_poll_ready(node->opaque);
+        ctx->counters.fd_dispatches += !node->is_notifier;
+        aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                           node->io_poll_ready, node->opaque);
         /* A nested aio_poll() may have put it back already. */
         if (!atomic_read(&node->deleted) && !node->poll_pprev) {
             aio__poll_list_insert(ctx, node);
@@ -484,14 +491,22 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
     }
     if (!atomic_read(&node->deleted) && (revents & AIO_READ_EVENTS) &&
         aio__node_check(ctx, node) && node->io_read) {
-        node->io_read(node->opaque);
+        if (node->is_notifier) {
+            node->io_read(node->opaque);
+        } else {
+            ctx->counters.fd_dispatches++;
+            aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                               node->io_read, node->opaque);
+        }
         progress = !node->is_notifier;
     }
     /* Re-read deleted: a read callback that removed its handler also
      * cancels the write callback of this dispatch. */
     if (!atomic_read(&node->deleted) && (revents & AIO_WRITE_EVENTS) &&
         aio__node_check(ctx, node) && node->io_write) {
-        node->io_write(node->opaque);
+        ctx->counters.fd_dispatches += !node->is_notifier;
+        aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                           node->io_write, node->opaque);
         progress = true;
     }
     return progress;
