@@ -588,8 +588,10 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
  * the loop in the same phase as fd handlers (aio_poll() and the GSource
  * dispatch), counting as progress.
  *
- * Where we differ from QEMU 10.2: our core has no "current context", so
- * each call names the context; the copied CQE is our own mirror of struct
+ * Where we differ from QEMU 10.2: each call names the context, because
+ * our "current context" (qemu_get_current_aio_context(), coroutine.h)
+ * exists only while a loop runs, and requests are also added from
+ * outside one (a file read submitted by JS); the copied CQE is our own mirror of struct
  * io_uring_cqe, so that this header does not need liburing; and
  * cqe_handler may be NULL for a request whose completion nobody needs
  * (an ASYNC_CANCEL).
