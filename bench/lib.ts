@@ -6,9 +6,7 @@
  * runs them all in one process and prints every figure next to its peer's
  * figure from the same run.  `ratio` is always value / peer value.
  */
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT as REPO_ROOT, testingAddon } from '../test/helpers/testing';
 
 export interface BenchResult {
   /** The section, e.g. 'bh-rate'. */
@@ -36,7 +34,7 @@ export function vs(result: Omit<BenchResult, 'ratio' | 'peer'>, peer?: { name: s
   return { ...result, peer, ratio: result.value / peer.value };
 }
 
-/* ---- the native helpers (native/addon/bench-helpers.cc) ------------------- */
+/* ---- the native helpers (native/testing/bench-helpers.cc) ----------------- */
 
 export interface BenchNative {
   glibIdleRate(n: number): number;
@@ -50,11 +48,10 @@ export interface BenchNative {
   tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
 }
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const ADDON = path.join(ROOT, 'build', 'Release', 'aiocontext.node');
+export const ROOT = REPO_ROOT;
 
-/** The addon's `_testing` object: the same module instance the package loaded. */
-export const native: BenchNative = (createRequire(import.meta.url)(ADDON) as { _testing: BenchNative })._testing;
+/** The helper addon (aiocontext_testing.node), linked to the package's addon. */
+export const native: BenchNative = testingAddon;
 
 /* ---- timing --------------------------------------------------------------- */
 

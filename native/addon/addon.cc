@@ -11,8 +11,9 @@
  *                             (node-loop.cc)
  *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
  *                             (shared.cc, registry.cc)
- *   _testing                  test and benchmark helpers (testing.cc,
- *                             bench-helpers.cc); not part of the API
+ *
+ * The test and benchmark helpers are another addon, aiocontext_testing.node
+ * (native/testing/), which never ships.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -123,10 +124,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("pipe", Napi::Function::New(env, JS_pipe, "pipe", addon));
 
     InitShared(env, exports, addon);
-    Napi::Object testing = Napi::Object::New(env);
-    InitTesting(env, testing, addon);
-    InitBenchHelpers(env, testing, addon);
-    exports.Set("_testing", testing);
     return exports;
 }
 

@@ -314,3 +314,10 @@ extern "C" int aiocontext_remote_bh_cancel(uint64_t bh_id)
     int ret = registry::LookupBh(bh_id, &ref);
     return ret < 0 ? ret : registry::Cancel(ref);
 }
+
+extern "C" int aiocontext_remote_bh_is_scheduled(uint64_t bh_id)
+{
+    registry::BhRef ref;
+    int ret = registry::LookupBh(bh_id, &ref);
+    return ret < 0 ? ret : registry::IsScheduled(ref);
+}

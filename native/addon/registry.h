@@ -109,13 +109,20 @@ int IsScheduled(const BhRef &ref);
 
 /*
  * The same operations by id, for C code and threads without JS (a future C
- * API; the test helper's std::thread uses them).  Any thread.  Return 0 or
- * a negative errno as above.
+ * API).  Any thread.  Return 0 or a negative errno as above
+ * (is_scheduled: 1 or 0 on success).
+ *
+ * These are also the only way in for the test helpers, which are a separate
+ * addon (native/testing/product-link.cc): it finds them by name (dlsym) in
+ * the product addon the process already loaded, so that its threads use
+ * this copy's registry, and only by share-token id.  Keep them extern "C"
+ * with default visibility.
  */
 extern "C" {
 int aiocontext_remote_notify(uint64_t context_id);
 int aiocontext_remote_bh_schedule(uint64_t bh_id);
 int aiocontext_remote_bh_cancel(uint64_t bh_id);
+int aiocontext_remote_bh_is_scheduled(uint64_t bh_id);
 }
 
 #endif /* AIOCONTEXT_REGISTRY_H */

@@ -5,10 +5,6 @@
  * arguments, keep a handle on the registry entry and turn negative errno
  * values into exceptions).
  *
- * Also declares the initialisers of the test and benchmark helpers, which
- * live in their own files (testing.cc, bench-helpers.cc) and are exported
- * under `_testing`.
- *
  * SPDX-License-Identifier: MIT
  */
 #ifndef AIOCONTEXT_SHARED_H
@@ -31,12 +27,6 @@ void InitShared(Napi::Env env, Napi::Object exports, Addon *addon);
  * thread; End from its cleanup hook. */
 void InitWrongThreadGuard(Addon *addon);
 void EndWrongThreadGuard(Addon *addon);
-
-/* Adds the test helpers (testing.cc) to @testing. */
-void InitTesting(Napi::Env env, Napi::Object testing, Addon *addon);
-
-/* Adds the benchmark helpers (bench-helpers.cc) to @testing. */
-void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon);
 
 } // namespace aiocontext
 

@@ -31,6 +31,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "aiocontext-config.h"   /* CONFIG_LINUX_IO_URING */
 #include "fdmon.h"
 
 #include <errno.h>

@@ -1,9 +1,10 @@
 /*
- * bench-helpers.cc — native peers and tools for bench/, added to the addon's
- * `_testing` object (InitBenchHelpers, declared in shared.h).  Not part of
- * the API: names and shapes may change.
+ * bench-helpers.cc — native peers and tools for bench/, exported by
+ * aiocontext_testing.node (InitBenchHelpers, testing.h).  Not part of the
+ * API: names and shapes may change.  The C contexts here are private ones
+ * of the helper addon's own copy of the core.
  *
- * Thread round trips (bench/threads.ts; typed in src/testing.ts):
+ * Thread round trips (bench/threads.ts; typed in test/helpers/testing.ts):
  *   eventfdRoundTrips(n) -> Float64Array
  *       @n round trips between this thread and a plain std::thread over two
  *       blocking eventfds, each in ns: the kernel's wake-up floor.
@@ -42,9 +43,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "shared.h"
+#include "testing.h"
 
-#include "addon.h"
 #include "errors.h"
 #include "guards.h"
 
@@ -464,7 +464,7 @@ static Napi::Value JS_ppollLateness(const Napi::CallbackInfo &info)
     return ToFloat64Array(info.Env(), late);
 }
 
-void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon)
+void InitBenchHelpers(Napi::Env env, Napi::Object exports)
 {
     struct {
         const char *name;
@@ -481,7 +481,7 @@ void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon)
         {"ppollLateness", JS_ppollLateness},
     };
     for (auto &h : helpers) {
-        testing.Set(h.name, Napi::Function::New(env, h.fn, h.name, addon));
+        exports.Set(h.name, Napi::Function::New(env, h.fn, h.name));
     }
 }
 

@@ -1,0 +1,27 @@
+/*
+ * testing-addon.cc — module initialisation of aiocontext_testing.node (see
+ * testing.h): linkProduct() and the helpers of testing.cc and
+ * bench-helpers.cc, typed in test/helpers/testing.ts.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "testing.h"
+
+namespace aiocontext {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+    InitProductLink(env, exports);
+    InitTesting(env, exports);
+    InitBenchHelpers(env, exports);
+    return exports;
+}
+
+} // namespace aiocontext
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports)
+{
+    return aiocontext::Init(env, exports);
+}
+
+NODE_API_MODULE(aiocontext_testing, InitModule)
