@@ -1,6 +1,6 @@
 /*
  * native.ts — loads the addon (node-gyp-build: build/Release/aiocontext.node
- * or prebuilds/linux-x64/node.napi.glibc.node) and types its
+ * or prebuilds/linux-x64/aiocontext.glibc.node) and types its
  * internal API.  Nothing here is public: src/index.ts exports the classes
  * that wrap these objects.
  *

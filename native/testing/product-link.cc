@@ -82,11 +82,13 @@ static Napi::Value JS_linkProduct(const Napi::CallbackInfo &info)
         }
     }
     if (found.size() != 1) {
-        std::string message = found.empty()
-            ? "linkProduct: no loaded object defines the registry's entry "
-              "points (import 'aiocontext' first)"
-            : "linkProduct: more than one copy of the product addon is "
-              "loaded: " + found[0] + ", " + found[1];
+        std::string message =
+            found.empty()
+                ? "linkProduct: no loaded object defines the registry's entry "
+                  "points (import 'aiocontext' first)"
+                : "linkProduct: more than one copy of the product addon is "
+                  "loaded: " +
+                      found[0] + ", " + found[1];
         Napi::Error::New(env, message).ThrowAsJavaScriptException();
         return Napi::Value();
     }

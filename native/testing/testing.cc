@@ -36,8 +36,8 @@ namespace aiocontext {
 struct NativeJob {
     std::thread thread;
     std::atomic<bool> done{false};
-    uint32_t scheduled = 0;     /* written by the thread, read after join */
-    int error = 0;              /* likewise: 0 or a negative errno */
+    uint32_t scheduled = 0; /* written by the thread, read after join */
+    int error = 0;          /* likewise: 0 or a negative errno */
 };
 
 /* The thread: nothing but the registry, no Node-API. */
@@ -73,7 +73,7 @@ static void RunJob(const ProductLink *product, NativeJob *job, uint64_t id,
      * wake-up, so that a poll(true) returning sees `done`. */
     job->done.store(true, std::memory_order_release);
     if (notifyId) {
-        product->notify(notifyId);   /* -ENOENT if closed: fine */
+        product->notify(notifyId); /* -ENOENT if closed: fine */
     }
 }
 
@@ -117,7 +117,8 @@ static Napi::Value JS_scheduleFromNativeThread(const Napi::CallbackInfo &info)
         return Napi::Value();
     }
     auto *job = new NativeJob;
-    job->thread = std::thread(RunJob, product, job, static_cast<uint64_t>(idValue),
+    job->thread = std::thread(RunJob, product, job,
+                              static_cast<uint64_t>(idValue),
                               static_cast<uint32_t>(countValue), lockstep,
                               static_cast<uint64_t>(notifyValue));
     return Napi::External<NativeJob>::New(info.Env(), job, FinalizeJob);

@@ -25,17 +25,17 @@ static void count_run(void *opaque)
     (*(int *)opaque)++;
 }
 
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "consumer: check failed: %s\n", #cond);   \
-            return 1;                                                 \
-        }                                                             \
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) { \
+            fprintf(stderr, "consumer: check failed: %s\n", #cond); \
+            return 1; \
+        } \
     } while (0)
 
 int main(void)
 {
-    struct aiocb cb;                 /* POSIX <aio.h> is still visible */
+    struct aiocb cb; /* POSIX <aio.h> is still visible */
     memset(&cb, 0, sizeof(cb));
     cb.aio_fildes = -1;
     CHECK(cb.aio_fildes == -1);
@@ -51,15 +51,16 @@ int main(void)
     int runs = 0;
     QEMUBH *bh = aio_bh_new(ctx, count_run, &runs);
     qemu_bh_schedule(bh);
-    CHECK(aio_poll(ctx, true));      /* the BH is progress */
+    CHECK(aio_poll(ctx, true)); /* the BH is progress */
     CHECK(runs == 1);
-    CHECK(!aio_poll(ctx, false));    /* nothing left to do */
+    CHECK(!aio_poll(ctx, false)); /* nothing left to do */
     CHECK(runs == 1);
 
     qemu_bh_delete(bh);
-    aio_poll(ctx, false);            /* frees the deleted BH */
+    aio_poll(ctx, false); /* frees the deleted BH */
     aio_context_unref(ctx);
     printf("consumer: a BH scheduled and run through <aiocontext/aio.h>; "
-           "struct aiocb from <aio.h> is %zu bytes\n", sizeof(struct aiocb));
+           "struct aiocb from <aio.h> is %zu bytes\n",
+           sizeof(struct aiocb));
     return 0;
 }
