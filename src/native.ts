@@ -152,6 +152,7 @@ export interface NativeRemoteBottomHalf {
 }
 
 /** node-gyp-build (no types of its own): finds the addon for this machine. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS output; no types to import
 const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
 
 /** The package's root: dist/.. (or src/..). */
@@ -183,6 +184,7 @@ function load(): NativeBinding {
   let file: string | undefined;
   try {
     file = addonFile();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, by path
     binding = require(file) as NativeBinding;
   } catch (err) {
     const reason =

@@ -10,7 +10,6 @@
  * wait (helpers/loop.ts pollUntil), so a lost wake-up fails instead of
  * hanging.
  */
-import { once } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
