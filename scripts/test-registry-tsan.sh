@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build-tsan-registry
 mkdir -p "$out"
-flags=(-fsanitize=thread -g -O1 -Wall -Wextra -pthread -DCONFIG_LINUX_IO_URING=1
+flags=(-fsanitize=thread -g -O1 -Wall -Wextra -pthread -Inative/build-config
        -Inative/core -Inative/addon $(pkg-config --cflags glib-2.0 liburing))
 objs=()
 for c in native/core/*.c; do
