@@ -9,8 +9,8 @@
 #                       build/Release/aiocontext_testing.node),
 #                       loaded only by test/ and bench/; built only where
 #                       native/testing/ exists (a checkout, not an installed
-#                       package) and AIOCONTEXT_TESTING is not 0 (the
-#                       prebuild sets it to 0).
+#                       package or the prebuild's copy) and the environment
+#                       does not say AIOCONTEXT_TESTING=0.
 #
 # Static libraries: liburing (and libaio, once the core uses it) are linked
 # from their .a files, so that the addon needs only GLib's runtime library
