@@ -3,8 +3,12 @@
 # and otherwise runs scripts/check-build-deps.cjs, then this file.
 #
 #   aiocontext          the product addon (build/Release/aiocontext.node);
-#                       the same sources are in CMakeLists.txt (cmake-js);
-#                       the C core alone, with its g_test suite, is meson.build
+#                       the same sources are in CMakeLists.txt (cmake-js),
+#                       which also spells out the C++ flags node-gyp takes
+#                       from Node's common.gypi (-fno-rtti -fno-exceptions
+#                       -Wno-unused-parameter); the C core alone, with its
+#                       g_test suite, is meson.build, where liburing is
+#                       optional
 #   aiocontext_testing  the test and benchmark helpers (native/testing/,
 #                       build/Release/aiocontext_testing.node),
 #                       loaded only by test/ and bench/; built only where

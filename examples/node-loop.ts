@@ -10,13 +10,12 @@
  *   node --import=tsx examples/node-loop.ts
  */
 import * as fs from 'node:fs';
-import { AioContext, SCALE_MS, clockNs, pipe } from 'aiocontext';
+import { AioContext, SCALE_MS, pipe } from 'aiocontext';
 
 const start = Date.now();
 const log = (who: string, what: string): void => {
   console.log(`[${String(Date.now() - start).padStart(4)} ms] ${who.padEnd(13)} ${what}`);
 };
-const inMs = (ms: number): number => Math.ceil(clockNs('realtime') / SCALE_MS) + ms;
 
 const ctx = new AioContext({ name: 'example' });
 const handle = ctx.attachToNodeLoop();
@@ -51,13 +50,13 @@ const timerDone = new Promise<void>((resolve) => {
   const timer = ctx.timer('realtime', SCALE_MS, () => {
     log('aio timer', `fired (#${++fired})`);
     if (fired < 3) {
-      timer.mod(inMs(50));
+      timer.modIn(50);
     } else {
       timer.delete();
       resolve();
     }
   });
-  timer.mod(inMs(50));
+  timer.modIn(50);
 });
 
 // 3. An async function awaiting the context and Node in turn.
@@ -66,8 +65,8 @@ async function main(): Promise<void> {
   log('promise', 'after the next bottom-half pass');
   await new Promise((resolve) => setTimeout(resolve, 30));
   log('promise', 'after a Node setTimeout(30)');
-  await ctx.sleep(100 * SCALE_MS);
-  log('promise', 'after ctx.sleep(100 ms)');
+  await ctx.sleepMs(100);
+  log('promise', 'after ctx.sleepMs(100)');
   await Promise.all([pipeDone, timerDone]);
 
   const { wakeups, dispatches } = handle.stats;

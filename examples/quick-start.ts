@@ -1,5 +1,5 @@
 // The README's first example, kept runnable: node --import=tsx examples/quick-start.ts
-import { AioContext, MainContext, SCALE_MS, clockNs, pipe } from 'aiocontext';
+import { AioContext, MainContext, SCALE_MS, pipe } from 'aiocontext';
 import { readSync, writeSync } from 'node:fs';
 
 using ctx = new AioContext({ name: 'disk-io' });     // close() at scope end
@@ -14,7 +14,7 @@ writeSync(w, 'x');
 
 let done = false;
 const t = ctx.timer('realtime', SCALE_MS, () => { done = true; });
-t.mod(Math.ceil(clockNs() / SCALE_MS) + 10);           // absolute, in the timer's scale
+t.modIn(10);                                           // 10 ms from now (t.mod(): absolute, in its scale)
 
 while (!done) ctx.poll(true);  // aio_poll: BHs, then fd handlers, then timers; sleeps in between
 

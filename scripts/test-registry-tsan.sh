@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# `npm run test:registry`: the share-token registry (native/addon/registry.cc)
-# with the core, under ThreadSanitizer, without Node: many threads schedule,
-# notify and lock while the home thread deletes and closes
-# (native/addon/tests/test-registry.cc).  Same flags as the addon build.
+# `npm run test:registry`: the share registry (native/core/registry.c) under
+# ThreadSanitizer, alone: its C tests (native/core/tests/test-registry.c),
+# many threads scheduling, notifying and locking while the home thread
+# deletes and closes.  The same program runs in `npm run test:c-tsan` with
+# every other C test; this is the quick way to run just it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=build-tsan-registry
-mkdir -p "$out"
-flags=(-fsanitize=thread -g -O1 -Wall -Wextra -pthread -Inative/build-config
-       -Inative/core -Inative/addon $(pkg-config --cflags glib-2.0 liburing))
-objs=()
-for c in native/core/*.c; do
-    o="$out/$(basename "${c%.c}").o"
-    cc -std=gnu11 "${flags[@]}" -c "$c" -o "$o"
-    objs+=("$o")
-done
-c++ -std=c++17 "${flags[@]}" native/addon/tests/test-registry.cc native/addon/registry.cc \
-    "${objs[@]}" $(pkg-config --libs glib-2.0 liburing) -o "$out/test-registry"
-TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}" "$out/test-registry"
+dir=build-tsan
+opts="-Db_sanitize=thread -Db_lundef=false"   # as test:c-tsan (meson-test.sh)
+if [[ ! -f "$dir/meson-private/coredata.dat" ]]; then
+    # shellcheck disable=SC2086 # $opts is two words
+    meson setup "$dir" $opts >/dev/null
+    printf '%s\n' "$opts" >"$dir/aiocontext-options.txt"
+fi
+meson test -C "$dir" --print-errorlogs test-registry

@@ -17,7 +17,7 @@ import { SCALE_NS, clockNs } from './clock';
 import type { AioContext } from './context';
 import { AioError, closedError } from './errors';
 import type { NativeContext } from './native';
-import { checkFd, checkNonNegativeNumber, invalidArg, optionsObject } from './validate';
+import { checkFd, invalidArg, optionsOf } from './validate';
 
 /** The options every awaitable takes. */
 export interface AbortOptions {
@@ -34,7 +34,7 @@ const waiters = new WeakMap<AioContext, Set<Waiter>>();
 
 /**
  * @internal Called by close() while the context is still open: removes what
- * every pending awaitable of @ctx registered and rejects it with
+ * every pending awaitable of `ctx` registered and rejects it with
  * ERR_AIO_CLOSED (a pending nextBh() would otherwise show up as a leaked BH).
  */
 export function cancelWaiters(ctx: AioContext): void {
@@ -45,7 +45,7 @@ export function cancelWaiters(ctx: AioContext): void {
 }
 
 function signalOption(options: unknown): AbortSignal | undefined {
-  const { signal } = optionsObject(options, 'options');
+  const { signal } = optionsOf(options, 'options', ['signal']);
   if (signal === undefined) return undefined;
   if (
     typeof signal !== 'object' ||
@@ -63,10 +63,10 @@ function abortReason(signal: AbortSignal): unknown {
 }
 
 /**
- * The common shape.  @register installs what the awaitable waits for, calls
+ * The common shape.  `register` installs what the awaitable waits for, calls
  * `done(value)` from the callback that ends the wait, and returns the
  * function that removes the registration (called exactly once, however the
- * promise settles).  If @register throws, nothing was registered.
+ * promise settles).  If `register` throws, nothing was registered.
  */
 function pending<T>(
   ctx: AioContext,
@@ -103,21 +103,24 @@ function pending<T>(
   return promise;
 }
 
-/** ctx.sleep(ns): resolves from a realtime timer @ns nanoseconds from now. */
+/**
+ * ctx.sleep(ns) and ctx.sleepMs(ms): resolves from a realtime timer `ns`
+ * nanoseconds from now (a fraction rounds up: never early).  The caller
+ * validated `ns` (a finite number >= 0).
+ */
 export function sleep(ctx: AioContext, ns: number, options?: AbortOptions): Promise<void> {
-  checkNonNegativeNumber(ns, 'ns');
   const signal = signalOption(options);
   return pending<void>(ctx, signal, (done) => {
     const timer = ctx.timer('realtime', SCALE_NS, () => done());
-    timer.modNs(clockNs('realtime') + ns);
+    timer.modNs(clockNs('realtime') + Math.ceil(ns));
     return () => timer.delete();
   });
 }
 
 /**
  * ctx.readable(fd) / ctx.writable(fd): resolves from a one-shot fd handler
- * the first time @fd is ready, then removes it.  Throws ERR_AIO_BUSY if @fd
- * already has a handler in @ctx (one registration per fd).
+ * the first time `fd` is ready, then removes it.  Throws ERR_AIO_BUSY if `fd`
+ * already has a handler in `ctx` (one registration per fd).
  */
 export function fdReady(
   ctx: AioContext,
@@ -166,12 +169,12 @@ function turn(): Promise<void> {
 }
 
 /**
- * ctx.run(until): drives the context with poll(true) until @until settles,
+ * ctx.run(until): drives the context with poll(true) until `until` settles,
  * taking a macrotask turn after each poll so promise reactions run; returns
  * its value or throws its error (or what a callback threw in poll()).
- * Blocks the thread while it waits, so @until must be settled by something
+ * Blocks the thread while it waits, so `until` must be settled by something
  * the context runs (a BH, fd handler or timer, or an awaitable on it), not
- * by a Node event.  If @ctx runs from Node's loop it just awaits @until.
+ * by a Node event.  If `ctx` runs from Node's loop it just awaits `until`.
  */
 export async function run<T>(ctx: AioContext, until: T | PromiseLike<T>, nodeDriven: () => boolean): Promise<T> {
   let state: 'pending' | 'fulfilled' | 'rejected' = 'pending';

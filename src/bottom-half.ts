@@ -8,9 +8,12 @@
  */
 import type { AioContext } from './context';
 import { kConstruct, type NativeBottomHalf } from './native';
-import { touchNodeLoop } from './node-loop';
 import { makeToken, type SharedToken } from './shared';
 
+/**
+ * A deferred call: its callback runs once in the context's next BH pass
+ * after each schedule().  Created by `ctx.bh()`.  QEMU's `QEMUBH`.
+ */
 export class BottomHalf {
   readonly #native: NativeBottomHalf;
   readonly #context: AioContext;
@@ -23,30 +26,31 @@ export class BottomHalf {
   }
 
   /**
-   * qemu_bh_schedule: run in the next BH pass; scheduling a scheduled BH
-   * merges.  Throws ERR_AIO_DELETED after delete().
+   * Makes the callback run in the next BH pass; scheduling a scheduled BH
+   * does nothing more.  Throws ERR_AIO_DELETED after delete().  Maps to
+   * QEMU's `qemu_bh_schedule()`.
    */
   schedule(): void {
     this.#native.schedule();
-    touchNodeLoop(this.#context);
   }
 
-  /** qemu_bh_cancel: clears the scheduled flag. */
+  /** Unschedules the BH if it has not run yet.  Maps to QEMU's `qemu_bh_cancel()`. */
   cancel(): void {
     this.#native.cancel();
   }
 
   /**
-   * qemu_bh_delete: the callback never runs again; the loop frees the BH on
-   * its next BH pass.  Safe from the BH's own callback; a second delete()
-   * does nothing.  Like every method, throws ERR_AIO_CLOSED once the
-   * context is closed (close() deleted the BH already).
+   * Deletes the BH: its callback never runs again, and the loop frees it on
+   * its next BH pass.  Safe from the BH's own callback.  A second call, or
+   * a call after the context's close() (which deleted it already), does
+   * nothing; the other methods then throw ERR_AIO_DELETED, or
+   * ERR_AIO_CLOSED after close().  Maps to QEMU's `qemu_bh_delete()`.
    */
   delete(): void {
     this.#native.delete();
   }
 
-  /** qemu_bh_is_scheduled. */
+  /** Whether the BH is scheduled and has not run yet.  Maps to QEMU's `qemu_bh_is_scheduled()`. */
   get scheduled(): boolean {
     return this.#native.scheduled;
   }
@@ -65,7 +69,8 @@ export class BottomHalf {
    * A token naming this BH in the process-wide registry, for other threads:
    * post it to a Worker and call remoteBottomHalf(token).schedule() there.
    * The same token every time.  Remote calls throw ERR_AIO_CLOSED once the
-   * BH is deleted or its context closed.  Home thread.
+   * BH is deleted or its context closed.  Home thread.  Not in QEMU (the
+   * core's share registry, `aio_registry_share_bh()`).
    */
   share(): SharedToken {
     return makeToken('aio-bh', this.#native.share());

@@ -9,18 +9,13 @@
 import * as awaitables from './awaitables';
 import type { AbortOptions } from './awaitables';
 import { BottomHalf } from './bottom-half';
-import { clockIndex } from './clock';
+import { SCALE_MS, clockIndex } from './clock';
 import { closedError } from './errors';
 import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
-import {
-  attachNodeLoop,
-  forgetNodeLoopFd,
-  touchNodeLoop,
-  type NodeLoopHandle,
-  type NodeLoopOptions,
-} from './node-loop';
+import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
+import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
 import { Timer } from './timer';
 import type {
@@ -47,18 +42,43 @@ import {
   checkString,
   invalidArg,
   optionalBoolean,
+  checkKeys,
+  checkNonNegativeNumber,
   optionalFunction,
-  optionsObject,
+  optionsOf,
 } from './validate';
 
 /** AioFdMonRequest values, in the core's order. */
 const FDMONS: readonly FdMonitor[] = ['auto', 'poll', 'epoll', 'io_uring'];
 
+/* The known keys of each handler object and option bag: any other key is a
+ * TypeError naming it (validate.ts, checkKeys). */
+const FD_HANDLER_KEYS = ['read', 'write', 'poll', 'pollBegin', 'pollEnd', 'flush', 'external'] as const;
+const NOTIFIER_HANDLER_KEYS = ['read', 'poll', 'pollBegin', 'pollEnd', 'external'] as const;
+const POLL_PARAM_KEYS = ['maxNs', 'grow', 'shrink'] as const;
+
 type Fn = (...args: never[]) => unknown;
 
-/** Validates poll parameters; @name prefixes the property names. */
+/**
+ * A handler object: an object whose keys are all in `known` and that names
+ * at least one of `required` (as a function; checked by the caller), so
+ * that `{}` or `{ onread() {} }` is a TypeError rather than a removal.
+ */
+function handlerObject(value: unknown, known: readonly string[], required: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw invalidArg('handlers', 'of type object or null', value);
+  checkKeys(value, 'handlers', known);
+  const h = value as Record<string, unknown>;
+  if (!required.some((key) => h[key] !== undefined && h[key] !== null)) {
+    const names = required.map((k) => `"${k}"`).join(' or ');
+    throw invalidArg('handlers', `an object with a ${names} function (null removes the handler)`, value, 'ERR_INVALID_ARG_VALUE');
+  }
+  return h;
+}
+
+/** Validates poll parameters; `name` prefixes the property names in errors. */
 function pollParams(value: unknown, name: string): [number, number, number] {
   checkObject(value, name);
+  checkKeys(value, name, POLL_PARAM_KEYS);
   const { maxNs, grow = 0, shrink = 0 } = value as Partial<PollParams>;
   checkNonNegativeSafeInteger(maxNs, `${name}.maxNs`);
   // Integers, as QEMU's poll-grow/poll-shrink (int64): the core would
@@ -68,6 +88,11 @@ function pollParams(value: unknown, name: string): [number, number, number] {
   return [maxNs, grow, shrink];
 }
 
+/**
+ * An event loop: bottom halves, fd handlers and timers, run by poll(), by
+ * any GLib loop it is attached to, or by Node's own loop.  Its home thread
+ * is the thread that created it.  QEMU's `AioContext`.
+ */
 export class AioContext implements Disposable {
   readonly #native: NativeContext;
   readonly #name: string;
@@ -75,9 +100,12 @@ export class AioContext implements Disposable {
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
   #nodeLoop: NodeLoopHandle | null = null;
 
-  /** aio_context_new: a context whose home thread is the calling thread. */
+  /**
+   * Creates a context whose home thread is the calling thread.  Maps to
+   * QEMU's `aio_context_new()`.
+   */
   constructor(options?: AioContextOptions) {
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['name', 'fdmon', 'poll']);
     const name = opts.name ?? 'aio-context';
     checkString(name, 'options.name');
     const fdmon = opts.fdmon ?? 'auto';
@@ -98,135 +126,161 @@ export class AioContext implements Disposable {
   /* ---- the loop ----------------------------------------------------------- */
 
   /**
-   * aio_poll: runs one iteration (waiting for an event if @blocking).
-   * Returns true if a user callback ran; a wake-up by notify() alone is not
-   * progress.  Throws what the callbacks threw (several: an AggregateError),
-   * after the iteration completed.
+   * Runs one iteration of the loop: the BHs, fd handlers and timers that
+   * are ready, first waiting for one when `blocking` is true.  Returns true
+   * if a user callback ran (a wake-up by notify() alone is not progress).
+   * Throws what the callbacks threw (several: an AggregateError) once the
+   * iteration is over; first throws, running nothing, the rejections of
+   * promises returned by earlier callbacks (see README, "Async callbacks").
+   * Maps to QEMU's `aio_poll()`.
    */
   poll(blocking: boolean): boolean {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
+    throwLateRejections('poll');
     return native.poll(blocking);
   }
 
-  /** aio_notify: makes the current or next wait return.  Any thread. */
+  /**
+   * Makes the current blocking wait return, or the next one return at once.
+   * Safe from any thread.  Maps to QEMU's `aio_notify()`.
+   */
   notify(): void {
     this.#open().notify();
   }
 
-  /** aio_compute_timeout: how long a blocking poll may wait, in ns; -1 = forever. */
+  /**
+   * Returns how long a blocking poll() may wait, in ns: 0 if something is
+   * ready, -1 for "until an event".  Maps to QEMU's `aio_compute_timeout()`.
+   */
   computeTimeout(): number {
     return this.#open().computeTimeout();
   }
 
   /* ---- bottom halves and timers ------------------------------------------- */
 
-  /** aio_bh_new: a BH running @cb; nothing is scheduled yet. */
+  /**
+   * Creates a bottom half that runs `cb` each time it is scheduled; it is
+   * not scheduled yet.  `options.name` names it in leak warnings.  Maps to
+   * QEMU's `aio_bh_new()`.
+   */
   bh(cb: () => void, options?: BottomHalfOptions): BottomHalf {
     const native = this.#open();
     checkFunction(cb, 'cb');
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['name']);
     const name = opts.name ?? 'bh';
     checkString(name, 'options.name');
     return new BottomHalf(kConstruct, native.bh(cb, name), this);
   }
 
-  /** aio_bh_schedule_oneshot: runs @cb once in the next BH pass; cannot be cancelled. */
+  /**
+   * Runs `cb` once, in the next BH pass; it cannot be cancelled.  Maps to
+   * QEMU's `aio_bh_schedule_oneshot()`.
+   */
   scheduleOneshot(cb: () => void): void {
     const native = this.#open();
     checkFunction(cb, 'cb');
     native.scheduleOneshot(cb);
-    touchNodeLoop(this);
   }
 
-  /** aio_timer_new: an unarmed timer on @clock whose times are in units of @scale ns. */
+  /**
+   * Creates an unarmed timer on `clock` whose times are in units of `scale`
+   * nanoseconds (SCALE_NS, SCALE_US, SCALE_MS); it runs `cb` when it
+   * expires.  Maps to QEMU's `aio_timer_new()` (`aio_timer_new_with_attrs()`
+   * with `options.external`).
+   */
   timer(clock: ClockType, scale: number, cb: () => void, options?: TimerOptions): Timer {
     const native = this.#open();
     const index = clockIndex(clock, 'clock');
     checkPositiveInt32(scale, 'scale');
     checkFunction(cb, 'cb');
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['external']);
     const external = optionalBoolean(opts.external, 'options.external', false);
-    return new Timer(kConstruct, native.timer(index, scale, cb, external), this);
+    return new Timer(kConstruct, native.timer(index, scale, cb, external), this, clock, scale);
   }
 
   /* ---- fd handlers -------------------------------------------------------- */
 
   /**
-   * aio_set_fd_handler: registers or replaces the handlers of @fd (one
-   * registration per fd); null, or no read/write/poll, removes them.  The fd
-   * stays yours: remove its handler before closing it.
+   * Registers or replaces the handlers of `fd` (one registration per fd), or
+   * removes them when `handlers` is `null`.  The object must name at least
+   * one of `read`, `write` or `poll`; a key it does not know (a typo such as
+   * `onread`) is a TypeError that names it, so a mistake never removes a
+   * handler silently.  The fd stays yours: remove its handler before
+   * closing it.  Maps to QEMU's `aio_set_fd_handler()`.
    */
   setFdHandler(fd: number, handlers: FdHandlers | null): void {
     const native = this.#open();
     checkFd(fd, 'fd');
     if (handlers === null) {
       native.setFdHandler(fd, undefined, undefined, undefined, undefined, undefined, false);
-      forgetNodeLoopFd(fd);
       return;
     }
-    if (typeof handlers !== 'object') throw invalidArg('handlers', 'of type object or null', handlers);
-    const read = optionalFunction<Fn>(handlers.read, 'handlers.read');
-    const write = optionalFunction<Fn>(handlers.write, 'handlers.write');
-    const poll = optionalFunction<Fn>(handlers.poll, 'handlers.poll');
-    native.setFdHandler(
-      fd,
-      read,
-      write,
-      poll,
-      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
-      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
-      optionalBoolean(handlers.external, 'handlers.external', false),
-    );
-    if (read === undefined && write === undefined && poll === undefined) forgetNodeLoopFd(fd);
-    else touchNodeLoop(this);
+    const h = handlerObject(handlers, FD_HANDLER_KEYS, ['read', 'write', 'poll']);
+    const read = optionalFunction<Fn>(h.read, 'handlers.read');
+    const write = optionalFunction<Fn>(h.write, 'handlers.write');
+    const poll = optionalFunction<Fn>(h.poll, 'handlers.poll');
+    const pollBegin = optionalFunction<Fn>(h.pollBegin, 'handlers.pollBegin');
+    const pollEnd = optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd');
+    // io_flush: validated now, called once coroutines (aio_flush) land.
+    optionalFunction<Fn>(h.flush, 'handlers.flush');
+    const external = optionalBoolean(h.external, 'handlers.external', false);
+    native.setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external);
   }
 
   /**
-   * aio_set_event_notifier: registers @n's descriptor; each handler receives
-   * @n itself.  null removes the registration.
+   * Registers the descriptor of the event notifier `n`, or removes it when
+   * `handlers` is `null`; each handler receives `n` itself.  The object
+   * must name `read` or `poll`, and unknown keys are a TypeError, as for
+   * setFdHandler().  Maps to QEMU's `aio_set_event_notifier()` (and
+   * `aio_set_event_notifier_poll()` for the poll hooks).
    */
   setEventNotifier(n: EventNotifier, handlers: EventNotifierHandlers | null): void {
     const native = this.#open();
     if (!EventNotifier.isEventNotifier(n)) throw invalidArg('n', 'an instance of EventNotifier', n);
-    if (handlers !== null && typeof handlers !== 'object') {
-      throw invalidArg('handlers', 'of type object or null', handlers);
-    }
+    const h = handlers === null ? null : handlerObject(handlers, NOTIFIER_HANDLER_KEYS, ['read', 'poll']);
     const notifier = openNativeNotifier(n);
-    if (handlers === null) {
+    if (h === null) {
       native.setEventNotifier(notifier, n, undefined, undefined, undefined, undefined, false);
-      forgetNodeLoopFd(n.fd);
       return;
     }
     native.setEventNotifier(
       notifier,
       n,
-      optionalFunction<Fn>(handlers.read, 'handlers.read'),
-      optionalFunction<Fn>(handlers.poll, 'handlers.poll'),
-      optionalFunction<Fn>(handlers.pollBegin, 'handlers.pollBegin'),
-      optionalFunction<Fn>(handlers.pollEnd, 'handlers.pollEnd'),
-      optionalBoolean(handlers.external, 'handlers.external', false),
+      optionalFunction<Fn>(h.read, 'handlers.read'),
+      optionalFunction<Fn>(h.poll, 'handlers.poll'),
+      optionalFunction<Fn>(h.pollBegin, 'handlers.pollBegin'),
+      optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd'),
+      optionalBoolean(h.external, 'handlers.external', false),
     );
-    if (handlers.read == null && handlers.poll == null) forgetNodeLoopFd(n.fd);
-    else touchNodeLoop(this);
   }
 
-  /** aio_disable_external: pauses external handlers; counted. */
+  /**
+   * Pauses the handlers and timers registered as external; calls nest.
+   * Maps to QEMU's `aio_disable_external()`.
+   */
   disableExternal(): void {
     this.#open().disableExternal();
   }
 
-  /** aio_enable_external: undoes one disableExternal(); throws ERR_AIO_NOT_DISABLED if none is left. */
+  /**
+   * Undoes one disableExternal(); throws ERR_AIO_NOT_DISABLED if none is
+   * left.  Maps to QEMU's `aio_enable_external()`.
+   */
   enableExternal(): void {
     this.#open().enableExternal();
   }
 
-  /** Whether external handlers are paused. */
+  /** Whether external handlers are paused (disableExternal() outstanding). */
   get externalDisabled(): boolean {
     return this.#open().externalDisabled;
   }
 
-  /** aio_context_set_poll_params: adaptive busy polling; maxNs 0 turns it off. */
+  /**
+   * Sets adaptive busy polling: the longest poll in ns (0 turns it off) and
+   * how its time grows and shrinks.  Maps to QEMU's
+   * `aio_context_set_poll_params()`.
+   */
   setPollParams(p: PollParams): void {
     const native = this.#open();
     native.setPollParams(...pollParams(p, 'p'));
@@ -234,36 +288,44 @@ export class AioContext implements Disposable {
 
   /* ---- lock, GSource, introspection --------------------------------------- */
 
-  /** aio_context_acquire: takes the context's recursive lock. */
+  /**
+   * Takes the context's recursive lock, blocking while another thread holds
+   * it.  Maps to QEMU's `aio_context_acquire()`.
+   */
   acquire(): void {
     this.#open().acquire();
   }
 
-  /** aio_context_release: releases one acquire(); throws ERR_AIO_NOT_ACQUIRED without one. */
+  /**
+   * Releases one acquire(); throws ERR_AIO_NOT_ACQUIRED without one.  Maps
+   * to QEMU's `aio_context_release()`.
+   */
   release(): void {
     this.#open().release();
   }
 
   /**
-   * g_source_attach: lets @main (default: MainContext.default()) run this
-   * context.  Returns the source id.  While attached, the context stays
-   * alive even if JS drops it.  Throws ERR_AIO_ATTACHED if already attached.
+   * Lets the GLib main context `main` (default: MainContext.default()) run
+   * this context, as one of its sources with `options.priority`, and
+   * returns the source id.  While attached, the context stays alive even if
+   * JS drops it.  Throws ERR_AIO_ATTACHED if already attached.  Maps to
+   * GLib's `g_source_attach()` of the context's GSource.
    */
   attach(main?: MainContext, options?: AttachOptions): number {
     const native = this.#open();
     if (main !== undefined && main !== null && !MainContext.isMainContext(main)) {
       throw invalidArg('main', 'an instance of MainContext', main);
     }
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['priority']);
     const priority = opts.priority ?? 0;
     checkInt32(priority, 'options.priority');
     return native.attach(nativeMainContext(main ?? MainContext.default()), priority);
   }
 
   /**
-   * g_source_destroy: stops any GLib loop from running this context (and
-   * Node's loop: same as detaching the attachToNodeLoop() handle).  attach()
-   * works again after.
+   * Stops any GLib loop from running this context (and Node's loop: the
+   * same as detaching the attachToNodeLoop() handle); attach() works again
+   * after.  Maps to GLib's `g_source_destroy()`.
    */
   detach(): void {
     const native = this.#open();
@@ -280,11 +342,13 @@ export class AioContext implements Disposable {
    * The context is attached to a private MainContext that libuv drives.
    * While the handle is ref'd (the default), the process stays alive as long
    * as the context has armed work: fd handlers, a pending timer, a scheduled
-   * BH.  Throws ERR_AIO_ATTACHED if the context is attached anywhere.
+   * BH.  Throws ERR_AIO_ATTACHED if the context is attached anywhere.  Not
+   * in QEMU: the core's AioLoopBridge runs GLib's prepare/check around
+   * libuv's poll.
    */
   attachToNodeLoop(options?: NodeLoopOptions): NodeLoopHandle {
     const native = this.#open();
-    const opts = optionsObject(options, 'options');
+    const opts = optionsOf(options, 'options', ['priority']);
     const priority = opts.priority ?? 0;
     checkInt32(priority, 'options.priority');
     const main = new MainContext();
@@ -301,35 +365,66 @@ export class AioContext implements Disposable {
     return this.#nodeLoop;
   }
 
-  /** Resolves @ns nanoseconds from now, from a realtime timer (see awaitables.ts). */
+  /**
+   * Returns a promise that resolves `ns` nanoseconds from now, from a
+   * realtime timer of this context (a fraction of a ns rounds up).  Note
+   * the unit: sleepMs() takes milliseconds.  `options.signal` aborts the
+   * wait and removes the timer.  Maps to QEMU's `aio_timer_new()` +
+   * `timer_mod_ns()` on QEMU_CLOCK_REALTIME.
+   */
   sleep(ns: number, options?: AbortOptions): Promise<void> {
     this.#open();
+    checkNonNegativeNumber(ns, 'ns');
     return awaitables.sleep(this, ns, options);
   }
 
-  /** Resolves when @fd is readable, from a one-shot read handler; ERR_AIO_BUSY if @fd has one. */
+  /**
+   * Returns a promise that resolves `ms` milliseconds from now (fractions
+   * allowed), from a realtime timer of this context: sleep(ms * SCALE_MS).
+   * `options.signal` aborts the wait and removes the timer.  Maps to QEMU's
+   * `aio_timer_new()` + `timer_mod()` with SCALE_MS.
+   */
+  sleepMs(ms: number, options?: AbortOptions): Promise<void> {
+    this.#open();
+    checkNonNegativeNumber(ms, 'ms');
+    return awaitables.sleep(this, ms * SCALE_MS, options);
+  }
+
+  /**
+   * Returns a promise that resolves when `fd` is readable, from a one-shot
+   * read handler; throws ERR_AIO_BUSY if `fd` has a handler already.  Maps
+   * to QEMU's `aio_set_fd_handler()`, removed after the first call.
+   */
   readable(fd: number, options?: AbortOptions): Promise<void> {
     return awaitables.fdReady(this, this.#open(), fd, 'read', options);
   }
 
-  /** Resolves when @fd is writable, from a one-shot write handler; ERR_AIO_BUSY if @fd has one. */
+  /**
+   * Returns a promise that resolves when `fd` is writable, from a one-shot
+   * write handler; throws ERR_AIO_BUSY if `fd` has a handler already.  Maps
+   * to QEMU's `aio_set_fd_handler()`, removed after the first call.
+   */
   writable(fd: number, options?: AbortOptions): Promise<void> {
     return awaitables.fdReady(this, this.#open(), fd, 'write', options);
   }
 
-  /** Resolves from the next BH pass. */
+  /**
+   * Returns a promise that resolves from the next BH pass.  Maps to QEMU's
+   * `aio_bh_new()` + `qemu_bh_schedule()`.
+   */
   nextBh(options?: AbortOptions): Promise<void> {
     this.#open();
     return awaitables.nextBh(this, options);
   }
 
   /**
-   * Drives this context with poll(true) until @until settles, letting
-   * promise reactions run between polls; returns its value or throws its
-   * error.  It blocks the thread while it waits: @until must be settled by
-   * something this context runs (its callbacks or awaitables), not by a
-   * Node event such as setTimeout.  When attached to Node's loop it simply
-   * awaits @until.
+   * Drives this context with poll(true) until `until` settles, letting
+   * promise reactions run between polls; resolves to its value or rejects
+   * with its error (or with what a callback threw).  It blocks the thread
+   * while it waits: `until` must be settled by something this context runs
+   * (its callbacks or awaitables), not by a Node event such as setTimeout.
+   * When attached to Node's loop it simply awaits `until`.  QEMU's
+   * `AIO_WAIT_WHILE()` pattern, for promises.
    */
   run<T>(until: T | PromiseLike<T>): Promise<T> {
     this.#open();
@@ -346,7 +441,10 @@ export class AioContext implements Disposable {
     return this.#closed ? null : this.#native.sourceId;
   }
 
-  /** Live introspection, for tests and tools. */
+  /**
+   * Counters and state read live on every access, for tests and tools.  Maps
+   * to the core's `aio_context_get_stats()` (not in QEMU).
+   */
   get stats(): AioContextStats {
     return this.#open().stats;
   }
@@ -362,9 +460,9 @@ export class AioContext implements Disposable {
   }
 
   /**
-   * aio_context_unref: deletes every BH, timer and handler, detaches, and
-   * releases the context.  Idempotent.  BHs that were never deleted are
-   * named in one 'AioLeakWarning' process warning.
+   * Deletes every BH, timer and handler, detaches, and releases the
+   * context; idempotent.  BHs that were never deleted are named in one
+   * 'AioLeakWarning' process warning.  Maps to QEMU's `aio_context_unref()`.
    */
   close(): void {
     if (this.#closed) return;
@@ -383,6 +481,7 @@ export class AioContext implements Disposable {
     }
   }
 
+  /** The same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -391,7 +490,8 @@ export class AioContext implements Disposable {
    * A token naming this context in the process-wide registry, for other
    * threads: post it to a Worker and call remoteContext(token) there
    * (notify, acquire/release).  The same token every time.  Remote calls
-   * throw ERR_AIO_CLOSED once the context is closed.  Home thread.
+   * throw ERR_AIO_CLOSED once the context is closed.  Home thread.  Not in
+   * QEMU (the core's share registry, `aio_registry_share_context()`).
    */
   share(): SharedToken {
     return makeToken('aio-context', this.#open().share());

@@ -43,8 +43,15 @@ export type AioErrnoCode =
   | 'ETIMEDOUT'
   | 'UNKNOWN';
 
+/** Every `code` an AioError may carry. */
 export type AioErrorCode = AioStateCode | AioErrnoCode;
 
+/**
+ * The error every failing call of the package throws, besides argument
+ * TypeErrors and RangeErrors: `code` says why ('ERR_AIO_CLOSED', 'EBADF',
+ * ...).  The core's negative errno returns, in QEMU's convention, become
+ * `errno` and `syscall`.
+ */
 export class AioError extends Error {
   /** 'ERR_AIO_*' for a state of the binding, an errno name for a core error. */
   readonly code: AioErrorCode;
@@ -53,6 +60,7 @@ export class AioError extends Error {
   /** The system call or core function that failed, for core errors. */
   readonly syscall?: string;
 
+  /** Makes an error with `message` and `code`; `errno` and `syscall` for core errors. */
   constructor(message: string, code: AioErrorCode, errno?: number, syscall?: string) {
     super(message);
     this.code = code;

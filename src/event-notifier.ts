@@ -12,10 +12,18 @@ import { optionalBoolean } from './validate';
 
 let nativeOf: (n: EventNotifier) => NativeEventNotifier;
 
+/**
+ * A level-triggered wake-up flag on an eventfd: set() makes it readable
+ * until testAndClear().  Register it with `ctx.setEventNotifier()`.  QEMU's
+ * `EventNotifier`.
+ */
 export class EventNotifier {
   readonly #native: NativeEventNotifier;
 
-  /** event_notifier_init: a non-blocking, close-on-exec eventfd, set if @active. */
+  /**
+   * Opens a non-blocking, close-on-exec eventfd, already set if `active`.
+   * Maps to QEMU's `event_notifier_init()`.
+   */
   constructor(active?: boolean) {
     this.#native = new binding.EventNotifier(optionalBoolean(active, 'active', false));
   }
@@ -30,17 +38,23 @@ export class EventNotifier {
     return this.#native.closed;
   }
 
-  /** event_notifier_set: makes the notifier readable.  Safe from signal-like contexts. */
+  /** Makes the notifier readable (set).  Maps to QEMU's `event_notifier_set()`. */
   set(): void {
     this.#native.set();
   }
 
-  /** event_notifier_test_and_clear: drains it; returns whether it was set. */
+  /**
+   * Clears the notifier and returns whether it was set.  Maps to QEMU's
+   * `event_notifier_test_and_clear()`.
+   */
   testAndClear(): boolean {
     return this.#native.testAndClear();
   }
 
-  /** event_notifier_cleanup: closes the descriptor.  Idempotent. */
+  /**
+   * Closes the descriptor; idempotent.  Throws ERR_AIO_BUSY while a context
+   * has it registered.  Maps to QEMU's `event_notifier_cleanup()`.
+   */
   close(): void {
     this.#native.close();
   }
@@ -49,13 +63,13 @@ export class EventNotifier {
     nativeOf = (n) => n.#native;
   }
 
-  /** @internal Whether @value is an EventNotifier (a brand check, not instanceof). */
+  /** @internal Whether `value` is an EventNotifier (a brand check, not instanceof). */
   static isEventNotifier(value: unknown): value is EventNotifier {
     return typeof value === 'object' && value !== null && #native in value;
   }
 }
 
-/** @internal The native notifier of @n, which must be open. */
+/** @internal The native notifier of `n`, which must be open. */
 export function openNativeNotifier(n: EventNotifier): NativeEventNotifier {
   const native = nativeOf(n);
   if (native.closed) throw closedError('EventNotifier');

@@ -32,14 +32,14 @@ function hasMethod(value: unknown, name: string): boolean {
   );
 }
 
-/** Throws a TypeError unless @value looks like a node-gtk GLib.MainContext. */
+/** @internal Throws a TypeError unless `value` looks like a node-gtk GLib.MainContext. */
 export function checkGtkMainContext(value: unknown, name: string): asserts value is GtkMainContextLike {
   if (!hasMethod(value, 'pushThreadDefault') || !hasMethod(value, 'popThreadDefault')) {
     throw invalidArg(name, "a node-gtk GLib.MainContext (with pushThreadDefault() and popThreadDefault())", value);
   }
 }
 
-/** Throws a TypeError unless @value looks like node-gtk's GLib namespace. */
+/** @internal Throws a TypeError unless `value` looks like node-gtk's GLib namespace. */
 export function checkGtkGLib(value: unknown, name: string): asserts value is GtkGLibLike {
   const mc = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).MainContext : undefined;
   if (!hasMethod(mc, 'refThreadDefault')) {

@@ -10,6 +10,7 @@ import { AioError } from './errors';
 import { checkGtkGLib, checkGtkMainContext, type GtkGLibLike, type GtkMainContextLike } from './gtk-interop';
 import { binding, type NativeMainContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle } from './node-loop';
+import { throwLateRejections } from './rejections';
 import { checkBoolean } from './validate';
 
 let nativeOf: (m: MainContext) => NativeMainContext;
@@ -18,11 +19,19 @@ let makingDefault = false;
 /** Set by fromGtk(): the native wrapper the constructor adopts. */
 let adopting: NativeMainContext | undefined;
 
+/**
+ * A GLib main context: the set of sources one GLib loop runs.  Attach
+ * AioContexts to it and run it with iteration(), GTK's loop, or Node's loop
+ * (attachToNodeLoop()).  GLib's `GMainContext`.
+ */
 export class MainContext {
   readonly #native: NativeMainContext;
   #nodeLoop: NodeLoopHandle | null = null;
 
-  /** g_main_context_default: the process's default context (always the same object). */
+  /**
+   * Returns the process's default main context, the one GTK runs (always
+   * the same object).  Maps to GLib's `g_main_context_default()`.
+   */
   static default(): MainContext {
     if (defaultContext === undefined) {
       makingDefault = true;
@@ -35,26 +44,36 @@ export class MainContext {
     return defaultContext;
   }
 
-  /** g_main_context_new: a new context, iterated only by whoever calls iteration(). */
+  /**
+   * Creates a main context of its own, run only by whoever iterates it.
+   * Maps to GLib's `g_main_context_new()`.
+   */
   constructor() {
     this.#native = adopting ?? new binding.MainContext(makingDefault);
   }
 
   /**
-   * g_main_context_iteration: runs one iteration (waiting for an event if
-   * @mayBlock).  Returns whether any source was dispatched.
+   * Runs one iteration of this main context, first waiting for an event
+   * when `mayBlock` is true; returns whether any source was dispatched.
+   * Throws what callbacks threw, as poll() does (including rejections of
+   * promises returned by earlier callbacks, at its start).  Maps to GLib's
+   * `g_main_context_iteration()`.
    */
   iteration(mayBlock: boolean): boolean {
     checkBoolean(mayBlock, 'mayBlock');
+    throwLateRejections('iteration');
     return this.#native.iteration(mayBlock);
   }
 
-  /** g_main_context_pending: whether any source has events to dispatch. */
+  /** Whether any source has events to dispatch.  Maps to GLib's `g_main_context_pending()`. */
   pending(): boolean {
     return this.#native.pending();
   }
 
-  /** g_main_context_wakeup: makes a blocking iteration() return (any thread). */
+  /**
+   * Makes a blocking iteration() return; any thread.  Maps to GLib's
+   * `g_main_context_wakeup()`.
+   */
   wakeup(): void {
     this.#native.wakeup();
   }
@@ -66,7 +85,9 @@ export class MainContext {
    * opaque, so while the handle is ref'd (the default) it keeps the process
    * alive; unref() lets the process exit when nothing else is pending.
    * Iterates only if this thread can acquire the GMainContext (no other
-   * thread runs it).  Throws ERR_AIO_ATTACHED if already attached.
+   * thread runs it).  Throws ERR_AIO_ATTACHED if already attached.  Not in
+   * GLib: the core's AioLoopBridge runs GLib's prepare/check around libuv's
+   * poll.
    */
   attachToNodeLoop(): NodeLoopHandle {
     if (this.#nodeLoop !== null) {
@@ -82,12 +103,13 @@ export class MainContext {
   }
 
   /**
-   * The MainContext for node-gtk's @gtkContext (a `GLib.MainContext` from
+   * Returns the MainContext for node-gtk's `gtkContext` (a `GLib.MainContext` from
    * `gi.require('GLib', '2.0')`): the same GMainContext, so an AioContext
    * attached to it is run by whatever node-gtk runs that context with.
    * MainContext.default() itself for the default context; a new wrapper
    * (holding a reference) for any other.  Works by letting node-gtk push
-   * the context as this thread's default and reading it back natively.
+   * the context as this thread's default and reading it back natively
+   * (GLib's `g_main_context_ref_thread_default()`).
    */
   static fromGtk(gtkContext: GtkMainContextLike): MainContext {
     checkGtkMainContext(gtkContext, 'gtkContext');
@@ -114,10 +136,11 @@ export class MainContext {
   }
 
   /**
-   * This GMainContext as a node-gtk `GLib.MainContext`, made by @GLib
+   * Returns this GMainContext as a node-gtk `GLib.MainContext`, made by `GLib`
    * (node-gtk's `gi.require('GLib', '2.0')`): node-gtk can then iterate it,
    * run a `GLib.MainLoop` on it, attach its own sources or find ours.
-   * Works by pushing this context as the thread's default and calling
+   * Works by pushing this context as the thread's default (GLib's
+   * `g_main_context_push_thread_default()`) and calling
    * `GLib.MainContext.refThreadDefault()`.  Throws ERR_AIO_WRONG_THREAD if
    * another thread owns the context.
    */
@@ -140,13 +163,13 @@ export class MainContext {
     nativeOf = (m) => m.#native;
   }
 
-  /** @internal Whether @value is a MainContext (a brand check, not instanceof). */
+  /** @internal Whether `value` is a MainContext (a brand check, not instanceof). */
   static isMainContext(value: unknown): value is MainContext {
     return typeof value === 'object' && value !== null && #native in value;
   }
 }
 
-/** @internal The native GMainContext wrapper of @m. */
+/** @internal The native GMainContext wrapper of `m`. */
 export function nativeMainContext(m: MainContext): NativeMainContext {
   return nativeOf(m);
 }

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AioError } from './errors';
+import { onCallbackPromise } from './rejections';
 
 export interface NativeStats {
   notifyMe: number;
@@ -49,7 +50,7 @@ export interface NativeContext {
     pollEnd: Fn | undefined,
     external: boolean,
   ): void;
-  /** Whether @fd has a handler; with @fn, whether its read or write function is @fn. */
+  /** Whether `fd` has a handler; with `fn`, whether its read or write function is `fn`. */
   hasFdHandler(fd: number, fn?: Fn): boolean;
   timer(clock: number, scale: number, cb: () => void, external: boolean): NativeTimer;
   disableExternal(): void;
@@ -110,16 +111,12 @@ export interface NativeMainContext {
   popThreadDefault(): boolean;
 }
 
-/** Node's loop driving a GMainContext (native/addon/node-loop.cc). */
+/** Node's loop driving a GMainContext (native/addon/node-loop.h). */
 export interface NativeNodeLoop {
   ref(): void;
   unref(): void;
-  /** Re-decides liveness after JS armed work. */
-  touch(): void;
   /** Detaches; idempotent. */
   close(): void;
-  /** Stops watching @fd now (its handler was removed). */
-  forgetFd(fd: number): void;
   readonly attached: boolean;
   readonly hasRef: boolean;
   readonly stats: { wakeups: number; dispatches: number; fds: number; keepingAlive: boolean };
@@ -132,6 +129,8 @@ export interface NativeBinding {
   MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
   NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
   setErrorClass(errorClass: typeof AioError): void;
+  /** fn(promise, driven) receives every promise a callback returns (src/rejections.ts). */
+  setPromiseHook(hook: (promise: Promise<unknown>, driven: boolean) => void): void;
   clockNs(clock: number): number;
   virtualClockControl(op: number, ns?: number): boolean;
   pipe(): [number, number];
@@ -194,6 +193,7 @@ function load(): NativeBinding {
     throw new Error(`aiocontext: ${reason}.\n${BUILD_DEPS_HINT}`, { cause: err });
   }
   binding.setErrorClass(AioError);
+  binding.setPromiseHook(onCallbackPromise);
   return binding;
 }
 

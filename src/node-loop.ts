@@ -6,17 +6,17 @@
  * callback (microtasks and nextTicks drained after it; what it throws goes
  * to process 'uncaughtException').
  *
- * The native side (native/addon/node-loop.cc) is libuv glue around the
+ * The native side (native/addon/loop-glue.cc) is libuv glue around the
  * core's AioLoopBridge: GLib's prepare/query before libuv polls, its
  * check/dispatch after.  With nothing scheduled the loop does not wake up.
  *
  * Liveness, as for Node's own handles: an attached context keeps the
  * process alive only while its handle is ref'd (the default) and it has
- * armed work — fd handlers, a pending timer or a scheduled BH.  JS that
- * arms work on an attached context calls touchNodeLoop(), so the decision
- * is made before libuv's next "anything alive?" test.  A MainContext's
- * sources are opaque to us: its ref'd handle keeps the process alive until
- * unref() or detach().
+ * armed work — fd handlers, a pending timer or a scheduled BH.  The native
+ * context decides that itself, whenever work is armed or removed
+ * (native/addon/loop-glue.h); nothing here keeps state for it.  A
+ * MainContext's sources are opaque to us: its ref'd handle keeps the
+ * process alive until unref() or detach().
  */
 import { kConstruct, binding, type NativeContext, type NativeMainContext, type NativeNodeLoop } from './native';
 
@@ -38,35 +38,12 @@ export interface NodeLoopOptions {
   priority?: number;
 }
 
-/* Attached contexts and their native loops.  `attachedCount` makes
- * touchNodeLoop() one comparison when nothing is attached (the common case:
- * it sits on bh.schedule() and timer.mod()). */
-let attachedCount = 0;
-const loops = new WeakMap<object, NativeNodeLoop>();
-/* Every attached native loop, contexts' and MainContexts' alike. */
-const allLoops = new Set<NativeNodeLoop>();
-
 /**
- * @internal Called after JS armed work on @ctx (scheduled a BH, armed a
- * timer, set an fd handler): if @ctx runs from Node's loop, re-decides at
- * once whether it keeps the process alive.
+ * The handle on an attachment to Node's event loop, returned by
+ * attachToNodeLoop(): ref()/unref() decide whether it keeps the process
+ * alive, as for Node's own handles; detach() ends it.  Not in QEMU (libuv's
+ * `uv_handle_t` conventions).
  */
-export function touchNodeLoop(ctx: object): void {
-  if (attachedCount === 0) return;
-  loops.get(ctx)?.touch();
-}
-
-/**
- * @internal Called when JS removed the handler of @fd (its owner may close
- * it next): every attached loop stops watching that fd number at once, so
- * that libuv never holds a dead fd that Node could reuse for a socket.
- */
-export function forgetNodeLoopFd(fd: number): void {
-  if (allLoops.size === 0) return;
-  for (const native of allLoops) native.forgetFd(fd);
-}
-
-/** The handle returned by attachToNodeLoop(). */
 export class NodeLoopHandle implements Disposable {
   readonly #native: NativeNodeLoop;
   #owner: object | null;
@@ -85,7 +62,7 @@ export class NodeLoopHandle implements Disposable {
     this.#native.ref();
   }
 
-  /** The process may exit even if this attachment has armed work. */
+  /** Lets the process exit even if this attachment has armed work. */
   unref(): void {
     this.#native.unref();
   }
@@ -102,14 +79,8 @@ export class NodeLoopHandle implements Disposable {
    * inside a callback.
    */
   detach(): void {
-    const owner = this.#owner;
-    if (owner === null) return;
+    if (this.#owner === null) return;
     this.#owner = null;
-    if (loops.get(owner) === this.#native) {
-      loops.delete(owner);
-      attachedCount--;
-    }
-    allLoops.delete(this.#native);
     this.#native.close();
     const onDetach = this.#onDetach;
     this.#onDetach = null;
@@ -126,15 +97,16 @@ export class NodeLoopHandle implements Disposable {
     return this.#native.stats;
   }
 
+  /** The same as detach(), for `using`. */
   [Symbol.dispose](): void {
     this.detach();
   }
 }
 
 /**
- * @internal Starts driving @main from Node's loop.  With @context (already
- * attached to @main), liveness follows its armed work and touchNodeLoop(owner)
- * reaches it.  @onDetach runs once, after the native loop stopped.
+ * @internal Starts driving `main` from Node's loop.  With `context`
+ * (already attached to `main`), liveness follows its armed work.
+ * `onDetach` runs once, after the native loop stopped.
  */
 export function attachNodeLoop(
   owner: object,
@@ -143,10 +115,5 @@ export function attachNodeLoop(
   onDetach: () => void,
 ): NodeLoopHandle {
   const native = new binding.NodeLoop(main, context);
-  allLoops.add(native);
-  if (context !== null) {
-    loops.set(owner, native);
-    attachedCount++;
-  }
   return new NodeLoopHandle(kConstruct, native, owner, onDetach);
 }

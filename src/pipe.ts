@@ -5,8 +5,9 @@
 import { binding } from './native';
 
 /**
- * pipe2(O_NONBLOCK | O_CLOEXEC).  Returns [readFd, writeFd]; both are yours
- * to close (fs.closeSync()).  Throws AioError (EMFILE, ...) on failure.
+ * Opens a non-blocking, close-on-exec pipe and returns [readFd, writeFd];
+ * both are yours to close (fs.closeSync()).  Throws AioError (EMFILE, ...)
+ * on failure.  Not in QEMU: pipe2(O_NONBLOCK | O_CLOEXEC), which Node lacks.
  */
 export function pipe(): [number, number] {
   return binding.pipe();

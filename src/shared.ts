@@ -42,7 +42,7 @@ export function makeToken(kind: SharedTokenKind, id: number): SharedToken {
   return Object.freeze({ kind, id });
 }
 
-/** Checks that @t is a token of @kind; returns its id. */
+/** Checks that `t` is a token of `kind`; returns its id. */
 function tokenId(t: unknown, kind: SharedTokenKind): number {
   if (typeof t !== 'object' || t === null) {
     throw invalidArg('t', `a SharedToken of kind '${kind}' (from share())`, t);
@@ -58,9 +58,10 @@ function tokenId(t: unknown, kind: SharedTokenKind): number {
 }
 
 /**
- * A handle on a context of any thread.  notify() is aio_notify;
- * acquire()/release() take and give back the context's recursive lock (the
- * 2017–2023 QEMU API; see README "Threads").
+ * A handle, usable from any thread, on a context of another (or the same)
+ * thread: notify() wakes it, acquire()/release() take turns on its
+ * recursive lock.  Made by remoteContext().  Not in QEMU, whose threads
+ * share the AioContext pointer itself.
  */
 export class RemoteContext {
   readonly #native: NativeRemoteContext;
@@ -73,28 +74,38 @@ export class RemoteContext {
     this.token = token;
   }
 
-  /** aio_notify: the context's current or next wait returns.  Any thread. */
+  /**
+   * Makes the context's current or next wait return.  Any thread.  Maps to
+   * QEMU's `aio_notify()`.
+   */
   notify(): void {
     this.#native.notify();
   }
 
   /**
-   * aio_context_acquire: blocks this thread until it holds the context's
-   * recursive lock.  An extension of the API (QEMU 2017–2023): the lock
-   * protects nothing inside the loop; threads use it to take turns.  The
-   * home thread's close() waits until other threads released it.
+   * Blocks this thread until it holds the context's recursive lock.  The
+   * lock protects nothing inside the loop; threads use it to take turns.
+   * The home thread's close() waits until other threads released it.  Maps
+   * to QEMU's `aio_context_acquire()` (2017–2023).
    */
   acquire(): void {
     this.#native.acquire();
   }
 
-  /** aio_context_release: gives back one level taken by acquire() in this thread. */
+  /**
+   * Gives back one level taken by acquire() in this thread; throws
+   * ERR_AIO_NOT_ACQUIRED without one.  Maps to QEMU's `aio_context_release()`.
+   */
   release(): void {
     this.#native.release();
   }
 }
 
-/** A handle on a bottom half of any thread. */
+/**
+ * A handle, usable from any thread, on a bottom half of another (or the
+ * same) thread.  Made by remoteBottomHalf().  Not in QEMU, whose threads
+ * share the QEMUBH pointer itself.
+ */
 export class RemoteBottomHalf {
   readonly #native: NativeRemoteBottomHalf;
   /** The token this handle was made from. */
@@ -106,19 +117,27 @@ export class RemoteBottomHalf {
     this.token = token;
   }
 
-  /** qemu_bh_schedule: runs the BH in its home thread's next BH pass (merging with a pending run); wakes a blocked poll(true). */
+  /**
+   * Makes the BH run in its home thread's next BH pass (merging with a
+   * pending run) and wakes a blocked poll(true).  Maps to QEMU's
+   * `qemu_bh_schedule()`.
+   */
   schedule(): void {
     this.#native.schedule();
   }
 
-  /** qemu_bh_cancel: clears the scheduled flag (a loop that already took the BH still runs it once). */
+  /**
+   * Unschedules the BH (a loop that already took it still runs it once).
+   * Maps to QEMU's `qemu_bh_cancel()`.
+   */
   cancel(): void {
     this.#native.cancel();
   }
 }
 
 /**
- * A handle on the context named by @t, usable from any thread.  Throws a
+ * Returns a handle on the context named by the token `t`, usable from any
+ * thread (see RemoteContext).  Throws a
  * TypeError for a token of another kind, ERR_AIO_CLOSED if the context is
  * closed.
  */
@@ -128,7 +147,8 @@ export function remoteContext(t: SharedToken): RemoteContext {
 }
 
 /**
- * A handle on the BH named by @t, usable from any thread.  Throws a
+ * Returns a handle on the BH named by the token `t`, usable from any
+ * thread (see RemoteBottomHalf).  Throws a
  * TypeError for a token of another kind, ERR_AIO_CLOSED if the BH was
  * deleted or its context closed.
  */

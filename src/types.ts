@@ -3,13 +3,22 @@
  */
 import type { EventNotifier } from './event-notifier';
 
-/** QEMU_CLOCK_*: 'realtime' is monotonic, 'host' the wall clock. */
+/**
+ * A clock for timers: 'realtime' is monotonic, 'host' the wall clock,
+ * 'virtual' the controllable test clock (virtualClock), 'virtual_rt' its
+ * cousin.  QEMU's `QEMUClockType` (QEMU_CLOCK_*).
+ */
 export type ClockType = 'realtime' | 'virtual' | 'host' | 'virtual_rt';
 
-/** The fd monitor of a context: ppoll, epoll or io_uring ('auto': io_uring, or where it is missing or AIOCONTEXT_IO_URING=0, ppoll then epoll at 64 fds). */
+/**
+ * How a context watches fds: ppoll, epoll or io_uring; 'auto' is io_uring,
+ * or ppoll then epoll from 64 fds where io_uring is missing, turned off
+ * (AIOCONTEXT_IO_URING=0) or GLib drives the context.  QEMU's `FDMonOps`
+ * back ends.
+ */
 export type FdMonitor = 'auto' | 'poll' | 'epoll' | 'io_uring';
 
-/** Adaptive busy-polling parameters (aio_context_set_poll_params). */
+/** Adaptive busy-polling parameters, as for QEMU's `aio_context_set_poll_params()`. */
 export interface PollParams {
   /** The longest busy-poll, in ns; 0 turns polling off. */
   maxNs: number;
@@ -19,6 +28,7 @@ export interface PollParams {
   shrink?: number;
 }
 
+/** Options of `new AioContext()`. */
 export interface AioContextOptions {
   /** The GSource name (g_source_set_name); default 'aio-context'. */
   name?: string;
@@ -28,6 +38,11 @@ export interface AioContextOptions {
   poll?: PollParams;
 }
 
+/**
+ * The handlers of one fd, for setFdHandler(): at least one of read, write
+ * or poll; any other key is a TypeError.  The arguments of QEMU's
+ * `aio_set_fd_handler()`.
+ */
 export interface FdHandlers {
   /** Called while the fd has G_IO_IN, G_IO_HUP or G_IO_ERR. */
   read?: () => void;
@@ -39,30 +54,46 @@ export interface FdHandlers {
   pollBegin?: () => void;
   /** io_poll_end: busy polling stops. */
   pollEnd?: () => void;
+  /**
+   * io_flush: returns true while requests are in flight.  Accepted (and
+   * checked to be a function) today; called by `ctx.flush()` once it lands.
+   */
+  flush?: () => boolean;
   /** is_external: paused by disableExternal(). */
   external?: boolean;
 }
 
-/** Handlers of an event notifier; each receives the registered notifier. */
+/**
+ * The handlers of an event notifier, for setEventNotifier(): read or poll
+ * at least; each receives the registered notifier.  The arguments of QEMU's
+ * `aio_set_event_notifier()`.
+ */
 export interface EventNotifierHandlers {
   /** Called while the notifier is set; call n.testAndClear() in it. */
   read?: (n: EventNotifier) => void;
+  /** io_poll: busy-poll hook; return true when it found (and did) work. */
   poll?: (n: EventNotifier) => boolean;
+  /** io_poll_begin: busy polling starts. */
   pollBegin?: (n: EventNotifier) => void;
+  /** io_poll_end: busy polling stops. */
   pollEnd?: (n: EventNotifier) => void;
+  /** is_external: paused by disableExternal(). */
   external?: boolean;
 }
 
+/** Options of `ctx.bh()`. */
 export interface BottomHalfOptions {
   /** Named in leak warnings; default 'bh'. */
   name?: string;
 }
 
+/** Options of `ctx.timer()`. */
 export interface TimerOptions {
   /** QEMU_TIMER_ATTR_EXTERNAL: the timer drives an external subsystem. */
   external?: boolean;
 }
 
+/** Options of `ctx.attach()`. */
 export interface AttachOptions {
   /** The GSource priority; default 0 (G_PRIORITY_DEFAULT); lower runs first. */
   priority?: number;

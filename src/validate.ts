@@ -41,12 +41,12 @@ function withCode<E extends Error>(error: E, code: Code): E {
   return error;
 }
 
-/** A TypeError: @actual is not of the expected type (or not an allowed value). */
+/** A TypeError: `actual` is not of the expected type (or not an allowed value). */
 export function invalidArg(name: string, expected: string, actual: unknown, code: Code = 'ERR_INVALID_ARG_TYPE'): TypeError {
   return withCode(new TypeError(`${subject(name)} must be ${expected}. Received ${describe(actual)}`), code);
 }
 
-/** A RangeError: @actual is a number, but not an acceptable one. */
+/** A RangeError: `actual` is a number, but not an acceptable one. */
 export function invalidRange(name: string, expected: string, actual: number): RangeError {
   return withCode(new RangeError(`${subject(name)} must be ${expected}. Received ${String(actual)}`), 'ERR_OUT_OF_RANGE');
 }
@@ -72,7 +72,7 @@ export function optionalFunction<F extends (...args: never[]) => unknown>(value:
   return value as F;
 }
 
-/** undefined or a boolean; returns it, or @fallback. */
+/** undefined or a boolean; returns it, or `fallback`. */
 export function optionalBoolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   checkBoolean(value, name);
@@ -84,6 +84,30 @@ export function optionsObject(value: unknown, name: string): Record<string, unkn
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null) throw invalidArg(name, 'of type object', value);
   return value as Record<string, unknown>;
+}
+
+/**
+ * Refuses own keys of `value` that are not in `known`: a misspelt handler or
+ * option (`onread`, `maxNS`) would otherwise be ignored without a word.
+ * The TypeError names the key and lists the known ones.
+ */
+export function checkKeys(value: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const list = known.map((k) => `"${k}"`).join(', ');
+      throw withCode(
+        new TypeError(`${subject(name)} has an unknown property "${key}". Known properties: ${list}`),
+        'ERR_INVALID_ARG_VALUE',
+      );
+    }
+  }
+}
+
+/** An options bag with only `known` keys: undefined (→ {}) or an object. */
+export function optionsOf(value: unknown, name: string, known: readonly string[]): Record<string, unknown> {
+  const opts = optionsObject(value, name);
+  checkKeys(opts, name, known);
+  return opts;
 }
 
 /** A required object (not null). */
@@ -130,10 +154,16 @@ export function checkNonNegativeNumber(value: unknown, name: string): asserts va
   if (!Number.isFinite(value) || value < 0) throw invalidRange(name, 'a finite number >= 0', value);
 }
 
-/** A finite number (times; the native side truncates toward zero). */
+/** A finite number. */
 export function checkFiniteNumber(value: unknown, name: string): asserts value is number {
   checkNumber(value, name);
   if (!Number.isFinite(value)) throw invalidRange(name, 'a finite number', value);
+}
+
+/** An integer, negative ones included (timer expiry times and deltas). */
+export function checkInteger(value: unknown, name: string): asserts value is number {
+  checkNumber(value, name);
+  if (!Number.isInteger(value)) throw invalidRange(name, 'an integer', value);
 }
 
 /** One of a fixed set of strings. */

@@ -13,7 +13,18 @@ import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AioContext, AioError, MainContext, NodeLoopHandle, SCALE_MS, pipe } from 'aiocontext';
+import {
+  AioContext,
+  AioError,
+  EventNotifier,
+  MainContext,
+  NodeLoopHandle,
+  SCALE_MS,
+  SCALE_NS,
+  clockNs,
+  pipe,
+  virtualClock,
+} from 'aiocontext';
 import type { FdMonitor } from 'aiocontext';
 import { closeFds, getGc, nowMs, openContext, readAvailable, throwsAio, writeBytes } from './helpers/loop.js';
 
@@ -316,6 +327,64 @@ test('node-loop: keepingAlive follows armed work, ref() and unref()', async (t) 
   t.false(handle.stats.keepingAlive);
   timer.delete();
   bh.delete();
+});
+
+test.serial('node-loop: the native context re-decides liveness at once when work is armed or removed', (t) => {
+  const { ctx, handle } = attached(t);
+  const [r] = openPipe(t);
+  const n = new EventNotifier();
+  t.teardown(() => n.close());
+  t.false(handle.stats.keepingAlive);
+  // No loop turn in this test: every answer is decided by the call itself.
+  const bh = ctx.bh(() => {});
+  bh.schedule();
+  t.true(handle.stats.keepingAlive);
+  bh.cancel();
+  t.false(handle.stats.keepingAlive);
+  bh.schedule();
+  bh.delete();
+  t.false(handle.stats.keepingAlive);
+
+  const timer = ctx.timer('realtime', SCALE_MS, () => {});
+  timer.modIn(60_000);
+  t.true(handle.stats.keepingAlive);
+  timer.del();
+  t.false(handle.stats.keepingAlive);
+  timer.modNs(clockNs() + 60e9);
+  t.true(handle.stats.keepingAlive);
+  timer.delete();
+  t.false(handle.stats.keepingAlive);
+
+  ctx.setEventNotifier(n, { read: () => {} });
+  t.true(handle.stats.keepingAlive);
+  ctx.setEventNotifier(n, null);
+  t.false(handle.stats.keepingAlive);
+  ctx.setFdHandler(r, { read: () => {} });
+  t.true(handle.stats.keepingAlive);
+  ctx.setFdHandler(r, null);
+  t.false(handle.stats.keepingAlive);
+
+  // An armed timer on a stopped virtual clock is armed work too.
+  virtualClock.stop();
+  t.teardown(() => virtualClock.resume());
+  const vt = ctx.timer('virtual', SCALE_NS, () => {});
+  vt.modIn(1);
+  t.true(handle.stats.keepingAlive);
+  t.is(ctx.computeTimeout(), -1);
+  vt.delete();
+  t.false(handle.stats.keepingAlive);
+});
+
+test('node-loop: removing a handler stops watching its fd at once', async (t) => {
+  const { ctx, handle } = attached(t, 'poll');
+  const [r] = openPipe(t);
+  await turns();
+  const base = handle.stats.fds;
+  ctx.setFdHandler(r, { read: () => {} });
+  await turns();
+  t.is(handle.stats.fds, base + 1);
+  ctx.setFdHandler(r, null);
+  t.is(handle.stats.fds, base); // no loop turn needed
 });
 
 test('node-loop: stats.fds counts one uv_poll per distinct fd', async (t) => {

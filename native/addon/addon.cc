@@ -1,16 +1,20 @@
 /*
  * addon.cc — module initialisation, per-environment data and the
- * environment cleanup hook.
+ * environment cleanup hook: the one place that calls every module
+ * initializer (modules.h, and each class's Init()).
  *
  * Exports (the internal API that src/native.ts types and wraps):
  *   Context, BottomHalf, Timer, EventNotifier, MainContext   classes
- *   setErrorClass(AioError)   the JS class every addon error is made from
- *   clockNs(clock)            qemu_clock_get_ns()
- *   pipe()                    a non-blocking close-on-exec pipe2()
  *   NodeLoop                  Node's libuv loop driving a GMainContext
- *                             (node-loop.cc)
+ *                             (node-loop.h, loop-glue.h)
  *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
- *                             (shared.cc, registry.cc)
+ *                             (shared.cc, over the core's registry)
+ *   setErrorClass(AioError)   the JS class every addon error is made from
+ *   setPromiseHook(fn)        where promises returned by callbacks go
+ *                             (returned-promise.h)
+ *   clockNs(clock)            qemu_clock_get_ns()
+ *   virtualClockControl(op, ns?)  stops, resumes or steps the virtual clock
+ *   pipe()                    a non-blocking close-on-exec pipe2()
  *
  * The test and benchmark helpers are another addon, aiocontext_testing.node
  * (native/testing/), which never ships.
@@ -24,8 +28,8 @@
 #include "event-notifier.h"
 #include "guards.h"
 #include "main-context.h"
+#include "modules.h"
 #include "node-loop.h"
-#include "shared.h"
 #include "timer.h"
 
 #include <random>
@@ -64,6 +68,7 @@ static void Cleanup(void *arg)
 {
     auto *addon = static_cast<Addon *>(arg);
 
+    EndWrongThreadGuard(addon);
     std::vector<Context *> contexts(addon->contexts.begin(),
                                     addon->contexts.end());
     for (Context *ctx : contexts) {
@@ -117,12 +122,15 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
+    exports.Set("setPromiseHook",
+                Napi::Function::New(env, JS_setPromiseHook, "setPromiseHook", addon));
     exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
     exports.Set("virtualClockControl",
                 Napi::Function::New(env, JS_virtualClockControl,
                                     "virtualClockControl", addon));
     exports.Set("pipe", Napi::Function::New(env, JS_pipe, "pipe", addon));
 
+    InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);
     return exports;
 }

@@ -13,6 +13,7 @@
 
 #include <napi.h>
 
+#include <unordered_map>
 #include <unordered_set>
 #include <cstdint>
 
@@ -20,6 +21,7 @@ namespace aiocontext {
 
 class Context;
 class EventNotifier;
+struct LoopGlue;
 
 /* Type tags stamped on each native object (napi_type_tag_object) so that an
  * argument is unwrapped only if this copy of the addon made it.  Random per
@@ -42,6 +44,10 @@ struct Addon {
     /* The JS AioError class (src/errors.ts), from setErrorClass().  Empty
      * until then; errors.cc falls back to a plain Error with a code. */
     Napi::FunctionReference errorClass;
+
+    /* src/rejections.ts's hook, from setPromiseHook(): receives every
+     * promise a callback returns (returned-promise.h).  Empty until then. */
+    Napi::FunctionReference promiseHook;
 
     /* Constructors of the native classes, to create children (a BH from
      * ctx.bh()) and to recognise the token that only the addon passes. */
@@ -67,19 +73,15 @@ struct Addon {
     /* Every open EventNotifier, closed by the cleanup hook after contexts. */
     std::unordered_set<EventNotifier *> notifiers;
 
-    /* The GMainContexts Node's loop drives (node-loop.cc), each by one
-     * NodeLoop at most: two bridges on one context would run GLib's
-     * prepare/check twice per iteration.  (void *: GMainContext *.) */
-    std::unordered_set<void *> nodeLoopMains;
+    /* The GMainContexts Node's loop drives and the glue of each
+     * (loop-glue.h): one glue per GMainContext at most, since two bridges
+     * on one context would run GLib's prepare/check twice per iteration.
+     * (void *: GMainContext *.) */
+    std::unordered_map<void *, LoopGlue *> nodeLoops;
 
     /* Set once the cleanup hook ran: nothing may call into JS any more. */
     bool tornDown = false;
 };
-
-/* Module-level functions, one concept per file. */
-Napi::Value JS_clockNs(const Napi::CallbackInfo &info);   /* clock.cc */
-Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info); /* clock.cc */
-Napi::Value JS_pipe(const Napi::CallbackInfo &info);      /* pipe.cc */
 
 } // namespace aiocontext
 

@@ -147,6 +147,7 @@ Napi::Value BottomHalf::JS_schedule(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     qemu_bh_schedule(bh_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -154,21 +155,18 @@ Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     qemu_bh_cancel(bh_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
-/* Idempotent while the context is open, and safe from the BH's own
- * callback: the core frees the BH on its next BH pass and calls Destroy. */
+/* Idempotent, and safe from the BH's own callback: the core frees the BH
+ * on its next BH pass and calls Destroy.  A no-op once the context closed
+ * (close() deleted the BH already), so that cleanup order does not matter. */
 Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
 {
     Context *ctx = closed_ ? nullptr : Context::Open(owner_);
 
-    if (!ctx) {
-        ThrowState(addon_, info.Env(), AioState::Closed,
-                   "The AioContext of " + Describe());
-        return Napi::Value();
-    }
-    if (deleted_) {
+    if (!ctx || deleted_) {
         return Napi::Value();
     }
     if (!aio_context_in_home_thread(ctx->core())) {
@@ -181,6 +179,7 @@ Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
     deleted_ = true;
     callback_.Reset();           /* a running callback keeps its own handle */
     ctx->bhs_.erase(pos_);
+    ctx->WorkChanged();
     return Napi::Value();
 }
 

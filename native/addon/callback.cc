@@ -6,6 +6,7 @@
 #include "callback.h"
 
 #include "addon.h"
+#include "returned-promise.h"
 
 #include <string>
 
@@ -34,39 +35,45 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
     napi_value recv, result = nullptr;
     napi_status status;
     bool pending = false;
+    bool driven = addon->driverDepth > 0;
+    napi_callback_scope scope = nullptr;
     napi_value error;
 
     if (addon->tornDown) {
         return nullptr;
     }
-    if (addon->driverDepth > 0) {
+    if (driven || !addon->asyncContext) {
         /* A JS caller is on the stack and drains microtasks itself. */
         napi_get_undefined(env, &recv);
-        status = napi_call_function(env, recv, fn, argc, argv, &result);
-    } else if (addon->asyncContext) {
+    } else {
         /* Called from a foreign GLib loop: enter JS as an event source
-         * does, so microtasks scheduled by the callback run after it.
-         * napi_make_callback wants an object as `this`. */
+         * does, so microtasks scheduled by the callback run after it: the
+         * callback scope is napi_make_callback() taken apart, so that a
+         * returned promise gets its rejection handler (returned-promise.h)
+         * before those microtasks run.  The scope wants an object as
+         * `this`. */
         napi_get_global(env, &recv);
-        status = napi_make_callback(env, addon->asyncContext, recv, fn, argc,
-                                    argv, &result);
-    } else {
-        napi_get_undefined(env, &recv);
-        status = napi_call_function(env, recv, fn, argc, argv, &result);
+        if (napi_open_callback_scope(env, addon->asyncResource.Value(),
+                                     addon->asyncContext, &scope) != napi_ok) {
+            scope = nullptr;
+        }
     }
+    status = napi_call_function(env, recv, fn, argc, argv, &result);
     if (status == napi_ok) {
-        return result;
+        WatchReturnedPromise(addon, result, driven);
+    } else if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_get_and_clear_last_exception(env, &error);
+        if (driven) {
+            KeepError(addon, error);
+        } else {
+            napi_fatal_exception(env, error);
+        }
     }
-    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
-        return nullptr;    /* e.g. napi_cannot_run_js while tearing down */
+    /* (No exception pending: e.g. napi_cannot_run_js while tearing down.) */
+    if (scope) {
+        napi_close_callback_scope(env, scope);   /* microtasks, nextTicks */
     }
-    napi_get_and_clear_last_exception(env, &error);
-    if (addon->driverDepth > 0) {
-        KeepError(addon, error);
-    } else {
-        napi_fatal_exception(env, error);
-    }
-    return nullptr;
+    return status == napi_ok ? result : nullptr;
 }
 
 void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref)

@@ -6,6 +6,7 @@
  */
 #include "addon.h"
 #include "guards.h"
+#include "modules.h"
 
 extern "C" {
 #include "aio.h"

@@ -161,6 +161,7 @@ std::vector<std::string> Context::Close()
     for (auto &entry : fds) {
         aio_set_fd_handler(core, entry.first, false, nullptr, nullptr, nullptr,
                            nullptr, nullptr);
+        LoopGlueForgetFd(addon_, entry.first);
         RetireFdRecord(entry.second);
     }
 
@@ -215,12 +216,15 @@ int Context::RemoveFd(int fd)
     if (ret < 0) {
         return ret;
     }
+    /* Its owner may close the fd right after: Node's loop must let go now. */
+    LoopGlueForgetFd(addon_, fd);
     auto it = fds_.find(fd);
     if (it != fds_.end()) {
         FdRecord *old = it->second;
         fds_.erase(it);
         RetireFdRecord(old);
     }
+    WorkChanged();
     return 0;
 }
 
@@ -270,6 +274,7 @@ Napi::Value Context::JS_scheduleOneshot(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_FUNCTION(0, cb);
     BottomHalf::ScheduleOneshot(this, cb);
+    WorkChanged();
     return Napi::Value();
 }
 
@@ -321,6 +326,7 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
         return Napi::Value();
     }
     InstallRecord(record);
+    WorkChanged();
     return Napi::Value();
 }
 
@@ -357,6 +363,7 @@ Napi::Value Context::JS_setEventNotifier(const Napi::CallbackInfo &info)
         return Napi::Value();
     }
     InstallRecord(record);
+    WorkChanged();
     return Napi::Value();
 }
 

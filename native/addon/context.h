@@ -33,6 +33,8 @@ extern "C" {
 #include "aio.h"
 }
 
+#include "loop-glue.h"
+
 #include <list>
 #include <memory>
 #include <string>
@@ -77,6 +79,30 @@ public:
     {
         Context *ctx = link ? *link : nullptr;
         return ctx && ctx->IsOpen() ? ctx : nullptr;
+    }
+
+    /* Node's loop glue while attachToNodeLoop() drives this context, else
+     * nullptr; set and cleared by the glue (loop-glue.h). */
+    void SetLoopGlue(LoopGlue *glue) { loopGlue_ = glue; }
+
+    /* Liveness: every JS method that arms or removes work (a BH scheduled
+     * or cancelled, a timer armed or disarmed, a handler set or removed)
+     * calls this after the core call, so that Node's loop re-decides at
+     * once whether this context keeps the process alive
+     * (aio_context_has_armed_work()).  Nothing when not attached to it. */
+    void WorkChanged()
+    {
+        if (loopGlue_) {
+            LoopGlueArmedWork(loopGlue_);
+        }
+    }
+
+    /* WorkChanged() on the open Context behind @link (BHs and timers). */
+    static void WorkChanged(const Link &link)
+    {
+        if (Context *ctx = Open(link)) {
+            ctx->WorkChanged();
+        }
     }
 
     /* The close path (see above).  Returns: the names of the BHs that were
@@ -131,6 +157,7 @@ private:
     std::unordered_map<int, FdRecord *> fds_;
 
     GMainContext *main_ = nullptr;     /* referenced while attached */
+    LoopGlue *loopGlue_ = nullptr;     /* while Node's loop drives us */
     unsigned acquired_ = 0;            /* aio_context_acquire() depth */
     std::vector<std::string> leaks_;   /* reported by the core (defensive) */
 };

@@ -8,6 +8,7 @@
  */
 #include "addon.h"
 #include "errors.h"
+#include "modules.h"
 
 #include <cerrno>
 #include <fcntl.h>

@@ -1,6 +1,8 @@
 /*
- * shared.cc — share tokens and remote handles in JS (see shared.h and
- * registry.h).
+ * shared.cc — share tokens and remote handles in JS, over the core's share
+ * registry (registry.h); these classes only check arguments, keep a
+ * reference on the registry entry and turn negative errno values into
+ * exceptions.
  *
  *   ctx.share() / bh.share()      home thread: register, return the id
  *   new RemoteContext(id)         any thread: notify, acquire, release
@@ -13,13 +15,12 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "shared.h"
-
 #include "addon.h"
 #include "bottom-half.h"
 #include "context.h"
 #include "errors.h"
 #include "guards.h"
+#include "modules.h"
 #include "registry.h"
 
 #include <cerrno>
@@ -239,7 +240,6 @@ private:
 static void CleanupRemoteEnv(void *arg)
 {
     auto *state = static_cast<RemoteEnv *>(arg);
-    EndWrongThreadGuard(state->addon);
     for (const registry::ContextRef &ref : state->held) {
         registry::ReleaseAll(ref);
     }
@@ -250,7 +250,6 @@ void InitShared(Napi::Env env, Napi::Object exports, Addon *addon)
 {
     auto *state = new RemoteEnv{addon, {}};
     napi_add_env_cleanup_hook(env, CleanupRemoteEnv, state);
-    InitWrongThreadGuard(addon);
     exports.Set("RemoteContext", RemoteContext::Init(env, state));
     exports.Set("RemoteBottomHalf", RemoteBottomHalf::Init(env, state));
 }

@@ -130,6 +130,7 @@ Napi::Value Timer::JS_mod(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod(timer_, Clamp(expire));
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -138,6 +139,7 @@ Napi::Value Timer::JS_modNs(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod_ns(timer_, expire);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -146,6 +148,7 @@ Napi::Value Timer::JS_modAnticipate(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_INT64(0, expire);
     timer_mod_anticipate(timer_, Clamp(expire));
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
@@ -153,20 +156,18 @@ Napi::Value Timer::JS_del(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     timer_del(timer_);
+    Context::WorkChanged(owner_);
     return Napi::Value();
 }
 
-/* Idempotent while the context is open, and safe from the timer's own
- * callback. */
+/* Idempotent, safe from the timer's own callback, and a no-op once the
+ * context closed (close() freed the timer already), so that cleanup code
+ * need not care in which order it runs. */
 Napi::Value Timer::JS_delete(const Napi::CallbackInfo &info)
 {
     Context *ctx = closed_ ? nullptr : Context::Open(owner_);
 
-    if (!ctx) {
-        ThrowState(addon_, info.Env(), AioState::Closed, "The AioContext of Timer");
-        return Napi::Value();
-    }
-    if (deleted_) {
+    if (!ctx || deleted_) {
         return Napi::Value();
     }
     if (!aio_context_in_home_thread(ctx->core())) {
@@ -176,6 +177,7 @@ Napi::Value Timer::JS_delete(const Napi::CallbackInfo &info)
     deleted_ = true;
     ctx->timers_.erase(pos_);
     Free();
+    ctx->WorkChanged();
     return Napi::Value();
 }
 

@@ -22,7 +22,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "shared.h"
+#include "modules.h"
 
 #include "addon.h"
 

@@ -251,6 +251,8 @@ void aio__timerlistgroup_init(AioContext *ctx, QEMUTimerListGroup *tlg);
 void aio__timerlistgroup_deinit(QEMUTimerListGroup *tlg);
 /* Returns: ns until the earliest timer, 0 if one expired, -1 if none. */
 int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg);
+/* Returns: whether any timer is armed, on any clock.  Any thread. */
+bool aio__timerlistgroup_has_timers(QEMUTimerListGroup *tlg);
 /* Runs expired timers, clock by clock.  Returns: whether any ran. */
 bool aio__timerlistgroup_run_timers(QEMUTimerListGroup *tlg);
 

@@ -313,6 +313,24 @@ void aio_notify_accept(AioContext *ctx);
 int64_t aio_compute_timeout(AioContext *ctx);
 
 /**
+ * aio_context_has_armed_work:
+ * @ctx: the context
+ *
+ * Whether @ctx has work that will run without anything else happening to
+ * it: an fd handler other than the context's own notifier, an armed timer
+ * (on any clock, a stopped virtual clock included), or a scheduled BH (idle
+ * ones included).  A foreign loop uses it to decide whether an attached
+ * context keeps the process alive, as libuv's active handles do.  Unlike
+ * aio_compute_timeout() it reads no clock.  Not in QEMU.
+ *
+ * Any thread; the answer is stale as soon as another thread arms or removes
+ * work, so only the home thread's answer about its own arming is exact.
+ *
+ * Returns: true if anything is armed.
+ */
+bool aio_context_has_armed_work(AioContext *ctx);
+
+/**
  * aio_poll:
  * @ctx: the context
  * @blocking: whether to wait for something to happen
@@ -713,17 +731,30 @@ typedef struct AioLoopBridge AioLoopBridge;
 
 /**
  * AioLoopBridgeOps:
- * @watch_fds: the foreign loop must now watch exactly these fds (events are
- *   G_IO_* bits) until the next call, and report what it sees with
- *   aio_loop_bridge_fd_ready(); @fds is owned by the bridge
+ * @watch_fd: the foreign loop must watch @fd for @events (G_IO_* bits:
+ *   the union of what every GPollFD of that fd asks) until told otherwise,
+ *   and report what it sees with aio_loop_bridge_fd_ready().  Called for
+ *   every fd in every round, with the same or new events: starting a watch
+ *   that already runs with those events must cost nothing, and a watch the
+ *   foreign loop stopped by itself (after an error) should start again.
+ *   Returns false if the foreign loop cannot watch @fd (libuv refuses
+ *   regular files, and fds it already watches): it must then not watch it,
+ *   and the bridge polls it itself, without blocking, around each wait.
+ * @unwatch_fd: stop watching @fd (GLib no longer asks for it, or
+ *   aio_loop_bridge_forget_fd() was called).  Only for an fd whose last
+ *   @watch_fd returned true.
  * @arm_timer: the foreign loop must not sleep longer than @timeout_ms
  *   (-1: no limit; 0: do not sleep)
  *
- * What the foreign loop provides.  Both are called from
- * aio_loop_bridge_before_poll().
+ * What the foreign loop provides: one watch per fd (libuv allows one poll
+ * handle per fd, so the bridge merges duplicate GPollFDs and fans each
+ * result out to all of them) and a timer.  Called from
+ * aio_loop_bridge_before_poll() and aio_loop_bridge_forget_fd() only, never
+ * from aio_loop_bridge_free().
  */
 typedef struct AioLoopBridgeOps {
-    void (*watch_fds)(void *opaque, const GPollFD *fds, int nfds);
+    bool (*watch_fd)(void *opaque, int fd, int events);
+    void (*unwatch_fd)(void *opaque, int fd);
     void (*arm_timer)(void *opaque, int timeout_ms);
 } AioLoopBridgeOps;
 
@@ -742,33 +773,231 @@ typedef struct AioLoopBridgeOps {
 AioLoopBridge *aio_loop_bridge_new(GMainContext *main,
                                    const AioLoopBridgeOps *ops, void *opaque);
 
-/** aio_loop_bridge_free: releases @main and frees @b (NULL is allowed). */
+/**
+ * aio_loop_bridge_free:
+ * Releases @main and frees @b (NULL is allowed).  Calls no op: the foreign
+ * loop drops its own watches.
+ */
 void aio_loop_bridge_free(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_before_poll:
  * @b: the bridge
  *
- * GLib's prepare and query: calls @ops->watch_fds and @ops->arm_timer.
- * Call it right before the foreign loop polls.
+ * GLib's prepare and query, then the foreign loop's watches made to match
+ * (@ops->watch_fd for each distinct fd, @ops->unwatch_fd for the fds no
+ * longer asked for) and @ops->arm_timer: 0 if GLib has a source ready or an
+ * fd the foreign loop refused is ready already.  Call it right before the
+ * foreign loop polls.
  *
- * Returns: false if another thread owns the GMainContext (nothing done).
+ * Returns: false if another thread owns the GMainContext: then every watch
+ * is dropped and the timer disarmed (-1), since that thread runs the
+ * sources and their fds would only keep the foreign loop spinning.
  */
 bool aio_loop_bridge_before_poll(AioLoopBridge *b);
 
-/** aio_loop_bridge_fd_ready: records that @fd showed @revents (G_IO_*). */
+/**
+ * aio_loop_bridge_fd_ready:
+ * Records that @fd showed @revents (G_IO_*), for every GPollFD of @fd.
+ */
 void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
+
+/**
+ * aio_loop_bridge_forget_fd:
+ * @b: the bridge
+ * @fd: an fd whose handler was just removed
+ *
+ * Calls @ops->unwatch_fd for @fd now if it is watched, rather than at the
+ * next before_poll: the fd's owner may close it at once, and a foreign loop
+ * must not keep watching a dead fd number that the process may reuse.  The
+ * next before_poll watches it again if GLib still asks for it.
+ */
+void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd);
+
+/**
+ * aio_loop_bridge_watched_fds:
+ * Returns: how many fds the foreign loop watches now (those it refused and
+ * the bridge polls itself not counted).
+ */
+unsigned aio_loop_bridge_watched_fds(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_after_poll:
  * @b: the bridge
  *
- * GLib's check and dispatch, with what was recorded since before_poll.
- * Call it right after the foreign loop polled (whatever woke it).
+ * GLib's check and dispatch, with what was recorded since before_poll (and
+ * what the fds the foreign loop refused show now).  Call it right after
+ * the foreign loop polled (whatever woke it).
  *
  * Returns: whether sources were dispatched.
  */
 bool aio_loop_bridge_after_poll(AioLoopBridge *b);
+
+/* ------------------------------------------------------------------------ */
+/* Share registry: contexts and BHs named by number, for other threads      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Not in QEMU (whose threads share pointers freely).  A share id names a
+ * context or a BH in one process-wide registry, so that a thread that must
+ * not hold a pointer (a Node worker, which cannot know when the home thread
+ * frees the object) can still notify the context, take its lock, or
+ * schedule and cancel the BH.  Once the home thread withdraws the object,
+ * every call fails with -ENOENT instead of touching freed memory.
+ *
+ * The registry never owns the core object.  An entry holds a pointer that
+ * the home thread clears under the entry's mutex before the object can be
+ * freed:
+ *   - a BH: aio_registry_forget_bh() before qemu_bh_delete(); the core
+ *     frees a BH only on a later BH pass of the home thread, so a remote
+ *     qemu_bh_schedule() made under the mutex sees either a live BH or
+ *     NULL;
+ *   - a context: aio_registry_forget_context() before the owner's last
+ *     aio_context_unref(); it also waits until no other thread holds (or
+ *     waits for) the context's lock through the registry, so
+ *     aio_context_release() never runs on a freed mutex.
+ * Why no reference in the entry: the last aio_context_unref() must run in
+ * the home thread (finalization calls the owner's destroy notifies), and a
+ * remote reference could become the last one.
+ *
+ * Ids are positive, come from one counter for both kinds and are never
+ * reused, so a stale id can only ever mean "withdrawn".  Errors are
+ * negative errno values:
+ *   -ENOENT  unknown id, or the object was withdrawn
+ *   -EINVAL  the id names an object of the other kind
+ *   -EPERM   aio_registry_release() by a thread that holds no level
+ */
+
+typedef struct AioRegistryEntry AioRegistryEntry;
+
+typedef enum {
+    AIO_REGISTRY_CONTEXT,
+    AIO_REGISTRY_BH,
+} AioRegistryKind;
+
+/**
+ * aio_registry_share_context:
+ * @ctx: the context
+ * @name: what error messages call it (copied)
+ *
+ * Registers @ctx on the first call.  Home thread only.
+ *
+ * Returns: the id of @ctx (the same on every call).
+ */
+uint64_t aio_registry_share_context(AioContext *ctx, const char *name);
+
+/**
+ * aio_registry_forget_context:
+ * @ctx: the context
+ *
+ * Withdraws @ctx if it was shared: later calls through its id or entries
+ * fail with -ENOENT.  Releases the lock levels the calling thread took
+ * through aio_registry_acquire(), then blocks until no other thread holds
+ * or waits for one.  Call it before the last aio_context_unref().  Home
+ * thread only.
+ */
+void aio_registry_forget_context(AioContext *ctx);
+
+/**
+ * aio_registry_share_bh:
+ * @bh: a BH
+ * @name: what error messages call it (copied)
+ *
+ * Registers @bh on the first call.  Home thread only.
+ *
+ * Returns: the id of @bh (the same on every call).
+ */
+uint64_t aio_registry_share_bh(QEMUBH *bh, const char *name);
+
+/**
+ * aio_registry_forget_bh:
+ * Withdraws @bh if it was shared; waits for a remote call on it in
+ * progress.  Call it before qemu_bh_delete().  Home thread only.
+ */
+void aio_registry_forget_bh(QEMUBH *bh);
+
+/**
+ * aio_registry_lookup:
+ * @id: a share id
+ * @kind: the kind of object expected
+ * @out: (out) (transfer full): the entry, on success
+ *
+ * An entry stays valid (its calls then fail with -ENOENT) after its object
+ * is withdrawn, until aio_registry_entry_unref().  Any thread.
+ *
+ * Returns: 0, -ENOENT (unknown or withdrawn) or -EINVAL (the other kind).
+ */
+int aio_registry_lookup(uint64_t id, AioRegistryKind kind,
+                        AioRegistryEntry **out);
+
+/** aio_registry_entry_ref: Returns: @e, with one more reference.  Any thread. */
+AioRegistryEntry *aio_registry_entry_ref(AioRegistryEntry *e);
+
+/** aio_registry_entry_unref: drops a reference; NULL is allowed.  Any thread. */
+void aio_registry_entry_unref(AioRegistryEntry *e);
+
+/** aio_registry_entry_name: Returns: the name given at sharing.  Any thread. */
+const char *aio_registry_entry_name(AioRegistryEntry *e);
+
+/**
+ * aio_registry_notify:
+ * aio_notify() on the context of @e.  Any thread.
+ * Returns: 0 or -ENOENT.
+ */
+int aio_registry_notify(AioRegistryEntry *e);
+
+/**
+ * aio_registry_acquire:
+ * aio_context_acquire() on the context of @e: blocks until the calling
+ * thread holds its lock (recursive).  Any thread.
+ * Returns: 0, or -ENOENT if the context is, or got while waiting, withdrawn.
+ */
+int aio_registry_acquire(AioRegistryEntry *e);
+
+/**
+ * aio_registry_release:
+ * aio_context_release() of one level taken by aio_registry_acquire() in the
+ * calling thread.  Any thread.
+ * Returns: 0, -EPERM if this thread holds none, or -ENOENT if the context
+ * was withdrawn (the home thread released this thread's levels).
+ */
+int aio_registry_release(AioRegistryEntry *e);
+
+/** aio_registry_release_all: releases every level the calling thread holds on @e. */
+void aio_registry_release_all(AioRegistryEntry *e);
+
+/**
+ * aio_registry_bh_schedule:
+ * qemu_bh_schedule() on the BH of @e.  Any thread.
+ * Returns: 0 or -ENOENT.
+ */
+int aio_registry_bh_schedule(AioRegistryEntry *e);
+
+/** aio_registry_bh_cancel: qemu_bh_cancel(), as aio_registry_bh_schedule(). */
+int aio_registry_bh_cancel(AioRegistryEntry *e);
+
+/**
+ * aio_registry_bh_is_scheduled:
+ * qemu_bh_is_scheduled() on the BH of @e.  Any thread.
+ * Returns: 1, 0, or -ENOENT.
+ */
+int aio_registry_bh_is_scheduled(AioRegistryEntry *e);
+
+/**
+ * aiocontext_remote_notify:
+ * @context_id: a share id
+ *
+ * Lookup, aio_registry_notify() and unref in one call, for threads that
+ * keep only the id.  Any thread.
+ * Returns: 0, -ENOENT or -EINVAL.
+ */
+int aiocontext_remote_notify(uint64_t context_id);
+
+/** aiocontext_remote_bh_schedule: the same for aio_registry_bh_schedule(). */
+int aiocontext_remote_bh_schedule(uint64_t bh_id);
+
+/** aiocontext_remote_bh_cancel: the same for aio_registry_bh_cancel(). */
+int aiocontext_remote_bh_cancel(uint64_t bh_id);
 
 G_END_DECLS
 

@@ -260,6 +260,17 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return aio__soonest(timeout, deadline);
 }
 
+bool aio_context_has_armed_work(AioContext *ctx)
+{
+    unsigned handlers;
+
+    aio__lockcnt_lock(&ctx->list_lock);
+    handlers = ctx->nr_handlers;
+    aio__lockcnt_unlock(&ctx->list_lock);
+    return handlers > 0 || aio__bh_pending(ctx) ||
+           aio__timerlistgroup_has_timers(&ctx->tlg);
+}
+
 /* ---- GSource ----------------------------------------------------------- */
 
 static AioWrongThreadFunc *wrong_thread_fn;   /* atomic */

@@ -222,6 +222,22 @@ int64_t aio__timerlistgroup_deadline_ns(QEMUTimerListGroup *tlg)
     return deadline;
 }
 
+bool aio__timerlistgroup_has_timers(QEMUTimerListGroup *tlg)
+{
+    for (int i = 0; i < QEMU_CLOCK_MAX; i++) {
+        QEMUTimerList *tl = &tlg->tl[i];
+        bool armed;
+
+        pthread_mutex_lock(&tl->active_timers_lock);
+        armed = tl->active_timers != NULL;
+        pthread_mutex_unlock(&tl->active_timers_lock);
+        if (armed) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool timerlist_run_timers(QEMUTimerList *tl)
 {
     int64_t current_time;

@@ -3,17 +3,18 @@
  *
  *   linkProduct() -> undefined
  *       Finds the product addon among the objects this process has loaded
- *       (dl_iterate_phdr): the one that defines the registry's C entry
- *       points (registry.h: aiocontext_remote_*), which this addon does not
- *       compile.  Takes them with dlsym from a dlopen(RTLD_NOLOAD) handle,
- *       so it never loads a copy of its own.  Throws if no loaded object,
- *       or more than one, has them: import 'aiocontext' first.
+ *       (dl_iterate_phdr): any object but this addon itself that defines
+ *       the share registry's C entry points (aio.h, "Share registry").
+ *       Takes them with dlsym from a dlopen(RTLD_NOLOAD) handle, so it
+ *       never loads a copy of its own.  Throws if no such object, or more
+ *       than one, is loaded: import 'aiocontext' first.
  *
  * Why this way: Node loads each addon with RTLD_LOCAL, so the two addons
- * do not share symbols, and the helper's own copy of the core has no
- * registry at all.  The product exports nothing test-only for it: the
- * helpers see only the documented C entry points, by share-token id, never
- * a pointer to a core object.  And no path is needed: whichever file the
+ * do not share symbols, and this addon's own copy of the core (for the
+ * benchmarks' private contexts) has a registry of its own, which nothing
+ * shares into.  The product exports nothing test-only for it: the helpers
+ * use only the core's public registry API, by share-token id, never a
+ * pointer to a context or BH.  And no path is needed: whichever file the
  * package loaded (build/Release or a prebuild) is the one found.
  *
  * SPDX-License-Identifier: MIT
@@ -60,9 +61,17 @@ static Napi::Value JS_linkProduct(const Napi::CallbackInfo &info)
     std::vector<std::string> names;
     dl_iterate_phdr(CollectName, &names);
 
+    /* This addon's own file, which must not count. */
+    Dl_info self = {};
+    dladdr(reinterpret_cast<void *>(&CollectName), &self);
+    std::string selfName = self.dli_fname ? self.dli_fname : "";
+
     std::vector<std::string> found;
     ProductLink candidate = {};
     for (const std::string &name : names) {
+        if (name == selfName) {
+            continue;
+        }
         /* RTLD_NOLOAD: only a handle on what is loaded.  Never closed:
          * the product addon stays loaded for the process anyway. */
         void *handle = dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD);
@@ -72,23 +81,27 @@ static Napi::Value JS_linkProduct(const Napi::CallbackInfo &info)
         ProductLink link = {};
         Find(handle, "aiocontext_remote_notify", &link.notify);
         Find(handle, "aiocontext_remote_bh_schedule", &link.bhSchedule);
-        Find(handle, "aiocontext_remote_bh_is_scheduled", &link.bhIsScheduled);
-        /* dlsym also searches the object's dependencies (GLib...): count
-         * each definition once, by the address it resolved to. */
-        if (link.notify && link.bhSchedule && link.bhIsScheduled &&
+        Find(handle, "aio_registry_lookup", &link.lookup);
+        Find(handle, "aio_registry_bh_is_scheduled", &link.bhIsScheduled);
+        Find(handle, "aio_registry_entry_unref", &link.entryUnref);
+        /* dlsym also searches the object's dependencies: count each
+         * definition once, by the address it resolved to. */
+        if (link.notify && link.bhSchedule && link.lookup &&
+            link.bhIsScheduled && link.entryUnref &&
             (found.empty() || link.bhSchedule != candidate.bhSchedule)) {
             candidate = link;
             found.push_back(name);
         }
     }
     if (found.size() != 1) {
-        std::string message =
-            found.empty()
-                ? "linkProduct: no loaded object defines the registry's entry "
-                  "points (import 'aiocontext' first)"
-                : "linkProduct: more than one copy of the product addon is "
-                  "loaded: " +
-                      found[0] + ", " + found[1];
+        std::string
+            message = found.empty()
+                          ? "linkProduct: no loaded object but this one "
+                            "defines the share registry (import "
+                            "'aiocontext' first)"
+                          : "linkProduct: more than one copy of the product "
+                            "addon is loaded: " +
+                                found[0] + ", " + found[1];
         Napi::Error::New(env, message).ThrowAsJavaScriptException();
         return Napi::Value();
     }

@@ -5,10 +5,11 @@
  *   scheduleFromNativeThread(id, n, lockstep, notifyId) -> job
  *       starts a plain std::thread, unknown to Node, that schedules the
  *       shared BH @id @n times through the C entry point
- *       aiocontext_remote_bh_schedule() of the product addon (registry.h,
- *       through product-link.cc: call linkProduct() first).  With @lockstep it
- *       waits after each schedule until the BH's loop has taken it (the
- *       scheduled flag went down), so every schedule is a separate run.
+ *       aiocontext_remote_bh_schedule() of the product addon's registry
+ *       (aio.h, through product-link.cc: call linkProduct() first).  With
+ *       @lockstep it waits after each schedule until the BH's loop has
+ *       taken it (the scheduled flag went down), so every schedule is a
+ *       separate run.
  *       When it stops, it notifies the shared context @notifyId (0: none)
  *       through aiocontext_remote_notify(), so that a poll(true) waiting
  *       for the job to finish wakes up.
@@ -45,6 +46,7 @@ static void RunJob(const ProductLink *product, NativeJob *job, uint64_t id,
                    uint32_t n, bool lockstep, uint64_t notifyId)
 {
     using Clock = std::chrono::steady_clock;
+    AioRegistryEntry *entry = nullptr;
 
     for (uint32_t i = 0; i < n; i++) {
         int ret = product->bhSchedule(id);
@@ -56,8 +58,13 @@ static void RunJob(const ProductLink *product, NativeJob *job, uint64_t id,
         if (!lockstep) {
             continue;
         }
+        if (!entry &&
+            (ret = product->lookup(id, AIO_REGISTRY_BH, &entry)) < 0) {
+            job->error = ret;
+            break;
+        }
         auto deadline = Clock::now() + std::chrono::seconds(10);
-        while ((ret = product->bhIsScheduled(id)) == 1) {
+        while ((ret = product->bhIsScheduled(entry)) == 1) {
             if (Clock::now() > deadline) {
                 ret = -ETIMEDOUT;
                 break;
@@ -68,6 +75,9 @@ static void RunJob(const ProductLink *product, NativeJob *job, uint64_t id,
             job->error = ret;
             break;
         }
+    }
+    if (entry) {
+        product->entryUnref(entry);
     }
     /* Release pairs with the acquire load in JS_nativeJobDone(); then the
      * wake-up, so that a poll(true) returning sees `done`. */

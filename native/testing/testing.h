@@ -17,16 +17,23 @@
 
 #include <napi.h>
 
+#include "aio.h" /* G_BEGIN_DECLS inside: no extern "C" needed */
+
 #include <cstdint>
 
 namespace aiocontext {
 
-/* The registry entry points of the product addon (registry.h), found by
- * name in the loaded aiocontext.node.  Any thread, once linked. */
+/* The share registry of the product addon (aio.h, "Share registry"),
+ * found by name in the loaded aiocontext.node (product-link.cc).  Any
+ * thread, once linked.  Never call the helper addon's own copies of these:
+ * its copy of the core has a registry of its own, which nothing shares
+ * into. */
 struct ProductLink {
-    int (*notify)(uint64_t context_id);
-    int (*bhSchedule)(uint64_t bh_id);
-    int (*bhIsScheduled)(uint64_t bh_id);
+    int (*notify)(uint64_t context_id); /* aiocontext_remote_notify */
+    int (*bhSchedule)(uint64_t bh_id);  /* aiocontext_remote_bh_schedule */
+    int (*lookup)(uint64_t id, AioRegistryKind kind, AioRegistryEntry **out);
+    int (*bhIsScheduled)(AioRegistryEntry *e);
+    void (*entryUnref)(AioRegistryEntry *e);
 };
 
 /* Returns: the link made by linkProduct(), or null before it.  Any thread

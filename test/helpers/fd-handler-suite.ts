@@ -300,20 +300,21 @@ export function registerFdHandlerSuite(base: TestFn, fdmon: FdMonitor): void {
     t.is(ctx.stats.handlers, 0);
   });
 
-  test(title('handlers with no callbacks remove the registration'), (t) => {
+  test(title('handlers with no callbacks are a TypeError and leave the registration (only null removes)'), (t) => {
     const ctx = fresh(t);
     const [r, w] = openPipe(t);
     let reads = 0;
     ctx.setFdHandler(r, {
       read: () => {
         reads++;
+        readAvailable(r);
       },
     });
-    ctx.setFdHandler(r, {});
-    t.is(ctx.stats.handlers, 0);
+    t.throws(() => ctx.setFdHandler(r, {}), { instanceOf: TypeError });
+    t.is(ctx.stats.handlers, 1);
     writeBytes(w);
-    t.false(ctx.poll(false));
-    t.is(reads, 0);
+    t.true(ctx.poll(false));
+    t.is(reads, 1);
   });
 
   test(title('removing a handler from inside its own callback'), (t) => {

@@ -366,6 +366,70 @@ static void test_unref_frees_scheduled_deleted_bh(void)
     test_ctx_free(ctx);
 }
 
+/* Armed work: each kind alone makes the answer true, and removing it makes
+ * it false again; the context's own notifier, an unscheduled BH, an unarmed
+ * timer and a deleted BH never count. */
+static void test_has_armed_work(void)
+{
+    AioContext *ctx = test_ctx_new();
+    QEMUBH *bh = aio_bh_new(ctx, test_never_called, NULL);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                 test_never_called, NULL);
+    QEMUTimer *vt = aio_timer_new(ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
+                                  test_never_called, NULL);
+    int fds[2];
+    EventNotifier e;
+
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    qemu_bh_schedule(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    qemu_bh_cancel(bh);
+    g_assert_false(aio_context_has_armed_work(ctx));
+    qemu_bh_schedule_idle(bh);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    qemu_bh_cancel(bh);
+
+    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 60000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    timer_del(t);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    /* A stopped virtual clock never gets there, yet the timer is armed. */
+    qemu_clock_virtual_stop();
+    timer_mod_ns(vt, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1000);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, -1);
+    timer_del(vt);
+    qemu_clock_virtual_resume();
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    test_pipe(fds);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, test_never_called,
+                                       NULL, NULL, NULL, NULL), ==, 0);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    test_remove_fd(ctx, fds[0]);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, never_ev,
+                                           NULL, NULL), ==, 0);
+    g_assert_true(aio_context_has_armed_work(ctx));
+    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    qemu_bh_schedule(bh);
+    qemu_bh_delete(bh);
+    g_assert_false(aio_context_has_armed_work(ctx));
+
+    timer_free(t);
+    timer_free(vt);
+    event_notifier_cleanup(&e);
+    test_close_pair(fds);
+    test_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -388,6 +452,7 @@ int main(int argc, char **argv)
                     test_fresh_poll_no_progress);
     g_test_add_func("/context/fdmon-names", test_fdmon_names);
     g_test_add_func("/context/poll-params", test_poll_params);
+    g_test_add_func("/context/has-armed-work", test_has_armed_work);
     g_test_add_func("/context/unref-releases-handlers",
                     test_unref_releases_handlers);
     g_test_add_func("/context/unref-frees-deleted-bh",
