@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=(test:types test:lint test:format test:c test:c-asan test:c-tsan test:registry test:model
+steps=(test:types test:lint test:format test:docs test:c test:c-asan test:c-tsan test:registry test:model
        test:cmake test:c-consumer test:package test:ava)
 for step in "${steps[@]}"; do
     printf '\n=== %s\n' "$step"
