@@ -7,8 +7,8 @@
 #                       which also spells out the C++ flags node-gyp takes
 #                       from Node's common.gypi (-fno-rtti -fno-exceptions
 #                       -Wno-unused-parameter); the C core alone, with its
-#                       g_test suite, is meson.build, where liburing is
-#                       optional
+#                       g_test suite, is meson.build, where liburing and
+#                       libaio are optional
 #   aiocontext_testing  the test and benchmark helpers (native/testing/,
 #                       build/Release/aiocontext_testing.node),
 #                       loaded only by test/ and bench/; built only where
@@ -16,9 +16,11 @@
 #                       package or the prebuild's copy) and the environment
 #                       does not say AIOCONTEXT_TESTING=0.
 #
-# Static libraries: liburing (and libaio, once the core uses it) are linked
-# from their .a files, so that the addon needs only GLib's runtime library
-# (`ldd build/Release/aiocontext.node`).  Their -dev packages ship the .a.
+# Static libraries: liburing and libaio are linked from their .a files, so
+# that the addon needs only GLib's runtime library (`ldd
+# build/Release/aiocontext.node`).  Their -dev packages ship the .a files
+# (libaio has no pkg-config file: its .a is found by the compiler's search
+# path).  The core's build switches are native/build-config/aiocontext-config.h.
 {
   "variables": {
     "aiocontext_testing%": "<!(node -p \"+(require('fs').existsSync('native/testing') && process.env.AIOCONTEXT_TESTING !== '0')\")",
@@ -52,14 +54,15 @@
     "cflags_cc": [
       "-std=c++17"
     ],
-    # The static libraries' own symbols stay inside the addon.
+    # The static libraries' own symbols stay inside the addon; libaio.a's
+    # versioned symbols need their version nodes (libaio.map says why).
     "ldflags": [
-      "-Wl,--exclude-libs,ALL"
+      "-Wl,--exclude-libs,ALL",
+      "-Wl,--version-script=<(module_root_dir)/native/build-config/libaio.map"
     ],
     "libraries": [
       "<(static_libdir)/liburing.a",
-      # libaio: add "<(static_libdir)/libaio.a" here (libaio-dev ships it),
-      # with CONFIG_LINUX_AIO in native/build-config/aiocontext-config.h.
+      "<!(cc -print-file-name=libaio.a)",
       "<!@(pkg-config --libs glib-2.0)"
     ]
   },

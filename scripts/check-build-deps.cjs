@@ -28,14 +28,29 @@ const needs = [
     deb: 'liburing-dev',
     check: () => run('pkg-config', ['--exists', 'liburing']) && hasStatic('liburing', 'liburing.a'),
   },
-  // libaio, once the core uses it (linked statically, as liburing):
-  // { what: 'the libaio headers and static library (libaio.a)', deb: 'libaio-dev',
-  //   check: () => hasStatic('liburing', 'libaio.a') },
+  {
+    // libaio has no pkg-config file: the compiler finds its header and .a.
+    what: 'the libaio header and static library (libaio.h, libaio.a)',
+    deb: 'libaio-dev',
+    check: () => compiles('#include <libaio.h>') && hasOnCompilerPath('libaio.a'),
+  },
 ];
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
   return r.status === 0;
+}
+
+/** Whether the C compiler preprocesses @source without error. */
+function compiles(source) {
+  const r = spawnSync('cc', ['-E', '-x', 'c', '-'], { input: source + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  return r.status === 0;
+}
+
+/** Whether the C compiler's library search path has @file. */
+function hasOnCompilerPath(file) {
+  const r = spawnSync('cc', ['-print-file-name=' + file], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== file;
 }
 
 /** Whether @file is in the libdir pkg-config gives for @pkg. */

@@ -9,18 +9,24 @@
 import type { AioContext } from './context';
 import { kConstruct, type NativeBottomHalf } from './native';
 import { makeToken, type SharedToken } from './shared';
+import { illegalConstructor } from './validate';
 
 /**
  * A deferred call: its callback runs once in the context's next BH pass
- * after each schedule().  Created by `ctx.bh()`.  QEMU's `QEMUBH`.
+ * after each schedule().  Created by `ctx.bh()`; `new BottomHalf()` throws
+ * a TypeError with code ERR_ILLEGAL_CONSTRUCTOR.  QEMU's `QEMUBH`.
  */
 export class BottomHalf {
   readonly #native: NativeBottomHalf;
   readonly #context: AioContext;
 
-  /** @internal Use AioContext.prototype.bh(). */
+  /**
+   * Not for callers: `new BottomHalf()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Create one with `ctx.bh(callback, options?)`.
+   * @internal
+   */
   constructor(token: typeof kConstruct, native: NativeBottomHalf, context: AioContext) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use AioContext.prototype.bh()');
+    if (token !== kConstruct) throw illegalConstructor('AioContext.prototype.bh()');
     this.#native = native;
     this.#context = context;
   }

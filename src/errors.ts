@@ -46,6 +46,16 @@ export type AioErrnoCode =
 /** Every `code` an AioError may carry. */
 export type AioErrorCode = AioStateCode | AioErrnoCode;
 
+/** A message from any value (String() may throw: a Symbol is fine, a bad toString is not). */
+function messageOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /**
  * The error every failing call of the package throws, besides argument
  * TypeErrors and RangeErrors: `code` says why ('ERR_AIO_CLOSED', 'EBADF',
@@ -62,7 +72,10 @@ export class AioError extends Error {
 
   /** Makes an error with `message` and `code`; `errno` and `syscall` for core errors. */
   constructor(message: string, code: AioErrorCode, errno?: number, syscall?: string) {
-    super(message);
+    // Any value makes a message, as with Error itself; a Symbol (which
+    // Error's own conversion refuses) or an object whose toString throws
+    // must not turn making the error into another error.
+    super(messageOf(message));
     this.code = code;
     if (errno !== undefined) this.errno = errno;
     if (syscall !== undefined) this.syscall = syscall;

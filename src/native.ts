@@ -172,8 +172,8 @@ const BUILD_DEPS_HINT =
   'Installing the package uses the prebuilt binary in prebuilds/linux-x64/ (glibc, x64), ' +
   'which needs only GLib at run time (Debian/Ubuntu: apt-get install libglib2.0-0). ' +
   'Elsewhere it builds from source, which needs a compiler, make, python3, pkg-config and ' +
-  'the GLib and liburing headers (Debian/Ubuntu: apt-get install g++ make python3 ' +
-  'pkg-config libglib2.0-dev liburing-dev); then run `npm rebuild aiocontext`.';
+  'the GLib, liburing and libaio headers (Debian/Ubuntu: apt-get install g++ make python3 ' +
+  'pkg-config libglib2.0-dev liburing-dev libaio-dev); then run `npm rebuild aiocontext`.';
 
 /**
  * Loads the addon (addonFile()) and hands it the error class.

@@ -19,6 +19,7 @@
  * process alive until unref() or detach().
  */
 import { kConstruct, binding, type NativeContext, type NativeMainContext, type NativeNodeLoop } from './native';
+import { illegalConstructor } from './validate';
 
 /** Counters of one attachment; frozen at detach(). */
 export interface NodeLoopStats {
@@ -42,16 +43,24 @@ export interface NodeLoopOptions {
  * The handle on an attachment to Node's event loop, returned by
  * attachToNodeLoop(): ref()/unref() decide whether it keeps the process
  * alive, as for Node's own handles; detach() ends it.  Not in QEMU (libuv's
- * `uv_handle_t` conventions).
+ * `uv_handle_t` conventions).  `ctx.attachToNodeLoop()` and
+ * `mainContext.attachToNodeLoop()` are the only ways to get one
+ * (`new NodeLoopHandle()` throws a TypeError with code
+ * ERR_ILLEGAL_CONSTRUCTOR).
  */
 export class NodeLoopHandle implements Disposable {
   readonly #native: NativeNodeLoop;
   #owner: object | null;
   #onDetach: (() => void) | null;
 
-  /** @internal Use ctx.attachToNodeLoop() or mainContext.attachToNodeLoop(). */
+  /**
+   * Not for callers: `new NodeLoopHandle()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one from `ctx.attachToNodeLoop()` or
+   * `mainContext.attachToNodeLoop()`.
+   * @internal
+   */
   constructor(token: typeof kConstruct, native: NativeNodeLoop, owner: object, onDetach: () => void) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use attachToNodeLoop()');
+    if (token !== kConstruct) throw illegalConstructor('ctx.attachToNodeLoop() or mainContext.attachToNodeLoop()');
     this.#native = native;
     this.#owner = owner;
     this.#onDetach = onDetach;

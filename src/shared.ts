@@ -21,8 +21,8 @@
  * remote call never touches freed memory.  A token of the wrong kind is a
  * TypeError.
  */
-import { binding, type NativeRemoteBottomHalf, type NativeRemoteContext } from './native';
-import { invalidArg } from './validate';
+import { binding, kConstruct, type NativeRemoteBottomHalf, type NativeRemoteContext } from './native';
+import { illegalConstructor, invalidArg } from './validate';
 
 /** The kinds of object a token can name. */
 export type SharedTokenKind = 'aio-context' | 'aio-bh';
@@ -60,7 +60,8 @@ function tokenId(t: unknown, kind: SharedTokenKind): number {
 /**
  * A handle, usable from any thread, on a context of another (or the same)
  * thread: notify() wakes it, acquire()/release() take turns on its
- * recursive lock.  Made by remoteContext().  Not in QEMU, whose threads
+ * recursive lock.  Made by remoteContext(token); `new RemoteContext()`
+ * throws a TypeError with code ERR_ILLEGAL_CONSTRUCTOR.  Not in QEMU, whose threads
  * share the AioContext pointer itself.
  */
 export class RemoteContext {
@@ -68,8 +69,13 @@ export class RemoteContext {
   /** The token this handle was made from. */
   readonly token: SharedToken;
 
-  /** @internal Use remoteContext(). */
-  constructor(native: NativeRemoteContext, token: SharedToken) {
+  /**
+   * Not for callers: `new RemoteContext()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one with `remoteContext(token)`.
+   * @internal
+   */
+  constructor(key: typeof kConstruct, native: NativeRemoteContext, token: SharedToken) {
+    if (key !== kConstruct) throw illegalConstructor('remoteContext(token)');
     this.#native = native;
     this.token = token;
   }
@@ -103,7 +109,8 @@ export class RemoteContext {
 
 /**
  * A handle, usable from any thread, on a bottom half of another (or the
- * same) thread.  Made by remoteBottomHalf().  Not in QEMU, whose threads
+ * same) thread.  Made by remoteBottomHalf(token); `new RemoteBottomHalf()`
+ * throws a TypeError with code ERR_ILLEGAL_CONSTRUCTOR.  Not in QEMU, whose threads
  * share the QEMUBH pointer itself.
  */
 export class RemoteBottomHalf {
@@ -111,8 +118,13 @@ export class RemoteBottomHalf {
   /** The token this handle was made from. */
   readonly token: SharedToken;
 
-  /** @internal Use remoteBottomHalf(). */
-  constructor(native: NativeRemoteBottomHalf, token: SharedToken) {
+  /**
+   * Not for callers: `new RemoteBottomHalf()` throws a TypeError with code
+   * ERR_ILLEGAL_CONSTRUCTOR. Get one with `remoteBottomHalf(token)`.
+   * @internal
+   */
+  constructor(key: typeof kConstruct, native: NativeRemoteBottomHalf, token: SharedToken) {
+    if (key !== kConstruct) throw illegalConstructor('remoteBottomHalf(token)');
     this.#native = native;
     this.token = token;
   }
@@ -143,7 +155,7 @@ export class RemoteBottomHalf {
  */
 export function remoteContext(t: SharedToken): RemoteContext {
   const id = tokenId(t, 'aio-context');
-  return new RemoteContext(new binding.RemoteContext(id), makeToken('aio-context', id));
+  return new RemoteContext(kConstruct, new binding.RemoteContext(id), makeToken('aio-context', id));
 }
 
 /**
@@ -154,5 +166,5 @@ export function remoteContext(t: SharedToken): RemoteContext {
  */
 export function remoteBottomHalf(t: SharedToken): RemoteBottomHalf {
   const id = tokenId(t, 'aio-bh');
-  return new RemoteBottomHalf(new binding.RemoteBottomHalf(id), makeToken('aio-bh', id));
+  return new RemoteBottomHalf(kConstruct, new binding.RemoteBottomHalf(id), makeToken('aio-bh', id));
 }

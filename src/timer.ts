@@ -10,12 +10,13 @@ import { clockNs } from './clock';
 import type { AioContext } from './context';
 import { kConstruct, type NativeTimer } from './native';
 import type { ClockType } from './types';
-import { checkInteger } from './validate';
+import { checkInteger, illegalConstructor } from './validate';
 
 /**
  * A timer of an AioContext: runs its callback once, from the context's
  * loop, when its clock reaches the expiry time it was armed with.  Created
- * by `ctx.timer()`.  QEMU's `QEMUTimer`.
+ * by `ctx.timer()`; `new Timer()` throws a TypeError with code
+ * ERR_ILLEGAL_CONSTRUCTOR.  QEMU's `QEMUTimer`.
  */
 export class Timer {
   readonly #native: NativeTimer;
@@ -25,7 +26,7 @@ export class Timer {
 
   /** @internal Use AioContext.prototype.timer(). */
   constructor(token: typeof kConstruct, native: NativeTimer, context: AioContext, clock: ClockType, scale: number) {
-    if (token !== kConstruct) throw new TypeError('Illegal constructor: use AioContext.prototype.timer()');
+    if (token !== kConstruct) throw illegalConstructor('AioContext.prototype.timer()');
     this.#native = native;
     this.#context = context;
     this.#clock = clock;

@@ -14,7 +14,7 @@
  */
 import { inspect } from 'node:util';
 
-type Code = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+type Code = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_ILLEGAL_CONSTRUCTOR';
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -49,6 +49,15 @@ export function invalidArg(name: string, expected: string, actual: unknown, code
 /** A RangeError: `actual` is a number, but not an acceptable one. */
 export function invalidRange(name: string, expected: string, actual: number): RangeError {
   return withCode(new RangeError(`${subject(name)} must be ${expected}. Received ${String(actual)}`), 'ERR_OUT_OF_RANGE');
+}
+
+/**
+ * The TypeError for `new X()` on a class whose objects only a factory makes
+ * (Node's code for the same case, ERR_ILLEGAL_CONSTRUCTOR); @how says
+ * which factory.
+ */
+export function illegalConstructor(how: string): TypeError {
+  return withCode(new TypeError(`Illegal constructor: use ${how}`), 'ERR_ILLEGAL_CONSTRUCTOR');
 }
 
 /* ---- predicates that throw ------------------------------------------------ */

@@ -13,11 +13,16 @@ import {
   BottomHalf,
   EventNotifier,
   MainContext,
+  NodeLoopHandle,
+  RemoteBottomHalf,
+  RemoteContext,
   SCALE_MS,
   SCALE_NS,
   Timer,
   clockNs,
   pipe,
+  remoteBottomHalf,
+  remoteContext,
 } from 'aiocontext';
 import {
   closeFds,
@@ -70,6 +75,50 @@ test('errors: AioError is an exported Error subclass with a code', (t) => {
 });
 
 /* ------------------------------------------------------------ TypeError */
+
+// issue #13, smaller findings: objects made only by factories.
+test('errors: public constructors of factory-made objects throw ERR_ILLEGAL_CONSTRUCTOR', (t) => {
+  const cases: Array<[string, () => unknown, RegExp]> = [
+    ['BottomHalf', () => Reflect.construct(BottomHalf, []), /ctx\.bh|prototype\.bh/],
+    ['Timer', () => Reflect.construct(Timer, []), /prototype\.timer/],
+    ['NodeLoopHandle', () => Reflect.construct(NodeLoopHandle, []), /attachToNodeLoop/],
+    ['RemoteContext', () => Reflect.construct(RemoteContext, [{}, { kind: 'aio-context', id: 1 }]), /remoteContext\(token\)/],
+    ['RemoteBottomHalf', () => Reflect.construct(RemoteBottomHalf, [42, 'x']), /remoteBottomHalf\(token\)/],
+  ];
+  for (const [name, make, how] of cases) {
+    const err = t.throws(make, { instanceOf: TypeError }, name);
+    t.is((err as NodeJS.ErrnoException).code, 'ERR_ILLEGAL_CONSTRUCTOR', name);
+    t.regex(err!.message, how, name);
+  }
+  // The factories still work, and their objects are instances of the classes.
+  const ctx = new AioContext();
+  try {
+    const bh = ctx.bh(() => {});
+    t.true(bh instanceof BottomHalf);
+    t.true(remoteContext(ctx.share()) instanceof RemoteContext);
+    t.true(remoteBottomHalf(bh.share()) instanceof RemoteBottomHalf);
+    const timer = ctx.timer('realtime', SCALE_MS, () => {});
+    t.true(timer instanceof Timer);
+    timer.delete();
+    bh.delete();
+  } finally {
+    ctx.close();
+  }
+});
+
+test('errors: new AioError() makes a message of any value', (t) => {
+  const sym = new AioError(Symbol('s') as unknown as string, 'EINVAL');
+  t.is(sym.message, 'Symbol(s)');
+  t.is(sym.code, 'EINVAL');
+  const bad = {
+    toString(): string {
+      throw new Error('no');
+    },
+  };
+  t.is(new AioError(bad as unknown as string, 'EINVAL').message, '[object Object]');
+  t.is(new AioError(undefined as unknown as string, 'EINVAL').message, 'undefined');
+  t.is(new AioError(12 as unknown as string, 'EINVAL').message, '12');
+});
 
 test('errors: non-function callbacks throw TypeError', (t) => {
   const ctx = fresh(t);

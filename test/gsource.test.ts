@@ -517,3 +517,30 @@ test('gsource: poll(true) on a 5 ms timer takes few calls', (t) => {
   const calls = pollUntil(ctx, () => fired === 1);
   t.true(calls <= 3, `${calls} poll(true) calls`);
 });
+
+// issue #13 (QEMU's /aio-gsource/flush on io_uring): removing a handler made
+// the ring fd readable (POLL_REMOVE, cancelled POLL_ADD), and iteration(false)
+// returned true although no callback ran.
+for (const fdmon of ['poll', 'epoll', 'io_uring'] as const) {
+  test(`gsource [${fdmon}]: removing a handler is not a dispatch`, (t) => {
+    const { ctx, mc } = openAttached(t, { fdmon });
+    const [r, w] = pipe();
+    t.teardown(() => closeFds(r, w));
+    let n = 0;
+    for (let round = 0; round < 10; round++) {
+      ctx.setFdHandler(r, {
+        read: () => {
+          n++;
+          readAvailable(r);
+        },
+      });
+      drainMain(mc);
+      writeBytes(w);
+      iterateUntil(mc, ctx, () => n === round + 1);
+      drainMain(mc);
+      ctx.setFdHandler(r, null);
+      for (let i = 0; i < 5; i++) t.false(mc.iteration(false), `round ${round}: nothing to dispatch`);
+    }
+    t.is(n, 10);
+  });
+}

@@ -644,3 +644,47 @@ test('poll-mode: closing the context from a poll hook is safe', (t) => {
   t.is(calls, 1);
   t.true(ctx.closed);
 });
+
+// issue #13, defect 3 (io_uring): a poll(true) that meant to busy-poll but
+// did not (completions were waiting) left the polled fd unarmed: it returned
+// false with the byte unread. Looped, since it showed 4 runs in 5.
+for (const fdmon of ['poll', 'epoll', 'io_uring'] as const) {
+  test(`poll-mode [${fdmon}]: a polled fd is read by the poll(true) after a handler is registered again`, (t) => {
+    for (let round = 0; round < 50; round++) {
+      const ctx = new AioContext({ fdmon, poll: { maxNs: 50_000 } });
+      const [r, w] = pipe();
+      const n = new EventNotifier();
+      try {
+        let bytes = 0;
+        ctx.setFdHandler(r, {
+          read: () => {
+            bytes += readAvailable(r);
+          },
+          poll: () => {
+            const got = readAvailable(r);
+            bytes += got;
+            return got > 0;
+          },
+        });
+        const notifierHooks = { read: (e: EventNotifier) => void e.testAndClear(), poll: () => false };
+        ctx.setEventNotifier(n, notifierHooks);
+        drain(ctx);
+        writeBytes(w);
+        t.true(ctx.poll(true));
+        writeBytes(w);
+        t.true(ctx.poll(true), 'a poll hit');
+        t.is(bytes, 2);
+        ctx.setEventNotifier(n, notifierHooks);
+        writeBytes(w);
+        ctx.poll(true);
+        t.is(bytes, 3, `round ${round}: the byte is read by that poll(true)`);
+        ctx.setFdHandler(r, null);
+        ctx.setEventNotifier(n, null);
+      } finally {
+        ctx.close();
+        n.close();
+        closeFds(r, w);
+      }
+    }
+  });
+}

@@ -8,6 +8,8 @@
 #include "guards.h"
 #include "modules.h"
 
+#include <cerrno>
+
 extern "C" {
 #include "aio.h"
 }
@@ -46,7 +48,12 @@ Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info)
         if (!(ns >= 0) || ns > 9007199254740991.0) {
             AIO_ARG_FAIL(1, "a non-negative safe integer");
         }
-        qemu_clock_virtual_step(static_cast<int64_t>(ns));
+        if (qemu_clock_virtual_step(static_cast<int64_t>(ns)) == -ERANGE) {
+            napi_throw_range_error(info.Env(), "ERR_OUT_OF_RANGE",
+                                   "virtualClock.step(): the virtual clock "
+                                   "would pass 2**63 - 1 ns; nothing changed");
+            return Napi::Value();
+        }
         break;
     }
     default:

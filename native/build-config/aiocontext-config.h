@@ -5,8 +5,8 @@
  *
  * The meson build generates its own aiocontext-config.h (meson.build,
  * configure_file) from what it finds; the addon builds always require (and
- * link statically) liburing, so this one is fixed.  A new switch goes in
- * both places, e.g. CONFIG_LINUX_AIO once libaio is used.
+ * link statically) liburing and libaio, so this one is fixed.  A new
+ * switch goes in both places.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,5 +14,6 @@
 #define AIOCONTEXT_CONFIG_H
 
 #define CONFIG_LINUX_IO_URING 1
+#define CONFIG_LINUX_AIO 1
 
 #endif /* AIOCONTEXT_CONFIG_H */

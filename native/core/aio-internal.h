@@ -11,6 +11,7 @@
 #include "aio.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 /* Locks are pthread mutexes, not GMutex: GLib builds its mutexes on raw
  * futexes, which ThreadSanitizer cannot see, so it would report every
@@ -36,6 +37,9 @@ void __tsan_release(void *addr);
 #define AIO_KERNEL_PUBLISH(p) ((void)(p))
 #define AIO_KERNEL_RECEIVE(p) ((void)(p))
 #endif
+
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
@@ -125,6 +129,52 @@ bool aio__bh_pending(AioContext *ctx);
 void aio__bh_finalize(AioContext *ctx);
 
 /* ------------------------------------------------------------------------ */
+/* fdmon-epoll.c, fdmon-io_uring.c: each back end's own state                */
+/* ------------------------------------------------------------------------ */
+
+/* Embedded in AioContext and AioHandler so that they cost no allocation;
+ * only the back end's file reads or writes them (tests may look). */
+
+/* fdmon-epoll, per context. */
+typedef struct AioContextEpoll {
+    int fd;         /* -1 when epoll is not available; home thread closes it */
+    /* epoll_ctl refused an fd (set by any thread under list_lock's mutex;
+     * atomic): the home thread moves the context to poll for good at its
+     * next aio_poll() or GSource prepare, so that only the home thread
+     * changes fdmon_ops or closes fd (see aio__fdmon_epoll_fallback). */
+    bool failed;
+} AioContextEpoll;
+
+/* fdmon-io_uring, per handler. */
+typedef struct AioHandlerUring {
+    unsigned flags;             /* FDMON_IO_URING_* (atomic) */
+    AioHandler *submit_next;    /* link in AioContextUring.submit_list */
+    bool inflight;      /* a POLL_ADD is queued or in the kernel (home) */
+    bool multishot;     /* ...and it is a multishot one (home) */
+    bool parked;        /* completed while poll(2) stood in (home) */
+    /* Not armed because busy polling watches it (AioContextUring.resting,
+     * home thread only). */
+    AioHandler *rest_next;
+    AioHandler **rest_pprev;
+} AioHandlerUring;
+
+/* fdmon-io_uring, per context. */
+typedef struct AioContextUring {
+    void *ring;                 /* struct io_uring *, NULL if not set up */
+    /* Handlers whose POLL_ADD/POLL_REMOVE wait to be submitted (a
+     * lock-free LIFO; any thread pushes, the home thread takes all). */
+    AioHandler *submit_list;
+    bool parked;                /* some node is parked (home) */
+    bool no_multishot;          /* the kernel refused a multishot POLL_ADD */
+    /* Poll handlers left without a POLL_ADD while busy polling checks
+     * them instead (home). */
+    AioHandler *resting;
+    /* Handlers the GSource check found ready, held for its dispatch or
+     * the next wait (a ready list; home). */
+    AioHandler *checked;
+} AioContextUring;
+
+/* ------------------------------------------------------------------------ */
 /* fd-handler.c                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -139,6 +189,7 @@ struct AioHandler {
     void *opaque;
     bool is_external;
     bool is_notifier;       /* the context's own notifier: never progress */
+    bool is_internal;       /* an I/O engine's: not counted in the stats */
 
     /* ctx->handlers, newest first.  next is published with a release store
      * so that walkers (who only follow next) see a complete node; prev and
@@ -170,19 +221,12 @@ struct AioHandler {
      * but still registered fd cannot make the loop spin. */
     bool nval;
 
-    /* fdmon-io_uring: FDMON_IO_URING_* flags (atomic), the submit_list
-     * link, and whether the back end owns the node's retirement (it can be
-     * freed only after its POLL_ADD completed). */
-    unsigned fdmon_flags;
-    AioHandler *submit_next;
+    /* The back end owns the retired node's release (set under the mutex):
+     * the kernel may still name it; the back end calls
+     * aio__handler_release() once it no longer does. */
     bool fdmon_owned;
-    bool inflight;          /* a POLL_ADD is queued or in the kernel (home) */
-    bool multishot;         /* ...and it is a multishot one (home) */
-    bool parked;            /* completed while poll(2) stood in (home) */
-    /* Not armed because busy polling watches it (ctx->io_uring_resting,
-     * home thread only). */
-    AioHandler *rest_next;
-    AioHandler **rest_pprev;
+    /* fdmon-io_uring's own state (only that file touches it). */
+    AioHandlerUring uring;
 };
 
 #define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
@@ -190,6 +234,13 @@ struct AioHandler {
 
 /* Registers the context's own notifier.  Called once from aio_context_new. */
 int aio__register_notifier(AioContext *ctx);
+/* aio_set_event_notifier() for the context's own I/O engines (linux-aio,
+ * io_uring-file): not external, and not counted as a user handler in
+ * AioContextStats.handlers.  All NULL removes it.  Home thread. */
+int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
+                                     EventNotifierHandler *io_read,
+                                     AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready);
 /* Removes every handler at finalization (no walker may be active). */
 void aio__handlers_finalize(AioContext *ctx);
 /* Inserts @node at the head of a ready list, taking it off any other. */
@@ -201,13 +252,29 @@ AioHandler *aio__pop_ready_handler(AioHandler **ready);
 /* Inserts @node in ctx->poll_handlers / takes it off (home thread). */
 void aio__poll_list_insert(AioContext *ctx, AioHandler *node);
 void aio__poll_list_remove(AioHandler *node);
-/* Dispatches every node (the GSource path). */
-bool aio__dispatch_handlers(AioContext *ctx);
+/* The GSource dispatch in two steps.  aio__gsource_collect() gathers, on
+ * @ready, the handlers the back end's own fd reports ready (epoll,
+ * io_uring) and returns true, or returns false when GLib polled each fd
+ * itself.  It runs before the BHs, so that what one dispatch runs is what
+ * was ready when GLib polled, whatever the back end: readiness arising
+ * during the dispatch (a BH's aio_notify() writing the eventfd) is left
+ * for the next iteration on poll, epoll and io_uring alike, as with
+ * QEMU's ppoll.  aio__dispatch_handlers() then dispatches @ready
+ * (@collected) or every node's revents.  Home thread, list_lock inc'd
+ * across both. */
+bool aio__gsource_collect(AioContext *ctx, AioHandler **ready);
+bool aio__dispatch_handlers(AioContext *ctx, bool collected,
+                            AioHandler **ready);
 /* Whether any node has ready revents (the GSource check). */
 bool aio__pending(AioContext *ctx);
 /* Frees the deleted nodes if the caller is the outermost walker.  Called
  * with list_lock inc'd; leaves it inc'd. */
 void aio__free_deleted_handlers(AioContext *ctx);
+/* Lets go of a retired node that no back end holds any more: frees it now
+ * if nobody walks the list, else queues it for the outermost walker.  The
+ * one way a handler is given up (set_fd_handler, the back ends).  Called
+ * with the mutex held, from any thread. */
+void aio__handler_release(AioContext *ctx, AioHandler *node);
 /* Marks @node's fd as closed (POLLNVAL seen).  Home thread, list_lock inc'd. */
 void aio__handler_set_nval(AioContext *ctx, AioHandler *node);
 /* Adds/removes every node's pfd to/from the current GSource as its state
@@ -215,6 +282,11 @@ void aio__handler_set_nval(AioContext *ctx, AioHandler *node);
 void aio__gsource_sync_all(AioContext *ctx);
 /* The same, with the mutex already held. */
 void aio__gsource_sync_all_locked(AioContext *ctx);
+/* Forgets that any pfd was added to @source, which is being finalized: a
+ * later source may be allocated at the same address, and membership is
+ * recorded by address (in_source, fdmon_pfd_in_source).  Called with the
+ * mutex held. */
+void aio__gsource_forget_locked(AioContext *ctx, GSource *source);
 
 /* Returns: false if @node is external and external handlers are paused. */
 static inline bool aio__node_check(AioContext *ctx, AioHandler *node)
@@ -342,20 +414,13 @@ struct AioContext {
 
     /* fd monitor and its scratch space (home thread only). */
     const FDMonOps *fdmon_ops;
-    int epollfd;                /* -1 when epoll is not available */
     /* The back end's own fd as GLib polls it (when not per-fd), and the
      * source it was added to; under list_lock's mutex. */
     GPollFD fdmon_pfd;
     GSource *fdmon_pfd_in_source;
-    /* fdmon-io_uring state (struct io_uring *), and the handlers whose
-     * POLL_ADD/POLL_REMOVE are waiting to be submitted (lock-free LIFO). */
-    void *io_uring;
-    AioHandler *submit_list;
-    bool io_uring_parked;       /* some node is parked (home thread) */
-    bool io_uring_no_multishot; /* the kernel refused a multishot POLL_ADD */
-    /* Poll handlers left without a POLL_ADD while busy polling checks
-     * them instead (home thread). */
-    AioHandler *io_uring_resting;
+    /* Each back end's own state (only its file touches it). */
+    AioContextEpoll epoll;
+    AioContextUring uring;
     /* Why the fd monitor asked for is not in use, or NULL. */
     char *fdmon_fallback_reason;
     /* Created with AIO_FDMON_REQUEST_AUTO: io_uring gives way to ppoll once
@@ -364,6 +429,15 @@ struct AioContext {
     GPollFD *pollfds;
     AioHandler **pollnodes;
     unsigned npoll_alloc;
+
+    /* Block I/O engines, created on first use and freed at finalize (home
+     * thread only).  thread_pool is also read by thread_pool_get_stats().
+     * thread_pool_min/max: aio_context_set_thread_pool_params(). */
+    struct ThreadPoolAio *thread_pool;
+    int thread_pool_min;
+    int thread_pool_max;
+    struct LinuxAioState *linux_aio;
+    struct LuringState *linux_io_uring;
 };
 
 /* Notifies every live context (the virtual clock moved).  Any thread. */
@@ -378,5 +452,70 @@ void aio__prepare(AioContext *ctx);
 /* Applies pending aio_context_set_poll_params() calls to the handlers'
  * poll times.  Home thread. */
 void aio__poll_params_sync(AioContext *ctx);
+/* Returns: whether a set_poll_params() from another thread is not applied
+ * yet (the next aio_poll() resets every poll time).  Home thread. */
+bool aio__poll_params_pending(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* iov.c: scatter/gather helpers for the block engines                       */
+/* ------------------------------------------------------------------------ */
+
+#include <sys/uio.h>
+
+/* Returns: (transfer full): a copy of the array (not the buffers); the
+ * meson build accepts GLib 2.66, which lacks g_memdup2. */
+struct iovec *aio__iov_copy(const struct iovec *iov, int niov);
+/* Returns: the total length of @iov. */
+size_t aio__iov_size(const struct iovec *iov, int niov);
+/* Zero-fills @iov from byte @offset to its end. */
+void aio__iov_zero_from(const struct iovec *iov, int niov, size_t offset);
+/* Makes @dst (room for @niov entries) the part of @iov after its first
+ * @skip bytes.  Returns: the entries in @dst (0 if nothing is left). */
+int aio__iov_tail(struct iovec *dst, const struct iovec *iov, int niov,
+                  size_t skip);
+
+/* ------------------------------------------------------------------------ */
+/* aiocb.c: what the block engines share                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct BlockAIOCB BlockAIOCB;
+
+/* An intrusive FIFO of requests; an engine's acb embeds the link.  Home
+ * thread only. */
+typedef struct AioReqLink {
+    struct AioReqLink *next;
+} AioReqLink;
+
+typedef struct AioReqFifo {
+    AioReqLink *head;
+    AioReqLink **tail;
+} AioReqFifo;
+
+void aio__fifo_init(AioReqFifo *q);
+void aio__fifo_append(AioReqFifo *q, AioReqLink *link);
+/* Returns: the oldest link, taken off @q, or NULL. */
+AioReqLink *aio__fifo_pop(AioReqFifo *q);
+/* Returns: whether @link was on @q (it is off it now). */
+bool aio__fifo_remove(AioReqFifo *q, AioReqLink *link);
+
+/* Runs @acb's callback (if any) with @ret while @bh, the engine's
+ * completion BH, is scheduled, so that a callback nesting aio_poll()
+ * still completes the engine's other finished requests; the engine's
+ * loops re-read their queues afterwards, so the schedule is dropped when
+ * the callback returns.  Home thread. */
+void aio__acb_complete(BlockAIOCB *acb, QEMUBH *bh, int ret);
+
+/* ------------------------------------------------------------------------ */
+/* thread-pool.c, linux-aio.c, io_uring-file.c: finalization                 */
+/* ------------------------------------------------------------------------ */
+
+/* Drains and frees @ctx's pool (see thread-pool.h).  Home thread. */
+void aio__thread_pool_free(AioContext *ctx);
+/* Test hook: how long an idle worker above min waits before it exits
+ * (default 10 s).  Home thread. */
+void aio__thread_pool_set_idle_timeout(AioContext *ctx, int64_t ns);
+/* Frees the engines' state; no request may be in flight.  Home thread. */
+void aio__linux_aio_free(AioContext *ctx);
+void aio__linux_io_uring_free(AioContext *ctx);
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -157,6 +157,13 @@ static bool run_poll_handlers(AioContext *ctx, AioHandler **ready,
 
 /* Applies an aio_context_set_poll_params() from any thread: every
  * handler's adaptive poll time starts again from 0.  Home thread. */
+bool aio__poll_params_pending(AioContext *ctx)
+{
+    /* Acquire pairs with the release in aio_context_set_poll_params(). */
+    return __atomic_load_n(&ctx->poll_params_gen, __ATOMIC_ACQUIRE) !=
+           ctx->poll_params_seen;
+}
+
 void aio__poll_params_sync(AioContext *ctx)
 {
     unsigned gen = __atomic_load_n(&ctx->poll_params_gen, __ATOMIC_ACQUIRE);
@@ -185,15 +192,23 @@ static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
     }
     /* A zero timeout (non-blocking call) means no busy polling at all. */
     max_ns = aio__soonest(*timeout, max_ns);
-    ctx->poll_this_call = max_ns != 0;
-    if (max_ns && ctx->fdmon_ops->poll_begin) {
+    if (!max_ns) {
+        return false;
+    }
+    /* Set before poll_begin and need_wait(): handlers that poll_begin lets
+     * rest must not count as a reason to wait. */
+    ctx->poll_this_call = true;
+    if (ctx->fdmon_ops->poll_begin) {
         ctx->fdmon_ops->poll_begin(ctx);
     }
-    if (max_ns && !ctx->fdmon_ops->need_wait(ctx)) {
-        poll_set_started(ctx, ready, true);
-        return run_poll_handlers(ctx, ready, max_ns, timeout);
+    if (ctx->fdmon_ops->need_wait(ctx)) {
+        /* No busy polling after all: then nobody checks the resting
+         * handlers, so the wait must arm them (need_wait() now says so). */
+        ctx->poll_this_call = false;
+        return false;
     }
-    return false;
+    poll_set_started(ctx, ready, true);
+    return run_poll_handlers(ctx, ready, max_ns, timeout);
 }
 
 /* Grows or shrinks @node's busy-poll time from how long this iteration
@@ -240,7 +255,7 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandler *ready = NULL;
-    bool progress, use_notify_me;
+    bool progress, use_notify_me, waits;
     int64_t timeout, start = 0, block_ns = 0;
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
@@ -248,6 +263,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
     aio_context_ref(ctx);
+    aio__fdmon_epoll_fallback(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     if (atomic_read(&ctx->poll_max_ns)) {
         start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
@@ -261,6 +277,10 @@ bool aio_poll(AioContext *ctx, bool blocking)
      * sees notify_me == 0 can skip the eventfd write, because this call
      * re-evaluates everything before any later blocking wait. */
     use_notify_me = timeout != 0;
+    /* A call that would block waits, even if a pending notification then
+     * makes that wait non-blocking: skipping it would leave the fds
+     * unchecked whenever need_wait() is false. */
+    waits = timeout != 0;
     if (use_notify_me) {
         atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) + 2);
         /* Make notify_me visible before reading notified, bh_list and the
@@ -271,7 +291,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
         }
     }
 
-    if (timeout || ctx->fdmon_ops->need_wait(ctx)) {
+    if (waits || ctx->fdmon_ops->need_wait(ctx)) {
         /* Turn busy polling off only right before blocking, so that
          * pollers can rely on their fd notifications again. */
         if (timeout && poll_set_started(ctx, &ready, false)) {

@@ -595,7 +595,13 @@ typedef struct AioContextStats {
     const char *fdmon_fallback_reason;
 } AioContextStats;
 
-/** aio_context_get_stats: fills @stats.  Home thread (other fields racy). */
+/**
+ * aio_context_get_stats: fills @stats, changing nothing in @ctx.  Poll
+ * params set from another thread and not yet applied by aio_poll() show
+ * as the reset they will cause (poll_ns 0); an epoll_ctl failure not yet
+ * acted on by the home thread shows as fdmon poll.  Home thread (from
+ * other threads the fields are racy snapshots).
+ */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
 
 /** aio_fdmon_name: Returns: "poll", "epoll" or "io_uring". */
@@ -639,8 +645,16 @@ void qemu_clock_virtual_resume(void);
  *
  * Timers that become due run on the next aio_poll()/dispatch.  Notifies
  * every context.  Any thread.
+ *
+ * The clock never wraps: a step that would take it past INT64_MAX is
+ * refused and changes nothing (we differ from QEMU, whose qtest clock
+ * step has no such check and returns nothing).  A running clock that was
+ * stepped close to INT64_MAX reads INT64_MAX from there on.
+ *
+ * Returns: 0, -ERANGE if the step would pass INT64_MAX, or -EINVAL if
+ * @ns is negative.
  */
-void qemu_clock_virtual_step(int64_t ns);
+int qemu_clock_virtual_step(int64_t ns);
 
 /** qemu_clock_virtual_stopped: Returns: whether the virtual clock is
  * stopped.  Any thread. */

@@ -16,6 +16,7 @@
  */
 #include "aio-internal.h"
 
+#include <errno.h>
 #include <time.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -35,13 +36,27 @@ static bool virtual_stopped;     /* under virtual_lock; read atomically */
 static int64_t virtual_offset;   /* added to monotonic time while running */
 static int64_t virtual_frozen;   /* the time while stopped */
 
+/* Called with virtual_lock held. */
+static int64_t virtual_now_locked(void)
+{
+    int64_t now;
+
+    if (virtual_stopped) {
+        return virtual_frozen;
+    }
+    if (__builtin_add_overflow(timespec_ns(CLOCK_MONOTONIC), virtual_offset,
+                               &now)) {
+        return INT64_MAX;   /* stepped close to the end, then left running */
+    }
+    return now;
+}
+
 static int64_t virtual_get_ns(void)
 {
     int64_t now;
 
     pthread_mutex_lock(&virtual_lock);
-    now = virtual_stopped ? virtual_frozen
-                          : timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
+    now = virtual_now_locked();
     pthread_mutex_unlock(&virtual_lock);
     return now;
 }
@@ -72,7 +87,7 @@ void qemu_clock_virtual_stop(void)
 {
     pthread_mutex_lock(&virtual_lock);
     if (!virtual_stopped) {
-        virtual_frozen = timespec_ns(CLOCK_MONOTONIC) + virtual_offset;
+        virtual_frozen = virtual_now_locked();
         atomic_set(&virtual_stopped, true);
     }
     pthread_mutex_unlock(&virtual_lock);
@@ -90,17 +105,27 @@ void qemu_clock_virtual_resume(void)
     aio__notify_all();
 }
 
-void qemu_clock_virtual_step(int64_t ns)
+int qemu_clock_virtual_step(int64_t ns)
 {
-    g_return_if_fail(ns >= 0);
+    int64_t now, sum;
+
+    g_return_val_if_fail(ns >= 0, -EINVAL);
     pthread_mutex_lock(&virtual_lock);
+    now = virtual_now_locked();
+    if (__builtin_add_overflow(now, ns, &sum)) {
+        /* Refused rather than saturated: a step that silently went less
+         * far than asked would leave a test's timers unexplained. */
+        pthread_mutex_unlock(&virtual_lock);
+        return -ERANGE;
+    }
     if (virtual_stopped) {
-        virtual_frozen += ns;
+        virtual_frozen = sum;
     } else {
         virtual_offset += ns;
     }
     pthread_mutex_unlock(&virtual_lock);
     aio__notify_all();
+    return 0;
 }
 
 bool qemu_clock_virtual_stopped(void)

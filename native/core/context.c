@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "thread-pool.h"
 
 #include <errno.h>
 
@@ -118,6 +119,8 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     pthread_mutex_init(&ctx->bh_all_lock, NULL);
     aio__timerlistgroup_init(ctx, &ctx->tlg);
     ctx->poll_idle_interval_ns = POLL_IDLE_INTERVAL_NS;
+    ctx->thread_pool_min = THREAD_POOL_MIN_THREADS_DEFAULT;
+    ctx->thread_pool_max = THREAD_POOL_MAX_THREADS_DEFAULT;
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
     aio__fdmon_epoll_setup(ctx);
@@ -177,6 +180,11 @@ static void aio_context_finalize(AioContext *ctx)
     all_contexts = g_list_remove(all_contexts, ctx);
     pthread_mutex_unlock(&all_contexts_lock);
 
+    /* The block engines first: the pool's drain runs callbacks and needs
+     * its BHs; the engines' notifiers are handlers. */
+    aio__thread_pool_free(ctx);
+    aio__linux_aio_free(ctx);
+    aio__linux_io_uring_free(ctx);
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
@@ -313,6 +321,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     if (ctx->fdmon_auto) {
         aio__fdmon_io_uring_stop(ctx);      /* no-op once switched */
     }
+    aio__fdmon_epoll_fallback(ctx);
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
      * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
@@ -350,6 +359,8 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    AioHandler *ready = NULL;
+    bool collected;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -358,8 +369,11 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     }
 
     aio__lockcnt_inc(&ctx->list_lock);
+    /* Readiness as GLib's poll saw it, before the BHs run (see
+     * aio__gsource_collect). */
+    collected = aio__gsource_collect(ctx, &ready);
     aio_bh_poll(ctx);
-    aio__dispatch_handlers(ctx);
+    aio__dispatch_handlers(ctx, collected, &ready);
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
@@ -375,6 +389,9 @@ static void aio_ctx_finalize(GSource *source)
     if (ctx->source == source) {
         ctx->source = NULL;
     }
+    /* Its address may be reused by the next source: no node may still
+     * believe it is in that one. */
+    aio__gsource_forget_locked(ctx, source);
     aio__lockcnt_unlock(&ctx->list_lock);
     aio_context_unref(ctx);
 }
@@ -470,16 +487,21 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->notify_me = atomic_read(&ctx->notify_me);
     stats->notified = atomic_read(&ctx->notified);
     stats->poll_started = ctx->poll_started;
-    if (aio_context_in_home_thread(ctx)) {
-        aio__poll_params_sync(ctx);
-    }
-    for (AioHandler *node = ctx->poll_handlers; node; node = node->poll_next) {
-        poll_ns = MAX(poll_ns, node->poll_ns);
+    /* A getter changes nothing: poll params set from another thread since
+     * the last aio_poll() will reset every poll time to 0 there (see
+     * aio__poll_params_sync), so that is what is reported meanwhile. */
+    if (!aio__poll_params_pending(ctx)) {
+        for (AioHandler *node = ctx->poll_handlers; node;
+             node = node->poll_next) {
+            poll_ns = MAX(poll_ns, node->poll_ns);
+        }
     }
     stats->poll_ns = poll_ns;
     aio__lockcnt_lock(&ctx->list_lock);
     stats->handlers = ctx->nr_handlers;
-    stats->fdmon = ctx->fdmon_ops->kind;
+    /* An epoll_ctl failure not yet acted on: poll is what it will be. */
+    stats->fdmon = atomic_read(&ctx->epoll.failed) ? AIO_FDMON_POLL
+                                                   : ctx->fdmon_ops->kind;
     stats->fdmon_fallback_reason = ctx->fdmon_fallback_reason;
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);

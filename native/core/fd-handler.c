@@ -75,6 +75,20 @@ static void fdmon_sync_source(AioContext *ctx)
     }
 }
 
+void aio__gsource_forget_locked(AioContext *ctx, GSource *source)
+{
+    /* Walk deleted nodes too: a node retired outside the home thread may
+     * still name the source until it is freed. */
+    for (AioHandler *node = ctx->handlers; node; node = node->next) {
+        if (node->in_source == source) {
+            node->in_source = NULL;
+        }
+    }
+    if (ctx->fdmon_pfd_in_source == source) {
+        ctx->fdmon_pfd_in_source = NULL;
+    }
+}
+
 void aio__gsource_sync_all_locked(AioContext *ctx)
 {
     for (AioHandler *node = ctx->handlers; node; node = node->next) {
@@ -126,9 +140,37 @@ static void handler_unlink(AioContext *ctx, AioHandler *node)
     }
 }
 
-/* Retires @node.  Called with the mutex held.  Returns: whether the caller
- * must free it after unlocking (nobody is walking). */
-static bool handler_retire(AioContext *ctx, AioHandler *node)
+/* Unlinks @node from every list and frees it.  Called with the mutex held
+ * and no walker active (or by the outermost walker holding the mutex). */
+static void handler_free(AioContext *ctx, AioHandler *node)
+{
+    handler_unlink(ctx, node);
+    if (node->ready_pprev) {
+        /* Not expected (ready lists are drained before this), but a
+         * dangling link would be fatal. */
+        *node->ready_pprev = node->ready_next;
+        if (node->ready_next) {
+            node->ready_next->ready_pprev = node->ready_pprev;
+        }
+    }
+    g_free(node);
+}
+
+void aio__handler_release(AioContext *ctx, AioHandler *node)
+{
+    node->fdmon_owned = false;
+    if (aio__lockcnt_count(&ctx->list_lock) > 0) {
+        /* A walker may hold it: the outermost one frees it. */
+        node->next_deleted = ctx->deleted_handlers;
+        /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
+        atomic_store_release(&ctx->deleted_handlers, node);
+        return;
+    }
+    handler_free(ctx, node);
+}
+
+/* Retires @node.  Called with the mutex held. */
+static void handler_retire(AioContext *ctx, AioHandler *node)
 {
     atomic_set(&node->deleted, true);
     if (aio_context_in_home_thread(ctx)) {
@@ -138,28 +180,19 @@ static bool handler_retire(AioContext *ctx, AioHandler *node)
         node->poll_ready = false;
     }
     node_sync_source(ctx, node);
-    if (node->fdmon_owned) {
-        /* The back end frees it once the kernel lets go of it. */
-        return false;
+    if (!node->fdmon_owned) {
+        /* Else the back end releases it once the kernel lets go of it. */
+        aio__handler_release(ctx, node);
     }
-    if (aio__lockcnt_count(&ctx->list_lock) > 0) {
-        /* A walker may hold it: the outermost one frees it. */
-        node->next_deleted = ctx->deleted_handlers;
-        /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
-        atomic_store_release(&ctx->deleted_handlers, node);
-        return false;
-    }
-    handler_unlink(ctx, node);
-    return true;
 }
 
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           IOHandler *io_read, IOHandler *io_write,
                           AioPollFn *io_poll, IOHandler *io_poll_ready,
-                          void *opaque, bool is_notifier)
+                          void *opaque, bool is_notifier, bool is_internal)
 {
     AioHandler *old, *node = NULL;
-    bool deleting, free_old = false;
+    bool deleting;
 
     if (fd < 0) {
         return -EINVAL;
@@ -191,6 +224,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
         node->opaque = opaque;
         node->is_external = is_external;
         node->is_notifier = is_notifier;
+        node->is_internal = is_internal;
         if (old) {
             node->io_poll_begin = old->io_poll_begin;
             node->io_poll_end = old->io_poll_end;
@@ -205,9 +239,9 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
         node_sync_source(ctx, node);
         /* Atomic: need_wait() reads it without the lock. */
         __atomic_fetch_add(&ctx->poll_disable_cnt, !io_poll, __ATOMIC_RELAXED);
-        ctx->nr_handlers += !old && !is_notifier;
+        ctx->nr_handlers += !old && !is_notifier && !is_internal;
     } else {
-        ctx->nr_handlers -= !old->is_notifier;
+        ctx->nr_handlers -= !old->is_notifier && !old->is_internal;
     }
     if (old) {
         __atomic_fetch_sub(&ctx->poll_disable_cnt, !old->io_poll,
@@ -215,13 +249,9 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
     }
     ctx->fdmon_ops->update(ctx, old, node);
     if (old) {
-        free_old = handler_retire(ctx, old);
+        handler_retire(ctx, old);
     }
     aio__lockcnt_unlock(&ctx->list_lock);
-
-    if (free_old) {
-        g_free(old);
-    }
     aio_notify(ctx);
     return 0;
 }
@@ -236,7 +266,18 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
         return -EBUSY;      /* the context's own notifier is not for users */
     }
     return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_poll,
-                          io_poll_ready, opaque, false);
+                          io_poll_ready, opaque, false, false);
+}
+
+int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
+                                     EventNotifierHandler *io_read,
+                                     AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready)
+{
+    return set_fd_handler(ctx, event_notifier_get_fd(e), false,
+                          (IOHandler *)io_read, NULL, io_poll,
+                          (IOHandler *)io_poll_ready, e, false,
+                          io_read || io_poll);
 }
 
 int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
@@ -298,7 +339,7 @@ int aio__register_notifier(AioContext *ctx)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(&ctx->notifier), false,
                           notifier_read, NULL, notifier_poll,
-                          notifier_poll_ready, &ctx->notifier, true);
+                          notifier_poll_ready, &ctx->notifier, true, false);
 }
 
 void aio__handlers_finalize(AioContext *ctx)
@@ -306,12 +347,12 @@ void aio__handlers_finalize(AioContext *ctx)
     AioHandler *node;
 
     g_assert(aio__lockcnt_count(&ctx->list_lock) == 0);
+    /* Deleted nodes are still linked: this frees them too. */
     while ((node = ctx->handlers)) {
-        ctx->handlers = node->next;
-        g_free(node);
+        handler_free(ctx, node);
     }
     ctx->deleted_handlers = NULL;
-    ctx->poll_handlers = NULL;
+    g_assert(ctx->poll_handlers == NULL);
 }
 
 void aio_disable_external(AioContext *ctx)
@@ -437,16 +478,25 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
     return progress;
 }
 
-bool aio__dispatch_handlers(AioContext *ctx)
+bool aio__gsource_collect(AioContext *ctx, AioHandler **ready)
+{
+    if (aio__gsource_per_fd(ctx)) {
+        return false;       /* GLib's poll filled each node's revents */
+    }
+    ctx->fdmon_pfd.revents = 0;
+    ctx->fdmon_ops->gsource_dispatch(ctx, ready);
+    return true;
+}
+
+bool aio__dispatch_handlers(AioContext *ctx, bool collected,
+                            AioHandler **ready)
 {
     bool progress = false;
 
-    if (!aio__gsource_per_fd(ctx)) {
-        AioHandler *ready = NULL, *node;
+    if (collected) {
+        AioHandler *node;
 
-        ctx->fdmon_pfd.revents = 0;
-        ctx->fdmon_ops->gsource_dispatch(ctx, &ready);
-        while ((node = aio__pop_ready_handler(&ready))) {
+        while ((node = aio__pop_ready_handler(ready))) {
             progress |= aio__dispatch_handler(ctx, node);
         }
         return progress;
@@ -508,16 +558,7 @@ void aio__free_deleted_handlers(AioContext *ctx)
     }
     while ((node = ctx->deleted_handlers)) {
         ctx->deleted_handlers = node->next_deleted;
-        handler_unlink(ctx, node);
-        if (node->ready_pprev) {
-            /* Not expected (ready lists are drained before this), but a
-             * dangling link would be fatal. */
-            *node->ready_pprev = node->ready_next;
-            if (node->ready_next) {
-                node->ready_next->ready_pprev = node->ready_pprev;
-            }
-        }
-        g_free(node);
+        handler_free(ctx, node);
     }
     aio__lockcnt_inc_and_unlock(&ctx->list_lock);
 }

@@ -5,7 +5,8 @@
  * A context starts on fdmon-poll and switches here for good the first time
  * a wait has at least AIO_EPOLL_THRESHOLD fds.  Any epoll_ctl failure (for
  * instance an fd type epoll refuses, like a regular file) switches back to
- * fdmon-poll for good: the ops pointer is all that changes.
+ * fdmon-poll for good: the ops pointer is all that changes, and only the
+ * home thread changes it (aio_set_fd_handler() may run on any thread).
  *
  * epoll_wait only takes milliseconds, so a wait with a positive timeout
  * first ppoll()s the epoll fd itself with the nanosecond timeout, then
@@ -25,20 +26,55 @@
 
 #define EPOLL_MAX_EVENTS 128
 
-/* Called with the mutex held, right after epoll_ctl failed (errno). */
+/* Called with the mutex held, from any thread, right after epoll_ctl
+ * failed (errno).  Only flags the failure: aio_poll() on the home thread
+ * reads fdmon_ops without the lock and may be in epoll_wait() on the fd,
+ * so the switch to poll is the home thread's (aio__fdmon_epoll_fallback),
+ * which a notify makes it reach soon.  Until then the refused fd is not
+ * watched; it is level-triggered, so poll(2) then finds it. */
+static void fallback_locked(AioContext *ctx);
+
 static void fdmon_epoll_disable(AioContext *ctx)
 {
     if (!ctx->fdmon_fallback_reason) {
         ctx->fdmon_fallback_reason = g_strdup_printf(
             "epoll_ctl: %s; using poll for good", g_strerror(errno));
     }
-    if (ctx->epollfd >= 0) {
-        close(ctx->epollfd);
-        ctx->epollfd = -1;
+    atomic_store_release(&ctx->epoll.failed, true);
+    if (aio_context_in_home_thread(ctx) &&
+        aio__lockcnt_count(&ctx->list_lock) == 0) {
+        /* The home thread outside any aio_poll() or dispatch: nobody can
+         * be waiting on the epoll fd, switch now. */
+        fallback_locked(ctx);
+    } else {
+        aio_notify(ctx);
     }
-    ctx->fdmon_pfd.fd = -1;
-    ctx->fdmon_ops = &aio__fdmon_poll_ops;
-    aio__gsource_sync_all_locked(ctx);  /* GLib polls each fd again */
+}
+
+/* Called with the mutex held, from the home thread. */
+static void fallback_locked(AioContext *ctx)
+{
+    if (ctx->fdmon_ops == &aio__fdmon_epoll_ops) {
+        ctx->fdmon_ops = &aio__fdmon_poll_ops;
+        ctx->fdmon_pfd.fd = -1;
+        aio__gsource_sync_all_locked(ctx);  /* GLib polls each fd again */
+    }
+    if (ctx->epoll.fd >= 0) {
+        close(ctx->epoll.fd);
+        ctx->epoll.fd = -1;
+    }
+    atomic_set(&ctx->epoll.failed, false);
+}
+
+void aio__fdmon_epoll_fallback(AioContext *ctx)
+{
+    /* Acquire pairs with the release in fdmon_epoll_disable(). */
+    if (G_LIKELY(!atomic_load_acquire(&ctx->epoll.failed))) {
+        return;
+    }
+    aio__lockcnt_lock(&ctx->list_lock);
+    fallback_locked(ctx);
+    aio__lockcnt_unlock(&ctx->list_lock);
 }
 
 static uint32_t epoll_events(AioHandler *node)
@@ -54,8 +90,17 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
     struct epoll_event event = { 0 };
     int r;
 
+    if (atomic_read(&ctx->epoll.failed)) {
+        /* poll(2) takes over at the home thread's next turn; new nodes
+         * wait for it, but a retired one must leave the set now: it may be
+         * freed before the epoll fd is closed. */
+        if (old_node) {
+            epoll_ctl(ctx->epoll.fd, EPOLL_CTL_DEL, old_node->pfd.fd, &event);
+        }
+        return;
+    }
     if (!new_node) {
-        r = epoll_ctl(ctx->epollfd, EPOLL_CTL_DEL, old_node->pfd.fd, &event);
+        r = epoll_ctl(ctx->epoll.fd, EPOLL_CTL_DEL, old_node->pfd.fd, &event);
         /* A closed fd already left the set by itself: not an error. */
         if (r < 0 && errno != EBADF && errno != ENOENT) {
             fdmon_epoll_disable(ctx);
@@ -65,13 +110,20 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
     event.data.ptr = new_node;
     event.events = epoll_events(new_node);
     AIO_KERNEL_PUBLISH(new_node);   /* epoll_wait() hands it to the loop */
-    r = epoll_ctl(ctx->epollfd, old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+    r = epoll_ctl(ctx->epoll.fd, old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                   new_node->pfd.fd, &event);
     if (r < 0 && old_node && errno == ENOENT) {
         /* The old fd was closed and its number reused. */
-        r = epoll_ctl(ctx->epollfd, EPOLL_CTL_ADD, new_node->pfd.fd, &event);
+        r = epoll_ctl(ctx->epoll.fd, EPOLL_CTL_ADD, new_node->pfd.fd, &event);
     }
     if (r < 0) {
+        int err = errno;
+
+        if (old_node) {
+            /* A failed MOD leaves the retired node in the set. */
+            epoll_ctl(ctx->epoll.fd, EPOLL_CTL_DEL, old_node->pfd.fd, &event);
+        }
+        errno = err;
         fdmon_epoll_disable(ctx);
     }
 }
@@ -88,7 +140,7 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
     if (timeout > 0) {
-        struct pollfd pfd = { .fd = ctx->epollfd, .events = POLLIN };
+        struct pollfd pfd = { .fd = ctx->epoll.fd, .events = POLLIN };
         struct timespec ts = {
             .tv_sec = timeout / 1000000000LL,
             .tv_nsec = timeout % 1000000000LL,
@@ -107,7 +159,7 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
 static int collect_events(AioContext *ctx, AioHandler **ready, int ms)
 {
     struct epoll_event events[EPOLL_MAX_EVENTS];
-    int ret = epoll_wait(ctx->epollfd, events, EPOLL_MAX_EVENTS, ms);
+    int ret = epoll_wait(ctx->epoll.fd, events, EPOLL_MAX_EVENTS, ms);
 
     if (ret < 0) {
         return errno == EINTR ? 0 : -errno;
@@ -148,14 +200,14 @@ const FDMonOps aio__fdmon_epoll_ops = {
 
 void aio__fdmon_epoll_setup(AioContext *ctx)
 {
-    ctx->epollfd = epoll_create1(EPOLL_CLOEXEC);
+    ctx->epoll.fd = epoll_create1(EPOLL_CLOEXEC);
 }
 
 void aio__fdmon_epoll_cleanup(AioContext *ctx)
 {
-    if (ctx->epollfd >= 0) {
-        close(ctx->epollfd);
-        ctx->epollfd = -1;
+    if (ctx->epoll.fd >= 0) {
+        close(ctx->epoll.fd);
+        ctx->epoll.fd = -1;
     }
 }
 
@@ -163,7 +215,7 @@ bool aio__fdmon_epoll_try_enable(AioContext *ctx)
 {
     struct epoll_event event;
 
-    if (ctx->epollfd < 0) {
+    if (ctx->epoll.fd < 0) {
         return false;
     }
     aio__lockcnt_lock(&ctx->list_lock);
@@ -173,7 +225,7 @@ bool aio__fdmon_epoll_try_enable(AioContext *ctx)
         }
         event.events = epoll_events(node);
         event.data.ptr = node;
-        if (epoll_ctl(ctx->epollfd, EPOLL_CTL_ADD, node->pfd.fd, &event) < 0) {
+        if (epoll_ctl(ctx->epoll.fd, EPOLL_CTL_ADD, node->pfd.fd, &event) < 0) {
             /* Stay on poll for good. */
             aio__lockcnt_unlock(&ctx->list_lock);
             aio__fdmon_epoll_cleanup(ctx);
@@ -181,7 +233,7 @@ bool aio__fdmon_epoll_try_enable(AioContext *ctx)
         }
     }
     ctx->fdmon_ops = &aio__fdmon_epoll_ops;
-    ctx->fdmon_pfd.fd = ctx->epollfd;
+    ctx->fdmon_pfd.fd = ctx->epoll.fd;
     aio__gsource_sync_all_locked(ctx);  /* GLib polls the epoll fd now */
     aio__lockcnt_unlock(&ctx->list_lock);
     return true;

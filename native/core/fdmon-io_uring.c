@@ -3,7 +3,7 @@
  * one-shot IORING_OP_POLL_ADD in flight, re-armed after every completion.
  *
  * Changes to the fd set are not made at once: aio_set_fd_handler() (any
- * thread) only flags the node and pushes it on ctx->submit_list; the home
+ * thread) only flags the node and pushes it on ctx->uring.submit_list; the home
  * thread turns that list into SQEs before it waits (or in GSource prepare).
  *
  * Removal is the delicate part.  POLL_ADD and POLL_REMOVE are asynchronous,
@@ -43,29 +43,29 @@
 enum {
     FDMON_IO_URING_ENTRIES = 128,
     FDMON_IO_URING_CQ_ENTRIES = 4096,
-    FDMON_IO_URING_PENDING = 1 << 0,   /* on ctx->submit_list */
+    FDMON_IO_URING_PENDING = 1 << 0,   /* on ctx->uring.submit_list */
     FDMON_IO_URING_ADD     = 1 << 1,   /* submit a POLL_ADD */
     FDMON_IO_URING_REMOVE  = 1 << 2,   /* retired: POLL_REMOVE, then free */
 };
 
 static struct io_uring *ring_of(AioContext *ctx)
 {
-    return ctx->io_uring;
+    return ctx->uring.ring;
 }
 
 /* Any thread.  Same wait-free shape as bh.c's enqueue. */
 static void enqueue(AioContext *ctx, AioHandler *node, unsigned flags)
 {
-    unsigned old = __atomic_fetch_or(&node->fdmon_flags,
+    unsigned old = __atomic_fetch_or(&node->uring.flags,
                                      FDMON_IO_URING_PENDING | flags,
                                      __ATOMIC_SEQ_CST);
 
     if (!(old & FDMON_IO_URING_PENDING)) {
-        AioHandler *head = atomic_read(&ctx->submit_list);
+        AioHandler *head = atomic_read(&ctx->uring.submit_list);
 
         do {
-            node->submit_next = head;
-        } while (!__atomic_compare_exchange_n(&ctx->submit_list, &head, node,
+            node->uring.submit_next = head;
+        } while (!__atomic_compare_exchange_n(&ctx->uring.submit_list, &head, node,
                                               true, __ATOMIC_RELEASE,
                                               __ATOMIC_RELAXED));
     }
@@ -90,30 +90,21 @@ static void add_poll_add_sqe(AioContext *ctx, AioHandler *node)
 {
     struct io_uring_sqe *sqe = get_sqe(ctx);
 
-    node->multishot = node->is_notifier && !ctx->io_uring_no_multishot;
-    if (node->multishot) {
+    node->uring.multishot = node->is_notifier && !ctx->uring.no_multishot;
+    if (node->uring.multishot) {
         io_uring_prep_poll_multishot(sqe, node->pfd.fd, node->pfd.events);
     } else {
         io_uring_prep_poll_add(sqe, node->pfd.fd, node->pfd.events);
     }
     io_uring_sqe_set_data(sqe, node);
-    node->inflight = true;
+    node->uring.inflight = true;
 }
 
-/* A retired node that the kernel no longer names: the outermost walker
- * frees it.  Home thread. */
-static void release_node_locked(AioContext *ctx, AioHandler *node)
-{
-    node->fdmon_owned = false;
-    node->next_deleted = ctx->deleted_handlers;
-    /* Pairs with the unlocked peek in aio__free_deleted_handlers(). */
-    atomic_store_release(&ctx->deleted_handlers, node);
-}
-
+/* A retired node that the kernel no longer names.  Home thread. */
 static void release_node(AioContext *ctx, AioHandler *node)
 {
     aio__lockcnt_lock(&ctx->list_lock);
-    release_node_locked(ctx, node);
+    aio__handler_release(ctx, node);
     aio__lockcnt_unlock(&ctx->list_lock);
 }
 
@@ -142,26 +133,26 @@ static bool can_rest(AioHandler *node)
 
 static void rest(AioContext *ctx, AioHandler *node)
 {
-    if (node->rest_pprev) {
+    if (node->uring.rest_pprev) {
         return;
     }
-    node->rest_next = ctx->io_uring_resting;
-    if (node->rest_next) {
-        node->rest_next->rest_pprev = &node->rest_next;
+    node->uring.rest_next = ctx->uring.resting;
+    if (node->uring.rest_next) {
+        node->uring.rest_next->uring.rest_pprev = &node->uring.rest_next;
     }
-    ctx->io_uring_resting = node;
-    node->rest_pprev = &ctx->io_uring_resting;
+    ctx->uring.resting = node;
+    node->uring.rest_pprev = &ctx->uring.resting;
 }
 
 static void unrest(AioHandler *node)
 {
-    if (node->rest_pprev) {
-        if (node->rest_next) {
-            node->rest_next->rest_pprev = node->rest_pprev;
+    if (node->uring.rest_pprev) {
+        if (node->uring.rest_next) {
+            node->uring.rest_next->uring.rest_pprev = node->uring.rest_pprev;
         }
-        *node->rest_pprev = node->rest_next;
-        node->rest_next = NULL;
-        node->rest_pprev = NULL;
+        *node->uring.rest_pprev = node->uring.rest_next;
+        node->uring.rest_next = NULL;
+        node->uring.rest_pprev = NULL;
     }
 }
 
@@ -169,8 +160,8 @@ static void unrest(AioHandler *node)
  * busy polling no longer checks.  Home thread. */
 static void arm_resting(AioContext *ctx, bool polling)
 {
-    for (AioHandler *node = ctx->io_uring_resting, *next; node; node = next) {
-        next = node->rest_next;
+    for (AioHandler *node = ctx->uring.resting, *next; node; node = next) {
+        next = node->uring.rest_next;
         if (!polling || !can_rest(node)) {
             unrest(node);
             if (!node->nval) {
@@ -184,27 +175,27 @@ static void arm_resting(AioContext *ctx, bool polling)
  * checks rest instead of being armed.  Home thread. */
 static void fill_sq_ring(AioContext *ctx, bool polling)
 {
-    AioHandler *node = __atomic_exchange_n(&ctx->submit_list, NULL,
+    AioHandler *node = __atomic_exchange_n(&ctx->uring.submit_list, NULL,
                                            __ATOMIC_ACQUIRE);
 
     while (node) {
         /* Read the link before PENDING goes: then the node may be freed
          * (below, or by its completion). */
-        AioHandler *next = node->submit_next;
+        AioHandler *next = node->uring.submit_next;
         /* REMOVE stays set: it tells the completion to free the node. */
-        unsigned flags = __atomic_fetch_and(&node->fdmon_flags,
+        unsigned flags = __atomic_fetch_and(&node->uring.flags,
                                             ~(unsigned)(FDMON_IO_URING_PENDING |
                                                         FDMON_IO_URING_ADD),
                                             __ATOMIC_SEQ_CST);
 
         if (flags & FDMON_IO_URING_REMOVE) {
             unrest(node);
-            if (node->inflight) {
+            if (node->uring.inflight) {
                 add_poll_remove_sqe(ctx, node);     /* its CQE frees it */
             } else {
                 release_node(ctx, node);    /* never armed, or completed */
             }
-        } else if ((flags & FDMON_IO_URING_ADD) && !node->inflight) {
+        } else if ((flags & FDMON_IO_URING_ADD) && !node->uring.inflight) {
             if (polling && can_rest(node)) {
                 rest(ctx, node);
             } else {
@@ -227,20 +218,20 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         return false;       /* a TIMEOUT or POLL_REMOVE completion */
     }
     /* A multishot POLL_ADD stays armed while the kernel says "more". */
-    node->inflight = node->multishot && (cqe->flags & IORING_CQE_F_MORE);
-    flags = __atomic_load_n(&node->fdmon_flags, __ATOMIC_SEQ_CST);
+    node->uring.inflight = node->uring.multishot && (cqe->flags & IORING_CQE_F_MORE);
+    flags = __atomic_load_n(&node->uring.flags, __ATOMIC_SEQ_CST);
     if (flags & FDMON_IO_URING_REMOVE) {
         /* Once its last POLL_ADD is over: if the node still waits on
          * submit_list, fill_sq_ring() frees it when it gets there (it
          * must not be freed under the list); else free it now. */
-        if (!node->inflight && !(flags & FDMON_IO_URING_PENDING)) {
+        if (!node->uring.inflight && !(flags & FDMON_IO_URING_PENDING)) {
             release_node(ctx, node);
         }
         return false;
     }
-    if (node->multishot && cqe->res == -EINVAL) {
+    if (node->uring.multishot && cqe->res == -EINVAL) {
         /* An old kernel: one-shot from now on. */
-        ctx->io_uring_no_multishot = true;
+        ctx->uring.no_multishot = true;
         enqueue(ctx, node, FDMON_IO_URING_ADD);
         return false;
     }
@@ -252,7 +243,7 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
          * so an fd closed while registered shows up as a HUP when its peer
          * goes: then our fd number is no longer open, and poll(2) would
          * have said POLLNVAL. */
-        if (node->inflight) {
+        if (node->uring.inflight) {
             add_poll_remove_sqe(ctx, node);     /* a multishot one */
         }
         aio__handler_set_nval(ctx, node);
@@ -262,12 +253,12 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         /* Parked: poll(2) stands in while external handlers are paused
          * and serves this fd; the completion is stale by the time
          * io_uring takes over again, so re-arm then instead. */
-        node->parked = true;
-        ctx->io_uring_parked = true;
+        node->uring.parked = true;
+        ctx->uring.parked = true;
         return false;
     }
     aio__add_ready_handler(ready, node, cqe->res);
-    if (node->inflight) {
+    if (node->uring.inflight) {
         /* Multishot: still armed. */
     } else if (busy_polling(ctx) && can_rest(node)) {
         rest(ctx, node);    /* busy polling checks it from now on */
@@ -303,17 +294,28 @@ static int process_cq_ring(AioContext *ctx, AioHandler **ready)
     return n;
 }
 
+/* Moves the handlers the GSource check found ready onto @ready (empty, or
+ * not: they go first).  Home thread. */
+static void take_checked(AioContext *ctx, AioHandler **ready)
+{
+    AioHandler *node;
+
+    while ((node = aio__pop_ready_handler(&ctx->uring.checked))) {
+        aio__add_ready_handler(ready, node, node->pfd.revents);
+    }
+}
+
 /* Re-arms the nodes parked while external handlers were paused. */
 static void unpark(AioContext *ctx)
 {
-    if (!ctx->io_uring_parked) {
+    if (!ctx->uring.parked) {
         return;
     }
-    ctx->io_uring_parked = false;
+    ctx->uring.parked = false;
     aio__lockcnt_lock(&ctx->list_lock);
     for (AioHandler *node = ctx->handlers; node; node = node->next) {
-        if (node->parked) {
-            node->parked = false;
+        if (node->uring.parked) {
+            node->uring.parked = false;
             if (!atomic_read(&node->deleted)) {
                 enqueue(ctx, node, FDMON_IO_URING_ADD);
             }
@@ -350,6 +352,9 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
         process_cq_ring(ctx, NULL);
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
+    /* A GSource check found these but no dispatch followed (the drivers
+     * take turns): they are this wait's now. */
+    take_checked(ctx, ready);
     /* Polled handlers may stay unwatched only through a wait that does
      * not block, in a call that busy-polls: any other call would leave
      * them with nobody looking. */
@@ -396,7 +401,7 @@ static void fdmon_io_uring_poll_begin(AioContext *ctx)
 
 static void fdmon_io_uring_poll_leave(AioContext *ctx, AioHandler *node)
 {
-    if (node->rest_pprev) {
+    if (node->uring.rest_pprev) {
         unrest(node);
         enqueue(ctx, node, FDMON_IO_URING_ADD);
     }
@@ -406,15 +411,24 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
 {
     struct io_uring *ring = ring_of(ctx);
 
+    /* While external handlers are paused, poll(2) stands in (see wait())
+     * and is the only thing that sees the fds: handlers that left the poll
+     * list, or never joined it, would otherwise wait for enableExternal().
+     * Busy polling therefore ends at once in that state. */
+    if (aio_external_disabled(ctx)) {
+        return true;
+    }
     /* Completions or submissions waiting: userspace polling must stop so
      * that wait() handles them.  This is what lets io_uring drop idle poll
      * handlers without starving fds. */
     return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
-           io_uring_sq_ready(ring) || atomic_read(&ctx->submit_list) != NULL ||
-           (ctx->io_uring_parked && !aio_external_disabled(ctx)) ||
+           io_uring_sq_ready(ring) || atomic_read(&ctx->uring.submit_list) != NULL ||
+           ctx->uring.parked ||
+           /* Found ready by a GSource check that no dispatch followed. */
+           ctx->uring.checked != NULL ||
            /* Resting handlers, and this call will not poll them: wait()
             * arms them. */
-           (ctx->io_uring_resting && !ctx->poll_this_call);
+           (ctx->uring.resting && !ctx->poll_this_call);
 }
 
 static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
@@ -435,12 +449,21 @@ static bool fdmon_io_uring_gsource_check(AioContext *ctx)
 {
     struct io_uring *ring = ring_of(ctx);
 
-    return io_uring_cq_ready(ring) != 0 || io_uring_cq_has_overflow(ring);
+    /* Not every completion makes a handler ready (a POLL_REMOVE's, a
+     * cancelled POLL_ADD's): only those that do may make GLib dispatch,
+     * so they are processed here and held for the dispatch. */
+    if (io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring)) {
+        aio__lockcnt_inc(&ctx->list_lock);
+        process_cq_ring(ctx, &ctx->uring.checked);
+        aio__lockcnt_dec(&ctx->list_lock);
+    }
+    return ctx->uring.checked != NULL;
 }
 
 static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
                                             AioHandler **ready)
 {
+    take_checked(ctx, ready);
     process_cq_ring(ctx, ready);
 }
 
@@ -474,7 +497,7 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
         return ret;
     }
     aio__lockcnt_lock(&ctx->list_lock);
-    ctx->io_uring = ring;
+    ctx->uring.ring = ring;
     ctx->fdmon_ops = &aio__fdmon_io_uring_ops;
     ctx->fdmon_pfd.fd = ring->ring_fd;
     /* Arm what exists already (the context's notifier). */
@@ -490,16 +513,16 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
 
 void aio__fdmon_io_uring_cleanup(AioContext *ctx)
 {
-    if (ctx->io_uring) {
-        io_uring_queue_exit(ctx->io_uring);
-        g_free(ctx->io_uring);
-        ctx->io_uring = NULL;
+    if (ctx->uring.ring) {
+        io_uring_queue_exit(ctx->uring.ring);
+        g_free(ctx->uring.ring);
+        ctx->uring.ring = NULL;
     }
 }
 
 void aio__fdmon_io_uring_stop(AioContext *ctx)
 {
-    AioHandler *node;
+    AioHandler *node, *next_node;
 
     if (ctx->fdmon_ops != &aio__fdmon_io_uring_ops) {
         return;
@@ -507,26 +530,29 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     /* The mutex keeps update() (any thread) out until poll is in place. */
     aio__lockcnt_lock(&ctx->list_lock);
     /* Closing the ring cancels every request: from here on the kernel
-     * names no node, so the retired ones this back end still owned can
-     * go to the deleted list, and nothing is armed, waiting or resting. */
+     * names no node, so the retired ones this back end still owned are
+     * released, and nothing is armed, waiting or resting. */
     aio__fdmon_io_uring_cleanup(ctx);
-    node = __atomic_exchange_n(&ctx->submit_list, NULL, __ATOMIC_ACQUIRE);
+    node = __atomic_exchange_n(&ctx->uring.submit_list, NULL, __ATOMIC_ACQUIRE);
     while (node) {
-        AioHandler *next = node->submit_next;
+        AioHandler *next = node->uring.submit_next;
 
-        __atomic_store_n(&node->fdmon_flags, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&node->uring.flags, 0, __ATOMIC_SEQ_CST);
         node = next;
     }
-    for (node = ctx->handlers; node; node = node->next) {
-        node->inflight = node->multishot = node->parked = false;
-        node->rest_next = NULL;
-        node->rest_pprev = NULL;
+    /* Held ready nodes are dropped: their fds are level-triggered and
+     * poll(2) sees them again (the notifier's eventfd too, undrained). */
+    while (aio__pop_ready_handler(&ctx->uring.checked)) {
+    }
+    for (node = ctx->handlers; node; node = next_node) {
+        next_node = node->next;     /* before it may be freed */
+        memset(&node->uring, 0, sizeof(node->uring));
         if (node->fdmon_owned && atomic_read(&node->deleted)) {
-            release_node_locked(ctx, node);
+            aio__handler_release(ctx, node);
         }
     }
-    ctx->io_uring_resting = NULL;
-    ctx->io_uring_parked = false;
+    ctx->uring.resting = NULL;
+    ctx->uring.parked = false;
     ctx->fdmon_ops = &aio__fdmon_poll_ops;
     ctx->fdmon_pfd.fd = -1;
     aio__gsource_sync_all_locked(ctx);

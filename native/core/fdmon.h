@@ -39,8 +39,9 @@ struct FDMonOps {
      * need_wait:
      * Returns: true if wait() must be called because busy polling cannot
      * see everything (for poll/epoll: some handler has no io_poll; for
-     * io_uring: completions or submissions waiting, or polled handlers
-     * left unwatched that this call will not poll).  Home thread.
+     * io_uring: completions or submissions waiting, polled handlers left
+     * unwatched that this call will not poll, or external handlers paused,
+     * when poll(2) stands in for it).  Home thread.
      */
     bool (*need_wait)(AioContext *ctx);
 
@@ -52,7 +53,10 @@ struct FDMonOps {
      *
      * gsource_prepare (nullable): called from GSource prepare, e.g. to
      * submit queued io_uring work.  Home thread.
-     * gsource_check: Returns: whether ctx->fdmon_pfd says fds are ready.
+     * gsource_check: Returns: whether some handler is ready to dispatch
+     * (not merely whether ctx->fdmon_pfd is readable: io_uring completions
+     * that dispatch nothing do not count; io_uring holds the ready ones
+     * for gsource_dispatch, or the next wait, in ctx->io_uring_checked).
      * gsource_dispatch: adds the ready handlers to @ready without blocking.
      * Called with list_lock incremented, from the home thread.
      */
@@ -103,10 +107,14 @@ extern const FDMonOps aio__fdmon_poll_ops;
  * AIO_EPOLL_THRESHOLD fds. */
 #define AIO_EPOLL_THRESHOLD 64
 extern const FDMonOps aio__fdmon_epoll_ops;
-/* Creates ctx->epollfd (-1 if epoll is unavailable).  From aio_context_new. */
+/* Creates ctx->epoll.fd (-1 if epoll is unavailable).  From aio_context_new. */
 void aio__fdmon_epoll_setup(AioContext *ctx);
-/* Closes ctx->epollfd.  From finalization. */
+/* Closes ctx->epoll.fd.  From finalization. */
 void aio__fdmon_epoll_cleanup(AioContext *ctx);
+/* Moves the context to poll for good if epoll_ctl refused an fd since the
+ * last call (ctx->epoll.failed).  Home thread, outside fdmon callbacks:
+ * at the start of aio_poll() and of GSource prepare. */
+void aio__fdmon_epoll_fallback(AioContext *ctx);
 /* Registers every handler with epoll and switches ctx->fdmon_ops to it.
  * Returns: false (staying on poll for good) on failure.  Home thread. */
 bool aio__fdmon_epoll_try_enable(AioContext *ctx);

@@ -10,12 +10,15 @@
  * it for theirs, titled "fd-handler [<fdmon>]: ...".
  */
 import type { ExecutionContext, TestFn } from 'ava';
-import { AioContext, EventNotifier, SCALE_MS, pipe } from 'aiocontext';
+import * as fs from 'node:fs';
+import { AioContext, EventNotifier, MainContext, SCALE_MS, pipe } from 'aiocontext';
 import type { FdMonitor } from 'aiocontext';
 import {
   closeFds,
   drain,
+  drainMain,
   fillPipe,
+  iterateUntil,
   nowMs,
   openContext,
   readAvailable,
@@ -526,6 +529,33 @@ export function registerFdHandlerSuite(base: TestFn, fdmon: FdMonitor): void {
     ctx.setFdHandler(ri, null);
   });
 
+  // issue #13, defect 2: io_uring dispatched the fd once, then never again
+  // while external handlers were paused.
+  test(title('a non-external fd is dispatched for every write while external is disabled'), (t) => {
+    const ctx = fresh(t);
+    const [r, w] = openPipe(t);
+    let n = 0;
+    ctx.setFdHandler(r, {
+      read: () => {
+        n++;
+        fs.readSync(r, Buffer.alloc(1));
+      },
+    });
+    t.false(ctx.poll(false));
+    ctx.disableExternal();
+    writeBytes(w, 3);
+    for (let i = 0; i < 5; i++) ctx.poll(false);
+    t.is(n, 3, 'one byte per dispatch, three bytes');
+    for (let i = 0; i < 20; i++) {
+      writeBytes(w);
+      t.true(ctx.poll(false), `write ${i} is dispatched`);
+    }
+    t.is(n, 23);
+    ctx.enableExternal();
+    t.false(ctx.poll(false));
+    ctx.setFdHandler(r, null);
+  });
+
   test(title('disableExternal is counted'), (t) => {
     const ctx = fresh(t);
     const [r, w] = openPipe(t);
@@ -691,6 +721,42 @@ export function registerFdHandlerSuite(base: TestFn, fdmon: FdMonitor): void {
     ctx.setEventNotifier(n, null);
     ctx.setFdHandler(r, null);
     t.is(ctx.stats.handlers, 0);
+  });
+
+  // issue #13, defect 1: a new GSource at the freed one's address was taken
+  // for the old one, so its fds were never added to it.
+  test(title('re-attaching keeps the fds: 400 detach/attach rounds, each write read'), (t) => {
+    const ctx = fresh(t);
+    const [r, w] = openPipe(t);
+    const mc = new MainContext();
+    let n = 0;
+    ctx.setFdHandler(r, {
+      read: () => {
+        n++;
+        readAvailable(r);
+      },
+    });
+    ctx.attach(mc);
+    drainMain(mc);
+    // The issue's repro as it stands: one non-blocking iteration per round.
+    for (let round = 0; round < 300; round++) {
+      ctx.detach();
+      ctx.attach(mc);
+      writeBytes(w);
+      mc.iteration(false);
+      t.is(n, round + 1, `round ${round}`);
+      if (n !== round + 1) return;
+    }
+    // Blocking iterations, bounded by a watchdog (io_uring used to sleep forever).
+    for (let round = 300; round < 400; round++) {
+      ctx.detach();
+      ctx.attach(mc);
+      writeBytes(w);
+      iterateUntil(mc, ctx, () => n === round + 1);
+      t.is(n, round + 1);
+    }
+    ctx.detach();
+    ctx.setFdHandler(r, null);
   });
 
   test(title('the same fd may be registered in two contexts'), (t) => {

@@ -828,6 +828,52 @@ static void test_external_pipe_paused(void)
     test_ctx_free(ctx);
 }
 
+/* A non-external fd keeps being dispatched while external handlers are
+ * paused: once per byte when each call reads one (issue #13, defect 2:
+ * io_uring dispatched it once, then never again). */
+static void read_one_cb(void *opaque)
+{
+    FdData *d = opaque;
+    char c;
+
+    d->reads++;
+    g_assert_cmpint(read(d->fd, &c, 1), ==, 1);
+}
+
+static void test_external_paused_others_keep_firing(void)
+{
+    AioContext *ctx = test_ctx_new();
+    FdData d;
+    int p[2];
+
+    test_pipe(p);
+    fd_data_init(&d, ctx, p[0], NULL);
+    g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, read_one_cb, NULL,
+                                       NULL, NULL, &d), ==, 0);
+    g_assert_false(aio_poll(ctx, false));
+    aio_disable_external(ctx);
+    g_assert_cmpint(write(p[1], "abc", 3), ==, 3);
+    for (int i = 0; i < 5; i++) {
+        aio_poll(ctx, false);
+    }
+    g_assert_cmpint(d.reads, ==, 3);
+    for (int i = 0; i < 50; i++) {
+        test_write_byte(p[1]);
+        g_assert_true(aio_poll(ctx, false));
+        g_assert_cmpint(d.reads, ==, 4 + i);
+    }
+    g_assert_false(aio_poll(ctx, false));
+    g_assert_true(aio_enable_external(ctx));
+    g_assert_false(aio_poll(ctx, false));
+    test_write_byte(p[1]);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(d.reads, ==, 54);
+
+    test_remove_fd(ctx, p[0]);
+    test_close_pair(p);
+    test_ctx_free(ctx);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Closed descriptors, stats, poll hooks                                     */
 /* ------------------------------------------------------------------------ */
@@ -1211,6 +1257,8 @@ int main(int argc, char **argv)
                     test_err_calls_read_and_write);
 
     g_test_add_func("/fd-handler/external/counted", test_external_counted);
+    g_test_add_func("/fd-handler/external/others-keep-firing",
+                    test_external_paused_others_keep_firing);
     g_test_add_func("/fd-handler/external/pipe-paused",
                     test_external_pipe_paused);
 

@@ -56,7 +56,7 @@ static unsigned allocated_nodes(AioContext *ctx)
 static void io_uring_diag(AioContext *ctx)
 {
 #ifdef CONFIG_LINUX_IO_URING
-    struct io_uring *ring = ctx->io_uring;
+    struct io_uring *ring = ctx->uring.ring;
 
     if (ring) {
         g_test_message("io_uring: %u CQEs ready, CQ overflowed: %s, "
@@ -64,7 +64,7 @@ static void io_uring_diag(AioContext *ctx)
                        io_uring_cq_ready(ring),
                        io_uring_cq_has_overflow(ring) ? "yes" : "no",
                        io_uring_sq_ready(ring),
-                       ctx->submit_list ? "non-empty" : "empty");
+                       ctx->uring.submit_list ? "non-empty" : "empty");
     }
 #else
     (void)ctx;
@@ -352,7 +352,7 @@ static void test_auto_glib_switches_to_poll(void)
     main = test_attach(ctx);
     g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
     g_assert_null(test_stats(ctx).fdmon_fallback_reason);
-    g_assert_null(ctx->io_uring);
+    g_assert_null(ctx->uring.ring);
     g_assert_cmpint(main_poll_nfds(main), ==, 3);   /* wake-up, notifier, live */
 
     event_notifier_set(&live.e);
@@ -683,6 +683,78 @@ static void test_epoll_ctl_failure_falls_back(void)
     test_ctx_free(ctx);
 }
 
+/* The same failure caused by another thread while the home thread waits
+ * in epoll_wait(): only the home thread may switch fdmon_ops and close the
+ * epoll fd (aio_poll() reads the first unlocked and waits on the second).
+ * The registering thread only flags it; the home thread wakes, switches
+ * and serves the file.  Meant for the TSan build, which reported the
+ * write of fdmon_ops from the other thread. */
+typedef struct {
+    AioContext *ctx;
+    int file;
+    int calls;
+    int ret;
+} CrossFail;
+
+static void *cross_fail_thread(void *opaque)
+{
+    CrossFail *c = opaque;
+
+    g_usleep(1000);     /* most rounds: the home thread is in epoll_wait */
+    c->ret = aio_set_fd_handler(c->ctx, c->file, false, count_cb, NULL, NULL,
+                                NULL, &c->calls);
+    return NULL;
+}
+
+static void test_epoll_ctl_failure_other_thread(void)
+{
+    GError *err = NULL;
+    char *path = NULL;
+    int file = g_file_open_tmp("aiocontext-fdmon-XXXXXX", &path, &err);
+
+    g_assert_no_error(err);
+    for (int round = 0; round < 20; round++) {
+        AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_EPOLL);
+        CrossFail c = { .ctx = ctx, .file = file, .ret = 1 };
+        gboolean expired = FALSE;
+        QEMUTimer *watchdog = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
+                                            test_set_flag, &expired);
+        Ev ev;
+        pthread_t th;
+
+        ev_init(&ev, ctx);
+        ev_add(&ev, false);
+        g_assert_cmpstr(fdmon_now(ctx), ==, "epoll");
+        timer_mod(watchdog, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS +
+                            TEST_WAIT_MS);
+        g_assert_cmpint(pthread_create(&th, NULL, cross_fail_thread, &c), ==,
+                        0);
+        while (__atomic_load_n(&c.calls, __ATOMIC_RELAXED) == 0 && !expired) {
+            aio_poll(ctx, true);
+        }
+        g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+        g_assert_false(expired);
+        g_assert_cmpint(c.ret, ==, 0);
+        g_assert_cmpint(c.calls, >=, 1);
+        g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
+        g_assert_nonnull(test_stats(ctx).fdmon_fallback_reason);
+        g_assert_cmpint(ctx->epoll.fd, ==, -1);
+
+        /* Everything else keeps working on poll. */
+        test_remove_fd(ctx, file);
+        event_notifier_set(&ev.e);
+        g_assert_true(aio_poll(ctx, false));
+        g_assert_cmpint(ev.calls, ==, 1);
+        ev_remove(&ev);
+        event_notifier_cleanup(&ev.e);
+        timer_free(watchdog);
+        test_ctx_free(ctx);
+    }
+    close(file);
+    unlink(path);
+    g_free(path);
+}
+
 /* aio.h: fdmon_fallback_reason says "why the fd monitor asked for at
  * creation is not in use".  After an epoll_ctl failure an epoll context
  * uses poll, so the reason must be set. */
@@ -745,6 +817,55 @@ static void test_io_uring_gsource_polls_ring(void)
     test_ctx_free(ctx);
 }
 
+/* io_uring: the GSource check takes the completions and holds the ready
+ * handlers for its dispatch.  When no dispatch follows (a GLib loop that
+ * checks and then stops), the next aio_poll() must still run them. */
+static void test_io_uring_checked_then_aio_poll(void)
+{
+    AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_IO_URING);
+    GMainContext *main;
+    Ev ev;
+
+    if (test_ctx_fell_back(ctx)) {
+        test_ctx_free(ctx);
+        return;
+    }
+    main = test_attach(ctx);
+    ev_init(&ev, ctx);
+    ev_add(&ev, false);
+    test_main_drain(main);
+    for (int round = 1; round <= 10; round++) {
+        GPollFD fds[16];
+        gint prio, timeout, n;
+        gboolean ready = FALSE;
+
+        event_notifier_set(&ev.e);
+        /* prepare/query/poll/check by hand until the check says ready; no
+         * dispatch. */
+        for (int i = 0; i < 1000 && !ready; i++) {
+            g_assert_true(g_main_context_acquire(main));
+            g_main_context_prepare(main, &prio);
+            n = g_main_context_query(main, prio, &timeout, fds,
+                                     G_N_ELEMENTS(fds));
+            g_assert_cmpint(g_poll(fds, n, 1000), >=, 0);
+            ready = g_main_context_check(main, prio, fds, n);
+            g_main_context_release(main);
+        }
+        g_assert_true(ready);
+        g_assert_cmpint(ev.calls, ==, round - 1);
+        /* The next aio_poll(), even a non-blocking one, runs it. */
+        g_assert_true(aio_poll(ctx, false));
+        g_assert_cmpint(ev.calls, ==, round);
+        g_assert_false(aio_poll(ctx, false));
+    }
+    ev_remove(&ev);
+    test_main_drain(main);
+    settle_nodes(ctx, 0);
+    test_detach(ctx, main);
+    event_notifier_cleanup(&ev.e);
+    test_ctx_free(ctx);
+}
+
 #ifdef CONFIG_LINUX_IO_URING
 /* Returns: the context's own notifier node (private API). */
 static AioHandler *notifier_node(AioContext *ctx)
@@ -784,8 +905,8 @@ static void test_io_uring_notifier_multishot(void)
     }
     g_assert_false(aio_poll(ctx, false));
     node = notifier_node(ctx);
-    g_assert_true(node->inflight);
-    g_assert_true(node->multishot);
+    g_assert_true(node->uring.inflight);
+    g_assert_true(node->uring.multishot);
 
     for (int i = 0; i < 3; i++) {
         event_notifier_set(&ctx->notifier);
@@ -793,9 +914,9 @@ static void test_io_uring_notifier_multishot(void)
         /* The notifier's dispatch is not progress. */
         g_assert_false(aio_poll(ctx, false));
         g_assert_false(fd_readable(nfd));
-        g_assert_true(node->inflight);
-        g_assert_null(ctx->submit_list);
-        g_assert_cmpuint(io_uring_sq_ready(ctx->io_uring), ==, 0);
+        g_assert_true(node->uring.inflight);
+        g_assert_null(ctx->uring.submit_list);
+        g_assert_cmpuint(io_uring_sq_ready(ctx->uring.ring), ==, 0);
     }
 
     /* A plain handler's POLL_ADD is one-shot: its re-arm waits for the
@@ -806,7 +927,7 @@ static void test_io_uring_notifier_multishot(void)
     event_notifier_set(&ev.e);
     g_assert_true(aio_poll(ctx, false));
     g_assert_cmpint(ev.calls, ==, 1);
-    g_assert_nonnull(ctx->submit_list);
+    g_assert_nonnull(ctx->uring.submit_list);
     ev_remove(&ev);
     settle_nodes(ctx, 0);
     event_notifier_cleanup(&ev.e);
@@ -1612,12 +1733,16 @@ int main(int argc, char **argv)
         g_test_add_func("/fdmon/epoll/from-start", test_epoll_from_start);
         g_test_add_func("/fdmon/epoll/ctl-failure-falls-back-to-poll",
                         test_epoll_ctl_failure_falls_back);
+        g_test_add_func("/fdmon/epoll/ctl-failure-other-thread",
+                        test_epoll_ctl_failure_other_thread);
         g_test_add_func("/fdmon/epoll/ctl-failure-sets-fallback-reason",
                         test_epoll_ctl_failure_reason);
         break;
     case AIO_FDMON_REQUEST_IO_URING:
         g_test_add_func("/fdmon/io_uring/gsource-polls-ring-fd",
                         test_io_uring_gsource_polls_ring);
+        g_test_add_func("/fdmon/io_uring/gsource-checked-then-aio-poll",
+                        test_io_uring_checked_then_aio_poll);
 #ifdef CONFIG_LINUX_IO_URING
         g_test_add_func("/fdmon/io_uring/notifier-multishot",
                         test_io_uring_notifier_multishot);

@@ -1175,6 +1175,16 @@ static void test_params_other_thread_resets(void)
     reach_first_step(ctx, &h, POLL_MAX_NS);
 
     g_thread_join(g_thread_new("set-poll-params", set_params_thread, &args));
+    /* Reported as reset at once, but the getter applies nothing: the
+     * handler's own poll time and the generation seen stay as they were
+     * until the loop's next aio_poll(). */
+    g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
+    g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
+    g_assert_true(aio__poll_params_pending(ctx));
+    g_assert_cmpint(ctx->poll_handlers->poll_ns, ==, FIRST_POLL_NS);
+    g_assert_false(aio_poll(ctx, false));
+    g_assert_false(aio__poll_params_pending(ctx));
+    g_assert_cmpint(ctx->poll_handlers->poll_ns, ==, 0);
     g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
 
     ph_remove(ctx, &h);
@@ -1348,11 +1358,142 @@ static void test_churn_while_polling(void)
     test_ctx_free(c.ctx);
 }
 
+/*
+ * Issue #13, defect 3 (io_uring): a call that meant to busy-poll but did
+ * not (need_wait() said so after poll_begin) still counted as polling, so
+ * the wait it made left the resting handlers unarmed: poll(true) returned
+ * false with a byte unread.  The sequence: a pipe handler whose io_poll
+ * drains the pipe and an event notifier with io_poll, both in poll mode
+ * after a dispatch and a poll hit; the notifier registered again (a
+ * POLL_REMOVE whose completion makes need_wait() true, and a notify); one
+ * byte.  Every monitor must read it in that call.
+ */
+typedef struct {
+    int fd;
+    int bytes;
+} DrainH;
+
+static void drain_read(void *opaque)
+{
+    DrainH *d = opaque;
+
+    d->bytes += (int)test_read_all(d->fd);
+}
+
+static bool drain_poll(void *opaque)
+{
+    DrainH *d = opaque;
+    int n = (int)test_read_all(d->fd);
+
+    d->bytes += n;
+    return n > 0;
+}
+
+static void noop_ready(void *opaque)
+{
+    (void)opaque;
+}
+
+static bool ev_poll_never(void *opaque)
+{
+    (void)opaque;
+    return false;
+}
+
+static void ev_clear(EventNotifier *e)
+{
+    event_notifier_test_and_clear(e);
+}
+
+static void set_ev(AioContext *ctx, EventNotifier *e)
+{
+    g_assert_cmpint(aio_set_event_notifier(ctx, e, false, ev_clear,
+                                           ev_poll_never,
+                                           (EventNotifierHandler *)noop_ready),
+                    ==, 0);
+}
+
+static void test_unarmed_after_no_busy_poll(void)
+{
+    int written = 0;
+
+    for (int round = 0; round < 100; round++) {
+        AioContext *ctx = test_ctx_new();
+        DrainH d = { 0 };
+        EventNotifier e;
+        int p[2];
+
+        aio_context_set_poll_params(ctx, 50000, 0, 0);
+        test_pipe(p);
+        d.fd = p[0];
+        g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
+        g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, drain_read, NULL,
+                                           drain_poll, noop_ready, &d), ==, 0);
+        set_ev(ctx, &e);
+        written = 0;
+        test_drain(ctx);
+
+        test_write_byte(p[1]);
+        written++;
+        g_assert_true(aio_poll(ctx, true));
+        test_write_byte(p[1]);
+        written++;
+        g_assert_true(aio_poll(ctx, true));     /* a poll hit */
+        g_assert_cmpint(d.bytes, ==, written);
+
+        set_ev(ctx, &e);
+        test_write_byte(p[1]);
+        written++;
+        if (!aio_poll(ctx, true)) {
+            g_test_message("round %d: poll(true) made no progress", round);
+        }
+        g_assert_cmpint(d.bytes, ==, written);
+
+        test_remove_fd(ctx, p[0]);
+        g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, NULL, NULL,
+                                               NULL), ==, 0);
+        test_drain(ctx);
+        event_notifier_cleanup(&e);
+        test_close_pair(p);
+        test_ctx_free(ctx);
+    }
+}
+
+/* A blocking call that finds a notification pending does not block, but
+ * it still looks at the fds: every handler having io_poll (need_wait()
+ * false on poll/epoll) must not make it skip the wait altogether.  Found
+ * with the defect-3 sequence once the adaptive poll time had shrunk. */
+static void test_notified_blocking_call_checks_fds(void)
+{
+    AioContext *ctx = test_ctx_new();
+    DrainH d = { 0 };
+    int p[2];
+
+    test_pipe(p);
+    d.fd = p[0];
+    g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, drain_read, NULL,
+                                       drain_poll, noop_ready, &d), ==, 0);
+    test_drain(ctx);
+    for (int i = 1; i <= 20; i++) {
+        test_write_byte(p[1]);
+        aio_notify(ctx);    /* nobody waits: only `notified` is set */
+        g_assert_true(aio_poll(ctx, true));
+        g_assert_cmpint(d.bytes, ==, i);
+    }
+    test_remove_fd(ctx, p[0]);
+    test_close_pair(p);
+    test_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
     g_test_add_func("/poll-mode/off-by-default", test_off_by_default);
+    g_test_add_func("/poll-mode/fd-wake/notified-blocking-call-checks-fds",
+                    test_notified_blocking_call_checks_fds);
+    g_test_add_func("/poll-mode/fd-wake/armed-when-not-busy-polling",
+                    test_unarmed_after_no_busy_poll);
     g_test_add_func("/poll-mode/join/on-first-dispatch",
                     test_join_on_first_dispatch);
     g_test_add_func("/poll-mode/join/begin-when-started",

@@ -544,6 +544,49 @@ static void test_after_bhs_and_fds(void)
     test_ctx_free(ctx);
 }
 
+/* The virtual clock never wraps (issue #13, defect 4: 1,023 steps of
+ * 2**53 - 1 ns made it negative).  A step past INT64_MAX is refused and
+ * changes nothing; a running clock near the end reads INT64_MAX.  Runs in
+ * a subprocess: the clock is process-wide and only moves forward. */
+static void test_virtual_step_no_wrap(void)
+{
+    const int64_t big = ((int64_t)1 << 53) - 1;
+    int64_t before, now;
+    int steps = 0;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+        g_test_trap_assert_passed();
+        return;
+    }
+    qemu_clock_virtual_stop();
+    for (;;) {
+        before = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+        if (qemu_clock_virtual_step(big) != 0) {
+            break;
+        }
+        steps++;
+        now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+        g_assert_cmpint(now, ==, before + big);
+        g_assert_cmpint(steps, <=, 1024);
+    }
+    g_assert_cmpint(steps, >=, 1000);
+    /* Refused: nothing moved. */
+    g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), ==, before);
+    g_assert_cmpint(qemu_clock_virtual_step(big), ==, -ERANGE);
+    /* Up to INT64_MAX exactly is fine, one more is not. */
+    g_assert_cmpint(qemu_clock_virtual_step(INT64_MAX - before), ==, 0);
+    g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), ==, INT64_MAX);
+    g_assert_cmpint(qemu_clock_virtual_step(1), ==, -ERANGE);
+    g_assert_cmpint(qemu_clock_virtual_step(0), ==, 0);
+    g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), ==, INT64_MAX);
+    /* Running on from the end: it stays there, never negative. */
+    qemu_clock_virtual_resume();
+    g_usleep(1000);
+    g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), ==, INT64_MAX);
+    g_assert_cmpint(qemu_clock_virtual_step(1), ==, -ERANGE);
+}
+
 static void test_clock_monotonic(void)
 {
     int64_t prev = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
@@ -687,6 +730,7 @@ int main(int argc, char **argv)
     g_test_add_func("/timer/scales", test_scales);
     g_test_add_func("/timer/compute-timeout", test_compute_timeout);
     g_test_add_func("/timer/clock-monotonic", test_clock_monotonic);
+    g_test_add_func("/timer/virtual/step-no-wrap", test_virtual_step_no_wrap);
     g_test_add_func("/timer/stats", test_stats_timers);
     g_test_add_func("/timer/threads/mod-wakes-poll",
                     test_mod_from_thread_wakes_poll);
