@@ -6,7 +6,7 @@
  * runs them all in one process and prints every figure next to its peer's
  * figure from the same run.  `ratio` is always value / peer value.
  */
-import { ROOT as REPO_ROOT, testingAddon } from '../test/helpers/testing';
+import { ROOT as REPO_ROOT, type TestingAddon, testingAddon } from '../test/helpers/testing';
 
 export interface BenchResult {
   /** The section, e.g. 'bh-rate'. */
@@ -36,17 +36,11 @@ export function vs(result: Omit<BenchResult, 'ratio' | 'peer'>, peer?: { name: s
 
 /* ---- the native helpers (native/testing/bench-helpers.cc) ----------------- */
 
-export interface BenchNative {
-  glibIdleRate(n: number): number;
-  aioBhRate(n: number, gsource: boolean): number;
-  callJs(fn: () => void, n: number): number;
-  tryRead(fd: number): number;
-  writeBytes(fd: number, n: number): number;
-  raiseNofileLimit(n: number): [number, number];
-  ppollLateness(n: number, slackNs: number): Float64Array;
-  eventfdRoundTrips(n: number): Float64Array;
-  tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
-}
+/** The benchmark helpers of the helper addon (typed in test/helpers/testing.ts). */
+export type BenchNative = Omit<
+  TestingAddon,
+  'linkProduct' | 'scheduleFromNativeThread' | 'nativeJobDone' | 'nativeJobJoin'
+>;
 
 export const ROOT = REPO_ROOT;
 
