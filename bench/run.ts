@@ -7,8 +7,9 @@
  *   npm run bench -- bh timers    only the sections whose name contains
  *                                 one of the words
  *
- * Sections: bh-rate (1), pingpong (2), idle-fds (3), timers (4), and
- * threads.ts (cross-thread BH latency) when that file exists.  Each exports
+ * Sections: bh-rate (1), pingpong (2), idle-fds (3), timers (4),
+ * threads.ts (cross-thread BH latency) when that file exists, and
+ * file-io (9: AioFile reads and writes next to node:fs).  Each exports
  * `run(): Promise<BenchResult[]>` (bench/lib.ts).
  *
  * Benchmarks are not tests: a missed target is reported, not fatal.  Other
@@ -31,6 +32,7 @@ const SECTIONS: Section[] = [
   { name: 'idle-fds', file: 'idle-fds.ts' },
   { name: 'timers', file: 'timers.ts' },
   { name: 'threads', file: 'threads.ts' }, // issue 4's; optional
+  { name: 'file-io', file: 'file-io.ts' }, // issue 9: AioFile vs node:fs
 ];
 
 /** Accepts results from files that follow the convention loosely. */

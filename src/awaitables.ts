@@ -44,7 +44,7 @@ export function cancelWaiters(ctx: AioContext): void {
   for (const waiter of set) waiter.cancel(closedError(`AioContext '${ctx.name}'`));
 }
 
-function signalOption(options: unknown): AbortSignal | undefined {
+export function signalOption(options: unknown): AbortSignal | undefined {
   const { signal } = optionsOf(options, 'options', ['signal']);
   if (signal === undefined) return undefined;
   if (
@@ -58,7 +58,7 @@ function signalOption(options: unknown): AbortSignal | undefined {
   return signal as AbortSignal;
 }
 
-function abortReason(signal: AbortSignal): unknown {
+export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 

@@ -17,6 +17,8 @@ import { binding, kConstruct, type NativeContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
 import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
+import { closeFilesOf } from './file';
+import { ThreadPool } from './thread-pool';
 import { Timer } from './timer';
 import type {
   AioContextOptions,
@@ -59,6 +61,8 @@ const POLL_PARAM_KEYS = ['maxNs', 'grow', 'shrink'] as const;
 
 type Fn = (...args: never[]) => unknown;
 
+let nativeOf: (ctx: AioContext) => NativeContext;
+
 /**
  * A handler object: an object whose keys are all in `known` and that names
  * at least one of `required` (as a function; checked by the caller), so
@@ -99,6 +103,8 @@ export class AioContext implements Disposable {
   #closed = false;
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
   #nodeLoop: NodeLoopHandle | null = null;
+  /** ctx.threadPool, made on first use. */
+  #threadPool: ThreadPool | null = null;
 
   /**
    * Creates a context whose home thread is the calling thread.  Maps to
@@ -436,6 +442,15 @@ export class AioContext implements Disposable {
     return this.#nodeLoop;
   }
 
+  /**
+   * aio_get_thread_pool: the context's pool of worker threads (the
+   * 'threads' file engine): setParams({ min, max }) and live stats.
+   */
+  get threadPool(): ThreadPool {
+    this.#open();
+    return (this.#threadPool ??= new ThreadPool(this, () => this.#open()));
+  }
+
   /** The GSource id while attached, else null. */
   get sourceId(): number | null {
     return this.#closed ? null : this.#native.sourceId;
@@ -466,6 +481,7 @@ export class AioContext implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
+    closeFilesOf(this); // ERR_AIO_BUSY while file requests are in flight
     awaitables.cancelWaiters(this);
     this.#nodeLoop?.detach();
     const leaked = this.#native.close();
@@ -496,4 +512,22 @@ export class AioContext implements Disposable {
   share(): SharedToken {
     return makeToken('aio-context', this.#open().share());
   }
+
+  static {
+    nativeOf = (ctx) => ctx.#open();
+  }
+
+  /** @internal Whether @value is an AioContext (a brand check, not instanceof). */
+  static isAioContext(value: unknown): value is AioContext {
+    return typeof value === 'object' && value !== null && #native in value;
+  }
+}
+
+/**
+ * @internal The native context of @ctx (the argument called @name): a
+ * TypeError if it is not an AioContext, ERR_AIO_CLOSED if it is closed.
+ */
+export function nativeContext(ctx: unknown, name: string): NativeContext {
+  if (!AioContext.isAioContext(ctx)) throw invalidArg(name, 'an instance of AioContext', ctx);
+  return nativeOf(ctx);
 }

@@ -15,7 +15,7 @@ export type AioStateCode =
   | 'ERR_AIO_NOT_DISABLED' // enableExternal() without disableExternal()
   | 'ERR_AIO_NOT_ACQUIRED' // release() without acquire()
   | 'ERR_AIO_ATTACHED' // attach() while already attached
-  | 'ERR_AIO_BUSY'; // EventNotifier.close() while still registered
+  | 'ERR_AIO_BUSY'; // EventNotifier.close() while still registered; AioFile/AioContext close() with requests in flight
 
 /** errno names the core and its syscalls report ('UNKNOWN' for others). */
 export type AioErrnoCode =
@@ -41,6 +41,16 @@ export type AioErrnoCode =
   | 'ENOTSUP'
   | 'ECANCELED'
   | 'ETIMEDOUT'
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'EROFS'
+  | 'ESPIPE'
+  | 'EFBIG'
+  | 'EOVERFLOW'
+  | 'ENXIO'
+  | 'ENAMETOOLONG'
+  | 'ELOOP'
+  | 'EOPNOTSUPP'
   | 'UNKNOWN';
 
 /** Every `code` an AioError may carry. */

@@ -69,6 +69,32 @@ export interface NativeContext {
   readonly name: string;
   /** Registers the context in the process-wide registry; returns its id. */
   share(): number;
+  /** aio_context_set_thread_pool_params (arguments checked by thread-pool.ts). */
+  setThreadPoolParams(min: number, max: number): void;
+  readonly threadPoolStats: { threads: number; idle: number; queued: number; active: number; min: number; max: number };
+}
+
+/**
+ * A file open for block I/O (native/addon/file.cc).  Each request method
+ * takes the JS request object (an Aiocb) that the addon keeps referenced
+ * until the completion, which calls `complete(req, res)` in the context:
+ * @res is a byte count or a negative errno.  Returns a request id for cancel().
+ */
+export interface NativeFile {
+  readonly fd: number;
+  readonly engine: 'threads' | 'linux-aio' | 'io_uring';
+  readonly fallbackReason: string | null;
+  readonly inFlight: number;
+  read(req: object, buf: ArrayBufferView, position: number): number;
+  write(req: object, buf: ArrayBufferView, position: number): number;
+  readv(req: object, bufs: ArrayBufferView[], position: number): number;
+  writev(req: object, bufs: ArrayBufferView[], position: number): number;
+  flush(req: object): number;
+  discard(req: object, position: number, length: number): number;
+  /** aio_cancel_async on request @id; nothing if it completed. */
+  cancel(id: number): void;
+  /** Closes the fd; throws ERR_AIO_BUSY with requests in flight.  Idempotent. */
+  close(): void;
 }
 
 export interface NativeBottomHalf {
@@ -128,7 +154,18 @@ export interface NativeBinding {
   /** 'thread-default': g_main_context_ref_thread_default() (gtk-interop.cc). */
   MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
   NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
+  /** open(2) @path for block I/O in @context; @engine indexes IoEngine ('auto', 'threads', 'linux-aio', 'io_uring'). */
+  File: new (
+    context: NativeContext,
+    path: string,
+    flags: number,
+    mode: number,
+    engine: number,
+    complete: (req: never, res: number) => unknown,
+  ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
+  /** A zero-filled Uint8Array whose memory is aligned to @alignment (file.cc). */
+  alignedBuffer(size: number, alignment: number): Uint8Array;
   /** fn(promise, driven) receives every promise a callback returns (src/rejections.ts). */
   setPromiseHook(hook: (promise: Promise<unknown>, driven: boolean) => void): void;
   clockNs(clock: number): number;

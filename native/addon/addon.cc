@@ -7,6 +7,7 @@
  *   Context, BottomHalf, Timer, EventNotifier, MainContext   classes
  *   NodeLoop                  Node's libuv loop driving a GMainContext
  *                             (node-loop.h, loop-glue.h)
+ *   File                      a file for block I/O (file.h)
  *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
  *                             (shared.cc, over the core's registry)
  *   setErrorClass(AioError)   the JS class every addon error is made from
@@ -15,6 +16,7 @@
  *   clockNs(clock)            qemu_clock_get_ns()
  *   virtualClockControl(op, ns?)  stops, resumes or steps the virtual clock
  *   pipe()                    a non-blocking close-on-exec pipe2()
+ *   alignedBuffer(size, alignment)  memory for O_DIRECT (file.cc)
  *
  * The test and benchmark helpers are another addon, aiocontext_testing.node
  * (native/testing/), which never ships.
@@ -26,6 +28,7 @@
 #include "bottom-half.h"
 #include "context.h"
 #include "event-notifier.h"
+#include "file.h"
 #include "guards.h"
 #include "main-context.h"
 #include "modules.h"
@@ -120,6 +123,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("EventNotifier", EventNotifier::Init(env, addon));
     exports.Set("MainContext", MainContext::Init(env, addon));
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
+    exports.Set("File", File::Init(env, addon));
     exports.Set("setErrorClass",
                 Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
     exports.Set("setPromiseHook",
@@ -129,6 +133,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
                 Napi::Function::New(env, JS_virtualClockControl,
                                     "virtualClockControl", addon));
     exports.Set("pipe", Napi::Function::New(env, JS_pipe, "pipe", addon));
+    exports.Set("alignedBuffer",
+                Napi::Function::New(env, JS_alignedBuffer, "alignedBuffer", addon));
 
     InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);

@@ -23,6 +23,7 @@
 #include "errors.h"
 #include "event-notifier.h"
 #include "fd-handler.h"
+#include "file.h"
 #include "guards.h"
 #include "main-context.h"
 #include "registry.h"
@@ -55,6 +56,8 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_detach>("detach"),
             InstanceMethod<&Context::JS_close>("close"),
             InstanceMethod<&Context::JS_share>("share"),
+            InstanceMethod<&Context::JS_setThreadPoolParams>("setThreadPoolParams"),
+            InstanceAccessor<&Context::JS_threadPoolStats>("threadPoolStats"),
             InstanceAccessor<&Context::JS_externalDisabled>("externalDisabled"),
             InstanceAccessor<&Context::JS_sourceId>("sourceId"),
             InstanceAccessor<&Context::JS_stats>("stats"),
@@ -163,6 +166,15 @@ std::vector<std::string> Context::Close()
                            nullptr, nullptr);
         LoopGlueForgetFd(addon_, entry.first);
         RetireFdRecord(entry.second);
+    }
+
+    /* 3b. Files: each waits for its requests (only the environment's
+     *     cleanup and a finalizer get here with any: JS close() refuses,
+     *     see JS_close) and closes, dropping its context reference. */
+    std::list<File *> files;
+    files.swap(files_);
+    for (File *file : files) {
+        file->CloseFromContext();
     }
 
     /* 4. Detach (drops the self reference), release what acquire() took. */
@@ -520,6 +532,12 @@ Napi::Value Context::JS_close(const Napi::CallbackInfo &info)
     Napi::Env env = info.Env();
     if (core_ && !aio_context_in_home_thread(core_)) {
         ThrowState(addon_, env, AioState::WrongThread, Describe());
+        return Napi::Value();
+    }
+    if (core_ && File::InFlight(this) > 0) {
+        ThrowAioError(addon_, env, "ERR_AIO_BUSY",
+                      Describe() + " has file requests in flight: wait for "
+                                   "their callbacks before close()");
         return Napi::Value();
     }
     std::vector<std::string> leaked = Close();

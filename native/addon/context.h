@@ -47,6 +47,7 @@ struct Addon;
 struct FdRecord;
 struct OneshotRecord;
 class BottomHalf;
+class File;
 class Timer;
 
 class Context : public Napi::ObjectWrap<Context> {
@@ -112,6 +113,7 @@ public:
 private:
     friend class BottomHalf;   /* bhs_, oneshots_ */
     friend class Timer;        /* timers_ */
+    friend class File;         /* files_ */
 
     Napi::Value JS_poll(const Napi::CallbackInfo &info);
     Napi::Value JS_notify(const Napi::CallbackInfo &info);
@@ -136,6 +138,8 @@ private:
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
     Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_setThreadPoolParams(const Napi::CallbackInfo &info); /* thread-pool.cc */
+    Napi::Value JS_threadPoolStats(const Napi::CallbackInfo &info);     /* thread-pool.cc */
 
     /* Puts @record in fds_ for its fd, retiring the record it replaces. */
     void InstallRecord(FdRecord *record);
@@ -153,6 +157,7 @@ private:
 
     std::list<BottomHalf *> bhs_;      /* undeleted BHs, creation order */
     std::list<Timer *> timers_;        /* undeleted timers */
+    std::list<File *> files_;          /* open files (file.h) */
     OneshotRecord *oneshots_ = nullptr; /* oneshots not yet run (intrusive) */
     std::unordered_map<int, FdRecord *> fds_;
 

@@ -53,6 +53,10 @@ static const ErrnoEntry kErrnos[] = {
     {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"},   {ERANGE, "ERANGE"},
     {ENOSYS, "ENOSYS"}, {ENOTSUP, "ENOTSUP"}, {ECANCELED, "ECANCELED"},
     {ETIMEDOUT, "ETIMEDOUT"},
+    /* files (AioFile): open(2) and block I/O */
+    {EISDIR, "EISDIR"}, {ENOTDIR, "ENOTDIR"}, {EROFS, "EROFS"},
+    {ESPIPE, "ESPIPE"}, {EFBIG, "EFBIG"},     {EOVERFLOW, "EOVERFLOW"},
+    {ENXIO, "ENXIO"},   {ENAMETOOLONG, "ENAMETOOLONG"}, {ELOOP, "ELOOP"},
 };
 
 const char *ErrnoCode(int err)

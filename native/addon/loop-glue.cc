@@ -21,6 +21,7 @@
 #include "addon.h"
 #include "context.h"
 #include "errors.h"
+#include "file.h"
 #include "node-loop.h"
 
 #include <unordered_map>
@@ -115,7 +116,10 @@ static void UpdateKeepAlive(LoopGlue *g)
 
     if (want && g->context) {
         Context *ctx = Context::Open(g->context);
-        want = ctx && aio_context_has_armed_work(ctx->core());
+        /* A file request in flight runs on a worker or in the kernel, which
+         * the core does not count as armed: its completion will come. */
+        want = ctx && (aio_context_has_armed_work(ctx->core()) ||
+                       File::InFlight(ctx) > 0);
     }
     if (want == g->stats.keepingAlive) {
         return;

@@ -63,6 +63,12 @@ struct ThreadPoolAio {
     int min_threads;
     int max_threads;
     int64_t idle_timeout_ns;
+    /* pthread_t of the workers that left their loop, not yet joined
+     * (lock).  Workers are joined, not detached: after it signals
+     * worker_stopped a worker still runs this file's code (the unlock, the
+     * return), and a Node.js worker_threads environment unloads the addon
+     * right after finalizing its contexts. */
+    GArray *exited;
 };
 
 static void *worker_thread(void *opaque);
@@ -79,7 +85,6 @@ static void do_spawn_thread(ThreadPoolAio *pool)
     pool->new_threads--;
     pool->pending_threads++;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, worker_thread, pool) != 0) {
         /* Out of threads: give up on this one (and those after it). */
         pool->pending_threads--;
@@ -90,6 +95,22 @@ static void do_spawn_thread(ThreadPoolAio *pool)
     pthread_attr_destroy(&attr);
 }
 
+/* Joins the workers that have left their loop (see @exited).  Home
+ * thread; takes the lock. */
+static void join_exited(ThreadPoolAio *pool)
+{
+    GArray *exited;
+
+    pthread_mutex_lock(&pool->lock);
+    exited = pool->exited;
+    pool->exited = g_array_new(FALSE, FALSE, sizeof(pthread_t));
+    pthread_mutex_unlock(&pool->lock);
+    for (guint i = 0; i < exited->len; i++) {
+        pthread_join(g_array_index(exited, pthread_t, i), NULL);
+    }
+    g_array_free(exited, TRUE);
+}
+
 static void spawn_thread_bh_fn(void *opaque)
 {
     ThreadPoolAio *pool = opaque;
@@ -97,6 +118,7 @@ static void spawn_thread_bh_fn(void *opaque)
     pthread_mutex_lock(&pool->lock);
     do_spawn_thread(pool);
     pthread_mutex_unlock(&pool->lock);
+    join_exited(pool);      /* those that timed out meanwhile */
 }
 
 /* Decides one more thread.  Called with the lock held. */
@@ -176,6 +198,10 @@ static void *worker_thread(void *opaque)
         pool->active--;
     }
     pool->cur_threads--;
+    {
+        pthread_t self = pthread_self();
+        g_array_append_val(pool->exited, self);   /* joined by join_exited() */
+    }
     pthread_cond_signal(&pool->worker_stopped);
     pthread_mutex_unlock(&pool->lock);
     return NULL;
@@ -273,6 +299,7 @@ ThreadPoolAio *aio_get_thread_pool(AioContext *ctx)
     pthread_condattr_destroy(&attr);
     pthread_cond_init(&pool->worker_stopped, NULL);
     g_queue_init(&pool->queue);
+    pool->exited = g_array_new(FALSE, FALSE, sizeof(pthread_t));
     pool->idle_timeout_ns = THREAD_POOL_IDLE_TIMEOUT_NS;
     pthread_mutex_lock(&pool->lock);
     update_params(pool, ctx->thread_pool_min, ctx->thread_pool_max);
@@ -388,6 +415,8 @@ void aio__thread_pool_free(AioContext *ctx)
         pthread_cond_wait(&pool->worker_stopped, &pool->lock);
     }
     pthread_mutex_unlock(&pool->lock);
+    join_exited(pool);      /* every worker has returned from worker_thread() */
+    g_array_free(pool->exited, TRUE);
 
     /* Every request is DONE now; their callbacks run here. */
     while (pool->all_head) {

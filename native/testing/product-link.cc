@@ -13,8 +13,9 @@
  * do not share symbols, and this addon's own copy of the core (for the
  * benchmarks' private contexts) has a registry of its own, which nothing
  * shares into.  The product exports nothing test-only for it: the helpers
- * use only the core's public registry API, by share-token id, never a
- * pointer to a context or BH.  And no path is needed: whichever file the
+ * use only the core's public API: the registry, by share-token id, and for
+ * the thread-pool jobs the context's own pool, whose pointer they get from
+ * the id on the context's home thread (aio_registry_entry_home_context()).  And no path is needed: whichever file the
  * package loaded (build/Release or a prebuild) is the one found.
  *
  * SPDX-License-Identifier: MIT
@@ -84,10 +85,17 @@ static Napi::Value JS_linkProduct(const Napi::CallbackInfo &info)
         Find(handle, "aio_registry_lookup", &link.lookup);
         Find(handle, "aio_registry_bh_is_scheduled", &link.bhIsScheduled);
         Find(handle, "aio_registry_entry_unref", &link.entryUnref);
+        Find(handle, "aio_registry_entry_home_context", &link.homeContext);
+        Find(handle, "aio_get_thread_pool", &link.getThreadPool);
+        Find(handle, "thread_pool_submit_aio", &link.submitAio);
+        Find(handle, "thread_pool_submit", &link.submit);
+        Find(handle, "aio_cancel_async", &link.cancelAsync);
         /* dlsym also searches the object's dependencies: count each
          * definition once, by the address it resolved to. */
         if (link.notify && link.bhSchedule && link.lookup &&
-            link.bhIsScheduled && link.entryUnref &&
+            link.bhIsScheduled && link.entryUnref && link.homeContext &&
+            link.getThreadPool && link.submitAio && link.submit &&
+            link.cancelAsync &&
             (found.empty() || link.bhSchedule != candidate.bhSchedule)) {
             candidate = link;
             found.push_back(name);

@@ -1,7 +1,7 @@
 /*
  * testing-addon.cc — module initialisation of aiocontext_testing.node (see
- * testing.h): linkProduct() and the helpers of testing.cc and
- * bench-helpers.cc, typed in test/helpers/testing.ts.
+ * testing.h): linkProduct() and the helpers of testing.cc,
+ * bench-helpers.cc and thread-pool-jobs.cc, typed in test/helpers/testing.ts.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     InitProductLink(env, exports);
     InitTesting(env, exports);
     InitBenchHelpers(env, exports);
+    InitThreadPoolJobs(env, exports);
     return exports;
 }
 

@@ -17,7 +17,10 @@
 
 #include <napi.h>
 
-#include "aio.h" /* G_BEGIN_DECLS inside: no extern "C" needed */
+extern "C" {
+#include "aio.h"
+#include "thread-pool.h"
+}
 
 #include <cstdint>
 
@@ -48,6 +51,9 @@ void InitTesting(Napi::Env env, Napi::Object exports);
 
 /* Adds the benchmark helpers (bench-helpers.cc) to @exports. */
 void InitBenchHelpers(Napi::Env env, Napi::Object exports);
+
+/* Adds the thread-pool jobs (thread-pool-jobs.cc) to @exports. */
+void InitThreadPoolJobs(Napi::Env env, Napi::Object exports);
 
 } // namespace aiocontext
 

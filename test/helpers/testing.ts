@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SharedToken } from 'aiocontext';
+import type { AioContext, SharedToken } from 'aiocontext';
 // The package loads its addon when it is first imported; linkProduct()
 // below needs that copy loaded.
 import 'aiocontext';
@@ -20,6 +20,11 @@ interface NativeJob {
   readonly __brand: 'NativeJob';
 }
 
+/** An opaque handle on a thread-pool job (thread-pool-jobs.cc). */
+interface NativePoolJob {
+  readonly __brand: 'NativePoolJob';
+}
+
 /** The helper addon's exports (native/testing/*.cc). */
 export interface TestingAddon {
   linkProduct(): void;
@@ -27,6 +32,10 @@ export interface TestingAddon {
   scheduleFromNativeThread(id: number, n: number, lockstep: boolean, notifyId: number): NativeJob;
   nativeJobDone(job: NativeJob): boolean;
   nativeJobJoin(job: NativeJob): { scheduled: number; error: string | null };
+  /* thread-pool-jobs.cc */
+  threadPoolJob(contextId: number, sleepUs: number, ret: number, cb: ((ret: number) => void) | null): NativePoolJob | null;
+  threadPoolJobCancel(job: NativePoolJob): void;
+  threadPoolJobDone(job: NativePoolJob): boolean;
   /* bench-helpers.cc */
   glibIdleRate(n: number): number;
   aioBhRate(n: number, gsource: boolean): number;
@@ -84,6 +93,37 @@ export function scheduleFromNativeThread(
     },
     join() {
       return testingAddon.nativeJobJoin(job);
+    },
+  };
+}
+
+/** A job of threadPoolJob(). */
+export interface TestPoolJob {
+  /** aio_cancel_async; nothing once done. */
+  cancel(): void;
+  /** Whether its callback ran. */
+  readonly done: boolean;
+}
+
+/**
+ * A thread-pool job of `ctx` (thread_pool_submit_aio on the context's own
+ * pool): sleeps `sleepUs` µs on a worker and returns `ret`; `cb(ret)` runs
+ * in `ctx`, with -ECANCELED (-125) if cancel() won.  With `cb` null it is
+ * thread_pool_submit() (no completion) and null is returned.  The helper
+ * addon finds the context by its share id (this shares `ctx`).
+ */
+export function threadPoolJob(
+  ctx: AioContext,
+  sleepUs: number,
+  ret: number,
+  cb: ((ret: number) => void) | null,
+): TestPoolJob | null {
+  const job = testingAddon.threadPoolJob(ctx.share().id, sleepUs, ret, cb);
+  if (job === null) return null;
+  return {
+    cancel: () => testingAddon.threadPoolJobCancel(job),
+    get done() {
+      return testingAddon.threadPoolJobDone(job);
     },
   };
 }
