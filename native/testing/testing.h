@@ -37,6 +37,15 @@ struct ProductLink {
     int (*lookup)(uint64_t id, AioRegistryKind kind, AioRegistryEntry **out);
     int (*bhIsScheduled)(AioRegistryEntry *e);
     void (*entryUnref)(AioRegistryEntry *e);
+    /* The one way to a context's C pointer: its share id, on its home
+     * thread (aio_registry_entry_home_context()), for the thread-pool jobs
+     * (thread-pool-jobs.cc), which then use the product's own pool. */
+    AioContext *(*homeContext)(AioRegistryEntry *e);
+    ThreadPoolAio *(*getThreadPool)(AioContext *ctx);
+    BlockAIOCB *(*submitAio)(ThreadPoolAio *pool, ThreadPoolFunc *func,
+                             void *arg, BlockCompletionFunc *cb, void *opaque);
+    void (*submit)(ThreadPoolAio *pool, ThreadPoolFunc *func, void *arg);
+    void (*cancelAsync)(BlockAIOCB *acb);
 };
 
 /* Returns: the link made by linkProduct(), or null before it.  Any thread
