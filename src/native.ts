@@ -78,7 +78,7 @@ export interface NativeContext {
  * A file open for block I/O (native/addon/file.cc).  Each request method
  * takes the JS request object (an Aiocb) that the addon keeps referenced
  * until the completion, which calls `complete(req, res)` in the context:
- * @res is a byte count or a negative errno.  Returns a request id for cancel().
+ * `res` is a byte count or a negative errno.  Returns a request id for cancel().
  */
 export interface NativeFile {
   readonly fd: number;
