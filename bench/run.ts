@@ -12,14 +12,17 @@
  * file-io (9: AioFile reads and writes next to node:fs).  Each exports
  * `run(): Promise<BenchResult[]>` (bench/lib.ts).
  *
- * Benchmarks are not tests: a missed target is reported, not fatal.  Other
- * processes on the machine (compilers, say) skew the figures: rerun a
- * suspicious one.
+ * Benchmarks are not tests: a missed target is reported, not fatal.  Every
+ * figure is the median of interleaved repetitions (A B A B ..., after a
+ * warm-up), printed with its min–max, next to a peer measured in the same
+ * rounds; a warning is printed when the load average exceeds half the
+ * CPUs.  Judge a busy machine by the ratios, not the absolute figures.
+ * The run ends with the same table in markdown, for the README.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BenchResult, ROOT, table } from './lib';
+import { type BenchResult, ROOT, loadWarning, markdownTable, table } from './lib';
 
 interface Section {
   name: string;
@@ -50,7 +53,9 @@ function normalize(section: string, raw: unknown): BenchResult[] {
 async function main(): Promise<void> {
   const words = process.argv.slice(2);
   const loadBefore = os.loadavg()[0];
-  console.log(`${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)} (other processes skew the figures)`);
+  console.log(`${os.cpus().length} CPUs, load average ${loadBefore.toFixed(2)}`);
+  const warnBefore = loadWarning();
+  if (warnBefore) console.log(warnBefore);
   const chosen = SECTIONS.filter((s) => words.length === 0 || words.some((w) => s.name.includes(w)));
   const started = performance.now();
   const results: BenchResult[] = [];
@@ -78,7 +83,11 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table(results));
   const loadAfter = os.loadavg()[0];
-  console.log(`\nratio = value / peer value.  Total ${total.toFixed(1)} s.  Load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`);
+  console.log(`\nratio = value / peer value (medians).  Total ${total.toFixed(1)} s.  Load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`);
+  const warnAfter = loadWarning();
+  if (warnAfter) console.log(warnAfter);
+  console.log('\nMarkdown (for the README):\n');
+  console.log(markdownTable(results));
 
   const out = path.join(ROOT, 'bench', 'results.json');
   const report = {

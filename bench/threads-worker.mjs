@@ -15,7 +15,7 @@
  * { samples: Float64Array } (transferred) once `warmup + n` rounds ran;
  * warm-up rounds are not recorded.
  *
- * workerData: { mode, n, warmup, mainBh?, port?, sab? }
+ * workerData: { mode, n, warmup, mainBh?, pollMaxNs?, port?, sab? }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AioContext, clockNs, remoteBottomHalf } from 'aiocontext';
@@ -29,7 +29,8 @@ const record = (i, t0) => {
 const finish = () => parentPort.postMessage({ samples }, [samples.buffer]);
 
 if (mode === 'bh') {
-  const ctx = new AioContext({ name: 'bench-worker' });
+  const maxNs = workerData.pollMaxNs ?? 0;
+  const ctx = new AioContext({ name: 'bench-worker', poll: maxNs ? { maxNs } : undefined });
   const main = remoteBottomHalf(workerData.mainBh);
   let got = 0;
   const bh = ctx.bh(() => got++, { name: 'bench-pong' });

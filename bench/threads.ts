@@ -21,19 +21,25 @@
  *   eventfd          two plain C threads, each blocked in read(2) on its
  *                    own eventfd: the kernel's floor (eventfdRoundTrips).
  *
- * Median and p99 in µs.  Runs alone with `node --import=tsx bench/threads.ts`
+ *   remote BH, polled  the same with busy polling on both contexts
+ *                    (poll: { maxNs }): a wake-up then is a flag check
+ *                    (ctx->notified) instead of an eventfd write + read.
+ *
+ * Median and p99 in µs, each the median of interleaved rounds (every case
+ * once per round), with the rounds' min–max.  Runs alone with `node --import=tsx bench/threads.ts`
  * (prints the table, then the results as JSON) or from bench/run.ts, which
  * calls run().
  */
-import { once } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { AioContext, SCALE_MS, clockNs, remoteBottomHalf } from 'aiocontext';
 import type { SharedToken } from 'aiocontext';
-import { type BenchResult, ROOT, native, percentile, table, vs } from './lib';
+import { type BenchResult, ROOT, type Spread, native, percentile, spreadOf, table, vs } from './lib';
 
-const N = 20_000;
-const WARMUP = 2_000;
+const N = 5_000;
+const WARMUP = 1_000;
+/** Interleaved rounds of every case. */
+const ROUNDS = 3;
 const GROUP = '5 cross-thread wake-up (round trip)';
 const WORKER = path.join(ROOT, 'bench', 'threads-worker.mjs');
 
@@ -55,19 +61,52 @@ function latency(samplesNs: ArrayLike<number>): Latency {
   };
 }
 
-function startWorker(workerData: Record<string, unknown>, transferList: MessagePort[] = []): Worker {
-  return new Worker(WORKER, { workerData: { n: N, warmup: WARMUP, ...workerData }, transferList });
+/**
+ * A worker and what it posts.  Every listener is attached here, before the
+ * worker can post anything: its last 'message' and its 'exit' may arrive in
+ * the same tick, and a listener attached after awaiting the first would
+ * miss the second (the process then ends with an unsettled top-level await,
+ * exit code 13).
+ */
+interface Run {
+  worker: Worker;
+  /** The first message (the tokens, in 'bh' mode). */
+  first: Promise<unknown>;
+  /** The samples; rejects if the worker fails or exits without them. */
+  samples: Promise<Float64Array>;
 }
 
-async function samplesOf(worker: Worker): Promise<Float64Array> {
-  const [msg] = (await once(worker, 'message')) as [{ samples: Float64Array }];
-  await once(worker, 'exit');
-  return msg.samples;
+function startWorker(workerData: Record<string, unknown>, transferList: MessagePort[] = []): Run {
+  const worker = new Worker(WORKER, { workerData: { n: N, warmup: WARMUP, ...workerData }, transferList });
+  let first!: (m: unknown) => void;
+  const firstP = new Promise<unknown>((resolve) => {
+    first = resolve;
+  });
+  const samples = new Promise<Float64Array>((resolve, reject) => {
+    let got: Float64Array | undefined;
+    worker.on('message', (m: { samples?: Float64Array }) => {
+      first(m);
+      if (m.samples) got = m.samples;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (got && code === 0) resolve(got);
+      else reject(new Error(`bench worker (${String(workerData.mode)}) exited with code ${code}${got ? '' : ' before posting its samples'}`));
+    });
+  });
+  // Settled either way: a failure before anyone awaits must not be unhandled.
+  samples.catch(() => {});
+  firstP.catch(() => {});
+  return { worker, first: firstP, samples };
 }
 
-/** Remote BH round trips; the main thread blocks in poll(true) throughout. */
-async function remoteBh(): Promise<Latency> {
-  const ctx = new AioContext({ name: 'bench-main' });
+/**
+ * Remote BH round trips; the main thread blocks in poll(true) throughout.
+ * With @pollMaxNs, both contexts busy-poll (QEMU's adaptive polling) for up
+ * to that long before blocking.
+ */
+async function remoteBh(pollMaxNs = 0): Promise<Latency> {
+  const ctx = new AioContext({ name: 'bench-main', poll: pollMaxNs ? { maxNs: pollMaxNs } : undefined });
   let worker: ReturnType<typeof remoteBottomHalf> | undefined;
   let count = 0;
   const bh = ctx.bh(
@@ -77,10 +116,9 @@ async function remoteBh(): Promise<Latency> {
     },
     { name: 'bench-ping' },
   );
-  const w = startWorker({ mode: 'bh', mainBh: bh.share() });
-  const [first] = (await once(w, 'message')) as [{ bh: SharedToken }];
+  const w = startWorker({ mode: 'bh', mainBh: bh.share(), pollMaxNs });
+  const first = (await w.first) as { bh: SharedToken };
   worker = remoteBottomHalf(first.bh);
-  const result = samplesOf(w);
 
   let timedOut = false;
   const watchdog = ctx.timer('realtime', SCALE_MS, () => {
@@ -92,7 +130,7 @@ async function remoteBh(): Promise<Latency> {
   bh.delete();
   ctx.close();
   if (timedOut) throw new Error(`remote BH round trips: stuck after ${count} rounds`);
-  return latency(await result);
+  return latency(await w.samples);
 }
 
 /** MessagePort round trips; both threads in their event loops. */
@@ -100,7 +138,7 @@ async function messagePort(): Promise<Latency> {
   const { port1, port2 } = new MessageChannel();
   port1.on('message', (m) => port1.postMessage(m));
   const w = startWorker({ mode: 'port', port: port2 }, [port2]);
-  const samples = await samplesOf(w);
+  const samples = await w.samples;
   port1.close();
   return latency(samples);
 }
@@ -110,7 +148,6 @@ async function atomics(): Promise<Latency> {
   const sab = new SharedArrayBuffer(8);
   const a = new Int32Array(sab);
   const w = startWorker({ mode: 'atomics', sab });
-  const result = samplesOf(w);
   for (let i = 1; i <= N + WARMUP; i++) {
     while (Atomics.load(a, 0) !== i) {
       if (Atomics.wait(a, 0, i - 1, 60_000) === 'timed-out') throw new Error('Atomics round trips: stuck');
@@ -118,7 +155,7 @@ async function atomics(): Promise<Latency> {
     Atomics.store(a, 1, i);
     Atomics.notify(a, 1);
   }
-  return latency(await result);
+  return latency(await w.samples);
 }
 
 async function tsfn(): Promise<Latency> {
@@ -131,35 +168,77 @@ function eventfd(): Latency {
   return latency(native.eventfdRoundTrips(N));
 }
 
-export async function run(): Promise<BenchResult[]> {
-  const bh = await remoteBh();
-  const port = await messagePort();
-  const fn = await tsfn();
-  const atom = await atomics();
-  const efd = eventfd();
+/** Polling time for the polled remote BH case, on both contexts (ns). */
+const POLL_MAX_NS = 32_000;
 
-  const detail = (l: Latency): Record<string, unknown> => ({ p50Us: l.p50, p99Us: l.p99, meanUs: l.mean, n: l.n });
-  const row = (name: string, l: Latency, which: 'p50' | 'p99', peerName?: string, peer?: Latency, extra: Partial<BenchResult> = {}): BenchResult =>
-    vs(
-      { group: GROUP, name: `${name} ${which === 'p50' ? 'median' : 'p99'}`, value: l[which], unit: 'µs', detail: detail(l), ...extra },
-      peer && peerName ? { name: `${peerName} ${which === 'p50' ? 'median' : 'p99'}`, value: peer[which] } : undefined,
+export async function run(): Promise<BenchResult[]> {
+  // Interleaved rounds: each round measures every case once (its own
+  // worker, N round trips); a figure is the median of the rounds' medians.
+  const cases = {
+    bh: () => remoteBh(0),
+    bhPolled: () => remoteBh(POLL_MAX_NS),
+    port: () => messagePort(),
+    tsfn: () => tsfn(),
+    atomics: () => atomics(),
+    eventfd: () => Promise.resolve(eventfd()),
+  };
+  const keys = Object.keys(cases) as (keyof typeof cases)[];
+  const rounds: Record<keyof typeof cases, Latency[]> = Object.fromEntries(keys.map((k) => [k, []])) as never;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[(i + r) % keys.length];
+      rounds[k].push(await cases[k]());
+    }
+  }
+  const pick = (k: keyof typeof cases, which: 'p50' | 'p99'): Spread => spreadOf(rounds[k].map((l) => l[which]));
+
+  const row = (
+    k: keyof typeof cases,
+    name: string,
+    which: 'p50' | 'p99',
+    peerKey?: keyof typeof cases,
+    peerName?: string,
+    extra: Partial<BenchResult> = {},
+  ): BenchResult => {
+    const s = pick(k, which);
+    const suffix = which === 'p50' ? 'median' : 'p99';
+    const r = vs(
+      { group: GROUP, name: `${name} ${suffix}`, value: s.median, unit: 'µs', spread: s, detail: { rounds: rounds[k], n: N }, ...extra },
+      peerKey && peerName ? { name: `${peerName} ${suffix}`, value: pick(peerKey, which).median, spread: pick(peerKey, which) } : undefined,
     );
-  const faster = (value: number, peer: number): Partial<BenchResult> => ({ target: 'ratio < 1', met: value < peer });
+    if (peerKey) {
+      // Paired: each round's figure against the same round's peer.
+      r.ratioSpread = spreadOf(rounds[k].map((l, i) => l[which] / rounds[peerKey][i][which]));
+      r.ratio = r.ratioSpread.median;
+      if (r.target !== undefined) r.met = r.target === 'ratio < 1' ? r.ratio < 1 : r.target === 'ratio <= 1' ? r.ratio <= 1 : r.met;
+    }
+    return r;
+  };
+  const faster = (k: keyof typeof cases, peer: keyof typeof cases, which: 'p50' | 'p99', strict = true): Partial<BenchResult> => {
+    const a = pick(k, which).median;
+    const b = pick(peer, which).median;
+    return { target: strict ? 'ratio < 1' : 'ratio <= 1', met: strict ? a < b : a <= b };
+  };
+  const efd = pick('eventfd', 'p50').median;
+  const BH = 'remote BH (worker <-> main, poll(true))';
+  const POLLED = `remote BH, both polling (maxNs ${POLL_MAX_NS})`;
 
   return [
-    row('remote BH (worker <-> main, poll(true))', bh, 'p50', 'MessagePort', port, {
-      ...faster(bh.p50, port.p50),
-      note: `median ${(bh.p50 / efd.p50).toFixed(1)}x the eventfd floor (${efd.p50.toFixed(1)} µs); n = ${N}`,
+    row('bh', BH, 'p50', 'port', 'MessagePort', {
+      ...faster('bh', 'port', 'p50'),
+      note: `median ${(pick('bh', 'p50').median / efd).toFixed(1)}x the eventfd floor (${efd.toFixed(1)} µs); ${ROUNDS} rounds of n = ${N}`,
     }),
-    row('remote BH (worker <-> main, poll(true))', bh, 'p99', 'MessagePort', port, faster(bh.p99, port.p99)),
-    row('MessagePort (worker <-> main)', port, 'p50', 'eventfd, C threads', efd),
-    row('MessagePort (worker <-> main)', port, 'p99', 'eventfd, C threads', efd),
-    row('napi_threadsafe_function (C thread <-> main)', fn, 'p50', 'eventfd, C threads', efd),
-    row('napi_threadsafe_function (C thread <-> main)', fn, 'p99', 'eventfd, C threads', efd),
-    row('Atomics.wait/notify (worker <-> main)', atom, 'p50', 'eventfd, C threads', efd),
-    row('Atomics.wait/notify (worker <-> main)', atom, 'p99', 'eventfd, C threads', efd),
-    row('floor: eventfd, two C threads', efd, 'p50'),
-    row('floor: eventfd, two C threads', efd, 'p99'),
+    row('bh', BH, 'p99', 'port', 'MessagePort', faster('bh', 'port', 'p99')),
+    row('bhPolled', POLLED, 'p50', 'bh', 'remote BH, polling off', faster('bhPolled', 'bh', 'p50', false)),
+    row('bhPolled', POLLED, 'p99', 'bh', 'remote BH, polling off'),
+    row('port', 'MessagePort (worker <-> main)', 'p50', 'eventfd', 'eventfd, C threads'),
+    row('port', 'MessagePort (worker <-> main)', 'p99', 'eventfd', 'eventfd, C threads'),
+    row('tsfn', 'napi_threadsafe_function (C thread <-> main)', 'p50', 'eventfd', 'eventfd, C threads'),
+    row('tsfn', 'napi_threadsafe_function (C thread <-> main)', 'p99', 'eventfd', 'eventfd, C threads'),
+    row('atomics', 'Atomics.wait/notify (worker <-> main)', 'p50', 'eventfd', 'eventfd, C threads'),
+    row('atomics', 'Atomics.wait/notify (worker <-> main)', 'p99', 'eventfd', 'eventfd, C threads'),
+    row('eventfd', 'floor: eventfd, two C threads', 'p50'),
+    row('eventfd', 'floor: eventfd, two C threads', 'p99'),
   ];
 }
 

@@ -38,6 +38,13 @@
  *   BUG_PREPARE_NO_MB           aio_ctx_prepare() without its smp_mb():
  *                               the load of bh_list passes the store of
  *                               notify_me bit 0
+ *   BUG_NO_BIT0_IN_PREPARE      aio_ctx_prepare() does not set bit 0 (as
+ *                               if dispatch and check managed it alone)
+ * Correct variants, which must pass:
+ *   (default)                   aio_ctx_dispatch() clears bit 0 as it
+ *                               starts: our one deviation from QEMU
+ *   QEMU_BIT0_UNTIL_CHECK       QEMU's own protocol: bit 0 stays set
+ *                               after a TRUE prepare until the next check
  *
  * SPDX-License-Identifier: MIT
  */
@@ -208,6 +215,10 @@ loop:
         /* No smp_mb(): the load of bh_list may pass the notify_me store. */
         ready = bh;
         notify_me = notify_me | 1;
+#elif defined(BUG_NO_BIT0_IN_PREPARE)
+        /* prepare never announces GLib's wait. */
+        smp_mb();
+        ready = bh;
 #else
         notify_me = notify_me | 1;
         smp_mb();
@@ -234,6 +245,12 @@ loop:
         :: ready ->
             ready = false;
             /* aio_ctx_dispatch() */
+#ifndef QEMU_BIT0_UNTIL_CHECK
+            /* [deviation] dispatch clears bit 0 as it starts (release
+             * store): after a TRUE prepare GLib skipped check, and nobody
+             * sleeps in GLib's poll while this thread dispatches. */
+            notify_me = notify_me & 254;
+#endif
             BH_POLL();
             if
             :: NESTING && !nested ->             /* the BH runs the loop */

@@ -71,10 +71,12 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fs", b - a }'; }
 # name | extra -D flags | expectation (pass or fail)
 variants=(
     "correct||pass"
+    "QEMU_BIT0_UNTIL_CHECK|-DQEMU_BIT0_UNTIL_CHECK|pass"
     "BUG_SKIP_SET_WHEN_NOTIFIED|-DBUG_SKIP_SET_WHEN_NOTIFIED|fail"
     "BUG_NO_NOTIFY_ME|-DBUG_NO_NOTIFY_ME|fail"
     "BUG_NOTIFY_NO_MB|-DBUG_NOTIFY_NO_MB|fail"
     "BUG_PREPARE_NO_MB|-DBUG_PREPARE_NO_MB|fail"
+    "BUG_NO_BIT0_IN_PREPARE|-DBUG_NO_BIT0_IN_PREPARE|fail"
 )
 
 # One variant in its own directory: spin -a, compile pan, run it.  The

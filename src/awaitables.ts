@@ -169,14 +169,65 @@ function turn(): Promise<void> {
 }
 
 /**
+ * ctx.spawn(fn): a coroutine.  `fn` is called from a oneshot BH of `ctx`, so
+ * its first step runs inside the context's dispatch, in BH order.  Each
+ * awaitable of `ctx` it awaits (sleep, readable, writable, nextBh) settles
+ * from a callback of the context's dispatch, and the rest of `fn` (its
+ * continuation) runs when JavaScript next drains the microtask queue:
+ *
+ * - driven by Node's loop (attachToNodeLoop()) or by a GLib loop that is
+ *   not a JS call (GTK's): every callback is a Node callback, and the
+ *   microtasks drain as it returns, so the continuation runs right after
+ *   the callback that resumed it, before the next callback of the pass;
+ * - driven by poll() or MainContext.iteration(): those are synchronous JS
+ *   calls, and no microtask can run until the JS that called them returns
+ *   to Node's loop, so continuations run only after the poll() call (and
+ *   the synchronous code around it) is over: a `while (!done)
+ *   ctx.poll(true)` loop would never see them.  ctx.run(promise) is the
+ *   driver for that case: it polls once, then yields a macrotask turn
+ *   (microtasks run there), and repeats until the promise settles.
+ *
+ * A throw of `fn` (synchronous or a rejection) rejects the returned promise
+ * only; the BH itself returns normally, so no driver throws it.  A close()
+ * before the BH ran rejects it with ERR_AIO_CLOSED (`fn` never runs); once
+ * `fn` runs, close() reaches it through the awaitables it waits on.
+ */
+export function spawn<T>(ctx: AioContext, fn: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const waiter: Waiter = { cancel: (reason) => reject(reason) };
+    let set = waiters.get(ctx);
+    ctx.scheduleOneshot(() => {
+      waiters.get(ctx)?.delete(waiter);
+      let result: Promise<T>;
+      try {
+        result = fn();
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      Promise.resolve(result).then(resolve, reject);
+    });
+    if (set === undefined) waiters.set(ctx, (set = new Set()));
+    set.add(waiter);
+  });
+}
+
+/**
  * ctx.run(until): drives the context with poll(true) until `until` settles,
  * taking a macrotask turn after each poll so promise reactions run; returns
  * its value or throws its error (or what a callback threw in poll()).
  * Blocks the thread while it waits, so `until` must be settled by something
  * the context runs (a BH, fd handler or timer, or an awaitable on it), not
  * by a Node event.  If `ctx` runs from Node's loop it just awaits `until`.
+ * With nothing armed in `ctx` and `ctx` never shared, nothing but Node's
+ * loop could settle `until`: that throws ERR_AIO_WOULD_BLOCK_FOREVER.
  */
-export async function run<T>(ctx: AioContext, until: T | PromiseLike<T>, nodeDriven: () => boolean): Promise<T> {
+export async function run<T>(
+  ctx: AioContext,
+  until: T | PromiseLike<T>,
+  nodeDriven: () => boolean,
+  wouldBlockForever: () => boolean,
+): Promise<T> {
   let state: 'pending' | 'fulfilled' | 'rejected' = 'pending';
   let result: unknown;
   Promise.resolve(until).then(
@@ -192,6 +243,15 @@ export async function run<T>(ctx: AioContext, until: T | PromiseLike<T>, nodeDri
   await turn(); // an already-settled promise (or thenable) reports first
   while (state === 'pending') {
     if (nodeDriven()) return await until;
+    if (wouldBlockForever()) {
+      throw new AioError(
+        `AioContext '${ctx.name}': run() would block forever: the context has nothing armed ` +
+          '(no fd handler, timer or scheduled BH) and was never shared, so its promise can only ' +
+          "be settled by Node's own event loop (a setTimeout, a stream, another promise). " +
+          'Await it with the context on attachToNodeLoop() instead',
+        'ERR_AIO_WOULD_BLOCK_FOREVER',
+      );
+    }
     ctx.poll(true);
     await turn();
   }

@@ -15,6 +15,7 @@ import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
+import { type ChromeTrace, Observation, observedPoll, startTrace, stopObserving, stopTrace, type TraceOptions } from './observe';
 import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
 import { closeFilesOf } from './file';
@@ -103,6 +104,8 @@ export class AioContext implements Disposable {
   #closed = false;
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
   #nodeLoop: NodeLoopHandle | null = null;
+  /** diagnostics_channel and trace state (observe.ts). */
+  readonly #observation = new Observation();
   /** ctx.threadPool, made on first use. */
   #threadPool: ThreadPool | null = null;
 
@@ -138,13 +141,55 @@ export class AioContext implements Disposable {
    * Throws what the callbacks threw (several: an AggregateError) once the
    * iteration is over; first throws, running nothing, the rejections of
    * promises returned by earlier callbacks (see README, "Async callbacks").
-   * Maps to QEMU's `aio_poll()`.
+   * poll(true) on a context with nothing armed (no fd handler, timer or
+   * scheduled BH, no block I/O in flight) that was never shared throws
+   * ERR_AIO_WOULD_BLOCK_FOREVER: nothing could ever wake it.  Maps to
+   * QEMU's `aio_poll()`.
    */
   poll(blocking: boolean): boolean {
     const native = this.#open();
     checkBoolean(blocking, 'blocking');
     throwLateRejections('poll');
-    return native.poll(blocking);
+    const obs = this.#observation;
+    if (obs.idle()) {
+      if (obs.on) stopObserving(native, obs);
+      return native.poll(blocking);
+    }
+    return observedPoll(this, this.#name, native, obs, blocking);
+  }
+
+  /**
+   * Runs the loop, blocking, for as long as `cond()` returns a truthy
+   * value; returns at once if it does not.  Throws what poll(true) throws
+   * (callbacks' errors, ERR_AIO_WOULD_BLOCK_FOREVER, ERR_AIO_CLOSED once a
+   * callback closed the context) and what `cond` throws.  Maps to QEMU's
+   * `AIO_WAIT_WHILE()` from the home thread.
+   */
+  waitWhile(cond: () => boolean): void {
+    this.#open();
+    checkFunction(cond, 'cond');
+    while (cond()) this.poll(true);
+  }
+
+  /**
+   * Returns whether poll(false) would run a callback now: a BH is
+   * scheduled, a timer expired, or a handler's fd is ready.  Runs nothing.
+   * Maps to QEMU's `aio_pending()` (2012).
+   */
+  pending(): boolean {
+    return this.#open().pending();
+  }
+
+  /**
+   * Runs the loop, blocking, until no BH is scheduled and no fd handler's
+   * `flush` hook reports requests in flight.  Throws what callbacks and
+   * flush hooks threw, as poll() does.  Maps to QEMU's `aio_flush()`
+   * (2012).
+   */
+  flush(): void {
+    const native = this.#open();
+    throwLateRejections('flush');
+    native.flush();
   }
 
   /**
@@ -228,10 +273,9 @@ export class AioContext implements Disposable {
     const poll = optionalFunction<Fn>(h.poll, 'handlers.poll');
     const pollBegin = optionalFunction<Fn>(h.pollBegin, 'handlers.pollBegin');
     const pollEnd = optionalFunction<Fn>(h.pollEnd, 'handlers.pollEnd');
-    // io_flush: validated now, called once coroutines (aio_flush) land.
-    optionalFunction<Fn>(h.flush, 'handlers.flush');
+    const flush = optionalFunction<Fn>(h.flush, 'handlers.flush');
     const external = optionalBoolean(h.external, 'handlers.external', false);
-    native.setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external);
+    native.setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external, flush);
   }
 
   /**
@@ -429,12 +473,34 @@ export class AioContext implements Disposable {
    * with its error (or with what a callback threw).  It blocks the thread
    * while it waits: `until` must be settled by something this context runs
    * (its callbacks or awaitables), not by a Node event such as setTimeout.
-   * When attached to Node's loop it simply awaits `until`.  QEMU's
-   * `AIO_WAIT_WHILE()` pattern, for promises.
+   * When attached to Node's loop it simply awaits `until`.  With nothing
+   * armed in the context and the context never shared, only Node's loop
+   * could settle `until`: that rejects with ERR_AIO_WOULD_BLOCK_FOREVER.
+   * QEMU's `AIO_WAIT_WHILE()` pattern, for promises.
    */
   run<T>(until: T | PromiseLike<T>): Promise<T> {
+    const native = this.#open();
+    return awaitables.run(
+      this,
+      until,
+      () => this.#nodeLoop !== null,
+      () => native.wouldBlockForever(),
+    );
+  }
+
+  /**
+   * Runs the async function `fn` as a coroutine of this context: calls it
+   * from a BH of the context (never synchronously), and each awaitable of
+   * the context it awaits resumes it from the context's dispatch.  The
+   * returned promise settles with `fn`'s result; its throw rejects that
+   * promise only (no driver throws it).  See README, "Coroutines and
+   * waiting", for when its steps run under poll(), and how run() helps.
+   * QEMU's `qemu_coroutine_create()` + `aio_co_enter()`, in JS terms.
+   */
+  spawn<T>(fn: () => Promise<T>): Promise<T> {
     this.#open();
-    return awaitables.run(this, until, () => this.#nodeLoop !== null);
+    checkFunction(fn, 'fn');
+    return awaitables.spawn(this, fn);
   }
 
   /** The attachToNodeLoop() handle while Node's loop runs this context, else null. */
@@ -457,11 +523,30 @@ export class AioContext implements Disposable {
   }
 
   /**
-   * Counters and state read live on every access, for tests and tools.  Maps
+   * Counters and state read live on every access, for tests and tools
+   * (stats.dispatches and the other counters count since creation).  Maps
    * to the core's `aio_context_get_stats()` (not in QEMU).
    */
   get stats(): AioContextStats {
     return this.#open().stats;
+  }
+
+  /**
+   * Starts recording every pass and callback of this context that starts
+   * within @options.durationMs (default 10 s), for stopTrace().  A second
+   * call starts over.  See observe.ts and the README's "Observability".
+   */
+  startTrace(options?: TraceOptions): void {
+    startTrace(this.#open(), this.#observation, options);
+  }
+
+  /**
+   * Ends the recording and returns it as Chrome trace-event JSON (an object:
+   * JSON.stringify it to a file and open it in Perfetto); without
+   * startTrace(), one with no events.
+   */
+  stopTrace(): ChromeTrace {
+    return stopTrace(this, this.#name, this.#open(), this.#observation);
   }
 
   /** The name given at construction (the GSource name). */

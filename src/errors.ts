@@ -15,7 +15,8 @@ export type AioStateCode =
   | 'ERR_AIO_NOT_DISABLED' // enableExternal() without disableExternal()
   | 'ERR_AIO_NOT_ACQUIRED' // release() without acquire()
   | 'ERR_AIO_ATTACHED' // attach() while already attached
-  | 'ERR_AIO_BUSY'; // EventNotifier.close() while still registered; AioFile/AioContext close() with requests in flight
+  | 'ERR_AIO_BUSY' // EventNotifier.close() while still registered; AioFile/AioContext close() with requests in flight
+  | 'ERR_AIO_WOULD_BLOCK_FOREVER'; // a blocking wait with nothing armed, never shared
 
 /** errno names the core and its syscalls report ('UNKNOWN' for others). */
 export type AioErrnoCode =

@@ -12,6 +12,7 @@ export { NodeLoopHandle } from './node-loop';
 export type { NodeLoopOptions, NodeLoopStats } from './node-loop';
 export type { AbortOptions } from './awaitables';
 export { AioError } from './errors';
+export type { ChromeTrace, DispatchMessage, PollMessage, TraceEvent, TraceOptions } from './observe';
 export { AioFile, AioFilePromises, Aiocb } from './file';
 export type { AioFileOptions, AioFileStats, DoneCallback, IoCallback, IoEngine } from './file';
 export { ThreadPool } from './thread-pool';

@@ -11,23 +11,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AioError } from './errors';
 import { onCallbackPromise } from './rejections';
+import type { AioContextStats } from './types';
 
-export interface NativeStats {
-  notifyMe: number;
-  notified: boolean;
-  pollNs: number;
-  pollStarted: boolean;
-  handlers: number;
-  bhs: number;
-  timers: number;
-  fdmon: 'poll' | 'epoll' | 'io_uring';
-  fdmonFallbackReason: string | null;
-}
+/** Context.stats (context.cc JS_stats): the public shape, read live. */
+export type NativeStats = AioContextStats;
 
 type Fn = (...args: never[]) => unknown;
 
 export interface NativeContext {
   poll(blocking: boolean): boolean;
+  /** aio_pending. */
+  pending(): boolean;
+  /** aio_flush, as a driver (throws what callbacks threw). */
+  flush(): void;
+  /** Nothing armed and never shared: poll(true) would hang. */
+  wouldBlockForever(): boolean;
+  setObserve(on: boolean): void;
+  /** Moves observed records into @buf (observer.cc); returns how many. */
+  takeEvents(buf: Float64Array, names: (string | undefined)[]): number;
   notify(): void;
   computeTimeout(): number;
   bh(cb: () => void, name: string): NativeBottomHalf;
@@ -40,6 +41,7 @@ export interface NativeContext {
     pollBegin: Fn | undefined,
     pollEnd: Fn | undefined,
     external: boolean,
+    flush?: Fn,
   ): void;
   setEventNotifier(
     notifier: NativeEventNotifier,

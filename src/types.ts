@@ -55,8 +55,10 @@ export interface FdHandlers {
   /** io_poll_end: busy polling stops. */
   pollEnd?: () => void;
   /**
-   * io_flush: returns true while requests are in flight.  Accepted (and
-   * checked to be a function) today; called by `ctx.flush()` once it lands.
+   * io_flush (the 2012 API): returns true while this handler has requests
+   * in flight; `ctx.flush()` polls until every flush hook says false.  It
+   * does not count as a handler by itself: `read`, `write` or `poll` is
+   * still needed.
    */
   flush?: () => boolean;
   /** is_external: paused by disableExternal(). */
@@ -119,4 +121,20 @@ export interface AioContextStats {
   fdmon: 'poll' | 'epoll' | 'io_uring';
   /** Why the fd monitor asked for is not in use, or null. */
   fdmonFallbackReason: string | null;
+  /**
+   * Callbacks run since the context was created, by kind: BHs (oneshots
+   * included), fd and event-notifier handlers (read, write and poll-ready
+   * callbacks), timers.  Counted in the core, one add per callback.
+   */
+  dispatches: { bh: number; fd: number; timer: number };
+  /** Waits that could block: poll(true) waits, and GLib polls our prepare let block. */
+  blockingWaits: number;
+  /** Wake-ups by notify() (or a BH scheduled from elsewhere) taken from the context's eventfd. */
+  notifyWakeups: number;
+  /** Busy-poll runs that found an event before their time ran out. */
+  pollHits: number;
+  /** Busy-poll runs that found nothing (the wait then blocked). */
+  pollMisses: number;
+  /** Time spent busy polling, in ns. */
+  pollTimeNs: number;
 }

@@ -87,10 +87,10 @@ interface ChildResult {
 }
 
 /** Runs a child scenario; kills it after @killMs (a liveness bug then shows as SIGKILL). */
-function runChild(scenario: string, killMs = 20_000): Promise<ChildResult> {
+function runChild(scenario: string, killMs = 20_000, args: string[] = []): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const start = Date.now();
-    const child = spawn(process.execPath, ['--import=tsx', CHILD, scenario], {
+    const child = spawn(process.execPath, ['--import=tsx', CHILD, scenario, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -460,6 +460,21 @@ test.serial('node-loop: the process exits cleanly while still attached', async (
 });
 
 /* ---- errors --------------------------------------------------------------- */
+
+test.serial('node-loop: an epoll context falling back to poll keeps its epoll fd number until libuv lets go (child process)', async (t) => {
+  const res = await runChild('epoll-fallback-fd-reuse');
+  t.is(res.code, 0, res.stderr);
+  t.deepEqual(res.lines, ['fdmon poll epoll fds 1', 'data hello']);
+});
+
+for (const fdmon of ['poll', 'epoll', 'io_uring'] as const) {
+  test.serial(`node-loop: closing a context attached to a driven MainContext lets libuv go of its fds at once (fdmon ${fdmon}, child process)`, async (t) => {
+    const res = await runChild('close-attached-fd-reuse', 20_000, [fdmon]);
+    t.is(res.code, 0, res.stderr);
+    t.is(res.lines.length, 1, res.lines.join("\n"));
+    t.regex(res.lines[0] ?? '', /^data on [1-3] sockets$/);
+  });
+}
 
 test.serial("node-loop: callbacks' throws reach process 'uncaughtException' (child process)", async (t) => {
   const res = await runChild('uncaught');

@@ -67,6 +67,9 @@ struct Addon {
     unsigned driverDepth = 0;
     Napi::ObjectReference pendingErrors;
     uint32_t pendingCount = 0;
+    /* Callbacks the innermost driver's own HandleScope may still serve
+     * (CoreCallScope, callback.h). */
+    uint32_t scopeBudget = 0;
 
     /* Every open Context, closed by the environment cleanup hook. */
     std::unordered_set<Context *> contexts;

@@ -9,6 +9,7 @@
 #include "callback.h"
 #include "context.h"
 #include "errors.h"
+#include "fast-method.h"
 #include "guards.h"
 #include "registry.h"
 
@@ -58,6 +59,9 @@ BottomHalf::BottomHalf(const Napi::CallbackInfo &info)
 
 BottomHalf::~BottomHalf()
 {
+    if (self_) {
+        *self_ = nullptr;    /* the fast schedule() throws from now on */
+    }
     /* Nothing to release in the core: the wrapper is only collectable after
      * the core's destroy notify dropped the strong reference. */
 }
@@ -73,6 +77,11 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
         return Napi::Object();
     }
     BottomHalf *self = Unwrap(obj);
+    self->self_ = std::make_shared<BottomHalf *>(self);
+    if (!DefineFastMethod<BottomHalf, &BottomHalf::JS_schedule>(
+            env, obj, "schedule", self->self_)) {
+        return Napi::Object();
+    }
     self->owner_ = ctx->link();
     self->name_ = name;
     self->callback_ = Napi::Persistent(cb);
@@ -212,18 +221,10 @@ void BottomHalf::ScheduleOneshot(Context *ctx, Napi::Function cb)
 void BottomHalf::RunOneshot(void *opaque)
 {
     auto *rec = static_cast<OneshotRecord *>(opaque);
-    napi_env env = rec->addon->env;
-    napi_handle_scope scope;
-    napi_value fn = nullptr;
 
-    if (!rec->ctx || napi_open_handle_scope(env, &scope) != napi_ok) {
-        return;    /* the context closed earlier in this pass */
+    if (rec->ctx) {    /* else the context closed earlier in this pass */
+        CallReferenceFromCore(rec->addon, rec->fn);
     }
-    napi_get_reference_value(env, rec->fn, &fn);
-    if (fn) {
-        CallFromCore(rec->addon, fn, 0, nullptr);
-    }
-    napi_close_handle_scope(env, scope);
 }
 
 void BottomHalf::DestroyOneshot(void *opaque)

@@ -26,6 +26,7 @@ extern "C" {
 }
 
 #include <list>
+#include <memory>
 #include <string>
 
 namespace aiocontext {
@@ -72,6 +73,7 @@ private:
     Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
 
     Addon *addon_;
+    std::shared_ptr<BottomHalf *> self_;   /* for the fast schedule() */
     Context::Link owner_;              /* the context (see Context::link) */
     QEMUBH *bh_ = nullptr;             /* null once deleted or closed */
     Napi::FunctionReference callback_;

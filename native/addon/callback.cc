@@ -12,20 +12,37 @@
 
 namespace aiocontext {
 
-/* Keeps @error for the innermost driver on the stack. */
-static void KeepError(Addon *addon, napi_value error)
+bool KeepError(Addon *addon, napi_value error)
 {
     napi_env env = addon->env;
     napi_value list;
 
-    if (napi_get_reference_value(env, addon->pendingErrors, &list) != napi_ok ||
+    if (addon->driverDepth == 0 ||
+        napi_get_reference_value(env, addon->pendingErrors, &list) != napi_ok ||
         list == nullptr ||
         napi_set_element(env, list, addon->pendingCount, error) != napi_ok) {
-        /* Nowhere to keep it: better reported than lost. */
-        napi_fatal_exception(env, error);
-        return;
+        return false;
     }
     addon->pendingCount++;
+    return true;
+}
+
+/* ---- CoreCallScope ------------------------------------------------------- */
+
+CoreCallScope::CoreCallScope(Addon *addon) : env_(addon->env)
+{
+    if (addon->driverDepth > 0 && addon->scopeBudget > 0) {
+        addon->scopeBudget--;    /* the driver's method scope serves */
+        return;
+    }
+    ok_ = napi_open_handle_scope(env_, &scope_) == napi_ok;
+}
+
+CoreCallScope::~CoreCallScope()
+{
+    if (scope_) {
+        napi_close_handle_scope(env_, scope_);
+    }
 }
 
 napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
@@ -63,9 +80,8 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
         WatchReturnedPromise(addon, result, driven);
     } else if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
         napi_get_and_clear_last_exception(env, &error);
-        if (driven) {
-            KeepError(addon, error);
-        } else {
+        if (!KeepError(addon, error)) {
+            /* No driver, or nowhere to keep it: better reported than lost. */
             napi_fatal_exception(env, error);
         }
     }
@@ -78,41 +94,50 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
 
 void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref)
 {
-    napi_env env = addon->env;
-    napi_handle_scope scope;
     napi_value fn = nullptr;
 
-    if (ref.IsEmpty() || napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (ref.IsEmpty()) {
         return;
     }
-    napi_get_reference_value(env, ref, &fn);
+    CoreCallScope scope(addon);
+    if (!scope.ok()) {
+        return;
+    }
+    napi_get_reference_value(addon->env, ref, &fn);
     if (fn) {
         CallFromCore(addon, fn, 0, nullptr);
     }
-    napi_close_handle_scope(env, scope);
 }
 
 /* ---- DriverScope --------------------------------------------------------- */
 
 DriverScope::DriverScope(Addon *addon, const char *name)
-    : addon_(addon), name_(name), mark_(addon->pendingCount)
+    : addon_(addon), name_(name), mark_(addon->pendingCount),
+      outerBudget_(addon->scopeBudget)
 {
     addon_->driverDepth++;
+    addon_->scopeBudget = kDriverScopeBudget;
+}
+
+void DriverScope::End()
+{
+    finished_ = true;
+    addon_->driverDepth--;
+    addon_->scopeBudget = outerBudget_;
 }
 
 DriverScope::~DriverScope()
 {
     if (!finished_) {
         /* Left without Finish(): drop what our callbacks threw. */
-        addon_->driverDepth--;
+        End();
         addon_->pendingCount = static_cast<uint32_t>(mark_);
     }
 }
 
 Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
 {
-    finished_ = true;
-    addon_->driverDepth--;
+    End();
 
     uint32_t mark = static_cast<uint32_t>(mark_);
     uint32_t count = addon_->pendingCount - mark;

@@ -21,6 +21,7 @@
 #include "bottom-half.h"
 #include "callback.h"
 #include "errors.h"
+#include "fast-method.h"
 #include "event-notifier.h"
 #include "fd-handler.h"
 #include "file.h"
@@ -56,8 +57,13 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_detach>("detach"),
             InstanceMethod<&Context::JS_close>("close"),
             InstanceMethod<&Context::JS_share>("share"),
+            InstanceMethod<&Context::JS_setObserve>("setObserve"),
+            InstanceMethod<&Context::JS_takeEvents>("takeEvents"),
             InstanceMethod<&Context::JS_setThreadPoolParams>("setThreadPoolParams"),
             InstanceAccessor<&Context::JS_threadPoolStats>("threadPoolStats"),
+            InstanceMethod<&Context::JS_pending>("pending"),
+            InstanceMethod<&Context::JS_flush>("flush"),
+            InstanceMethod<&Context::JS_wouldBlockForever>("wouldBlockForever"),
             InstanceAccessor<&Context::JS_externalDisabled>("externalDisabled"),
             InstanceAccessor<&Context::JS_sourceId>("sourceId"),
             InstanceAccessor<&Context::JS_stats>("stats"),
@@ -93,6 +99,8 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
+    DefineFastMethod<Context, &Context::JS_poll>(info.Env(), info.This(),
+                                                 "poll", link_);
 }
 
 Context::~Context()
@@ -139,6 +147,9 @@ std::vector<std::string> Context::Close()
         return leaked;
     }
     AioContext *core = core_;
+
+    aio_context_set_observer(core, nullptr, nullptr);
+    events_.clear();
 
     /* 1. BHs: their names first (the leak warning), then delete each; the
      *    core calls their destroy notifies when it finalizes. */
@@ -201,6 +212,9 @@ std::vector<std::string> Context::Close()
 
 void Context::Detach()
 {
+    /* Node's loop may watch our fds for main_: let go before close() can
+     * close them (loop-glue.h). */
+    LoopGlueSourceLeaving(addon_, main_);
     aio_context_detach(core_);
     g_main_context_unref(main_);
     main_ = nullptr;
@@ -242,14 +256,49 @@ int Context::RemoveFd(int fd)
 
 /* ---- JS methods: the loop ------------------------------------------------ */
 
-/* aio_poll() as a driver: see callback.h. */
+bool Context::WouldBlockForever() const
+{
+    return !shared_ && !aio_context_has_armed_work(core_);
+}
+
+/* aio_poll() as a driver: see callback.h.  A blocking poll that could never
+ * return throws instead (QEMU would sleep forever). */
 Napi::Value Context::JS_poll(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_BOOLEAN(0, blocking);
+    if (blocking && WouldBlockForever()) {
+        ThrowState(addon_, info.Env(), AioState::WouldBlockForever,
+                   Describe());
+        return Napi::Value();
+    }
     DriverScope driver(addon_, "poll");
     bool progress = aio_poll(core_, blocking);
     return driver.Finish(info.Env(), Napi::Boolean::New(info.Env(), progress));
+}
+
+/* aio_pending(): would a non-blocking poll run something now? */
+Napi::Value Context::JS_pending(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    return Napi::Boolean::New(info.Env(), aio_pending(core_));
+}
+
+/* aio_flush() as a driver: polls until no BH is scheduled and no flush hook
+ * says true.  It cannot wait with nothing armed: a flush hook belongs to a
+ * registered fd handler, and a scheduled BH runs without waiting. */
+Napi::Value Context::JS_flush(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    DriverScope driver(addon_, "flush");
+    aio_flush(core_);
+    return driver.Finish(info.Env(), info.Env().Undefined());
+}
+
+Napi::Value Context::JS_wouldBlockForever(const Napi::CallbackInfo &info)
+{
+    REQUIRE(CheckUsable(info.Env()));
+    return Napi::Boolean::New(info.Env(), WouldBlockForever());
 }
 
 /* Any thread in the core; no home-thread check here. */
@@ -310,7 +359,7 @@ Napi::Value Context::JS_timer(const Napi::CallbackInfo &info)
 
 /* ---- JS methods: fd handlers --------------------------------------------- */
 
-/* setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external) */
+/* setFdHandler(fd, read, write, poll, pollBegin, pollEnd, external, flush?) */
 Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
@@ -321,6 +370,7 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
     REQUIRE_ARG_OPTIONAL_FUNCTION(4, pollBegin);
     REQUIRE_ARG_OPTIONAL_FUNCTION(5, pollEnd);
     REQUIRE_ARG_BOOLEAN(6, external);
+    REQUIRE_ARG_OPTIONAL_FUNCTION(7, flush);
 
     if (read.IsEmpty() && write.IsEmpty() && poll.IsEmpty()) {
         int ret = RemoveFd(fd);
@@ -331,6 +381,9 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
     }
     FdRecord *record =
         NewFdRecord(addon_, fd, read, write, poll, pollBegin, pollEnd);
+    if (!flush.IsEmpty()) {
+        record->flush = Napi::Persistent(flush);
+    }
     int ret = RegisterFdRecord(core_, record, external);
     if (ret < 0) {
         RetireFdRecord(record);
@@ -522,6 +575,20 @@ Napi::Value Context::JS_stats(const Napi::CallbackInfo &info)
     } else {
         stats.Set("fdmonFallbackReason", env.Null());
     }
+    const AioContextCounters &c = s.counters;
+    auto num = [&](uint64_t v) {
+        return Napi::Number::New(env, static_cast<double>(v));
+    };
+    Napi::Object dispatches = Napi::Object::New(env);
+    dispatches.Set("bh", num(c.bh_dispatches));
+    dispatches.Set("fd", num(c.fd_dispatches));
+    dispatches.Set("timer", num(c.timer_dispatches));
+    stats.Set("dispatches", dispatches);
+    stats.Set("blockingWaits", num(c.blocking_waits));
+    stats.Set("notifyWakeups", num(c.notify_wakeups));
+    stats.Set("pollHits", num(c.poll_hits));
+    stats.Set("pollMisses", num(c.poll_misses));
+    stats.Set("pollTimeNs", num(c.poll_ns));
     return stats;
 }
 

@@ -66,6 +66,13 @@ public:
 
     AioContext *core() const { return core_; }
     Addon *addon() const { return addon_; }
+    /* Another thread may now reach this context (share() of it or of one
+     * of its BHs). */
+    void MarkShared() { shared_ = true; }
+    /* Whether a blocking aio_poll() could never return: nothing armed
+     * (aio_context_has_armed_work) and never shared.  A stale notify()
+     * would end one wait, but not the next: it does not count. */
+    bool WouldBlockForever() const;
     bool IsOpen() const { return core_ != nullptr; }
 
     /* "AioContext 'name'", the subject of error messages. */
@@ -138,8 +145,16 @@ private:
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
     Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_setObserve(const Napi::CallbackInfo &info); /* observer.cc */
+    Napi::Value JS_takeEvents(const Napi::CallbackInfo &info); /* observer.cc */
+    static void OnObserve(AioContext *core, AioEventKind kind,
+                          const char *name, int64_t arg, int64_t start_ns,
+                          int64_t end_ns, void *opaque);   /* observer.cc */
     Napi::Value JS_setThreadPoolParams(const Napi::CallbackInfo &info); /* thread-pool.cc */
     Napi::Value JS_threadPoolStats(const Napi::CallbackInfo &info);     /* thread-pool.cc */
+    Napi::Value JS_pending(const Napi::CallbackInfo &info);
+    Napi::Value JS_flush(const Napi::CallbackInfo &info);
+    Napi::Value JS_wouldBlockForever(const Napi::CallbackInfo &info);
 
     /* Puts @record in fds_ for its fd, retiring the record it replaces. */
     void InstallRecord(FdRecord *record);
@@ -164,7 +179,23 @@ private:
     GMainContext *main_ = nullptr;     /* referenced while attached */
     LoopGlue *loopGlue_ = nullptr;     /* while Node's loop drives us */
     unsigned acquired_ = 0;            /* aio_context_acquire() depth */
+    /* share() was called on it or one of its BHs: another thread may wake
+     * it, so a blocking poll with nothing armed is not a hang. */
+    bool shared_ = false;
     std::vector<std::string> leaks_;   /* reported by the core (defensive) */
+
+    /* observer.cc: callbacks and passes timed by the core while JS
+     * observes (diagnostics_channel subscribers, a trace), oldest first,
+     * until takeEvents(). */
+    struct ObservedEvent {
+        AioEventKind kind;
+        int64_t arg;
+        int64_t startNs;
+        int64_t endNs;
+        std::string name;
+    };
+    std::vector<ObservedEvent> events_;
+    uint64_t eventsDropped_ = 0;
 };
 
 } // namespace aiocontext

@@ -35,6 +35,10 @@ static const StateEntry kStates[] = {
     {AioState::Busy, "ERR_AIO_BUSY",
      "is still registered with an AioContext: remove it with "
      "setEventNotifier(n, null) first"},
+    {AioState::WouldBlockForever, "ERR_AIO_WOULD_BLOCK_FOREVER",
+     "has nothing armed (no fd handler, timer or scheduled BH) and was never "
+     "shared with another thread: a blocking poll would never return (QEMU "
+     "would sleep forever)"},
 };
 
 struct ErrnoEntry {

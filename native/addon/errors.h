@@ -36,6 +36,7 @@ enum class AioState {
     NotAcquired,   /* ERR_AIO_NOT_ACQUIRED: release() without acquire() */
     Attached,      /* ERR_AIO_ATTACHED: attach() while attached */
     Busy,          /* ERR_AIO_BUSY: closing a notifier still registered */
+    WouldBlockForever, /* ERR_AIO_WOULD_BLOCK_FOREVER: blocking poll, nothing armed */
 };
 
 /* Throws AioError for @state; @subject names the object ("AioContext

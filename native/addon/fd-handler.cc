@@ -72,12 +72,14 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
     Napi::FunctionReference &fn = record->*which;
     Addon *addon = record->addon;
     napi_env env = addon->env;
-    napi_handle_scope scope;
     napi_value f = nullptr, arg = nullptr, result, truthy;
     bool value = false;
 
-    if (record->dead || fn.IsEmpty() ||
-        napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (record->dead || fn.IsEmpty()) {
+        return false;
+    }
+    CoreCallScope scope(addon);
+    if (!scope.ok()) {
         return false;
     }
     record->refs++;   /* the callback may retire it */
@@ -93,7 +95,6 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
             napi_get_value_bool(env, truthy, &value);
         }
     }
-    napi_close_handle_scope(env, scope);
     Release(record);
     return value;
 }
@@ -131,6 +132,13 @@ static void OnPollBegin(void *opaque)
 static void OnPollEnd(void *opaque)
 {
     Call(static_cast<FdRecord *>(opaque), &FdRecord::pollEnd);
+}
+
+/* io_flush: true while requests are in flight.  A hook that threw says
+ * false, so aio_flush() ends and its driver throws the error. */
+static bool OnFlush(void *opaque)
+{
+    return Call(static_cast<FdRecord *>(opaque), &FdRecord::flush);
 }
 
 static FdRecord *FromNotifier(void *e)
@@ -187,11 +195,12 @@ int RegisterFdRecord(AioContext *ctx, FdRecord *record, bool external)
                                         end ? OnNotifierPollEnd : nullptr);
         }
     } else {
-        ret = aio_set_fd_handler(ctx, record->fd, external,
-                                 record->read.IsEmpty() ? nullptr : OnRead,
-                                 record->write.IsEmpty() ? nullptr : OnWrite,
-                                 poll ? OnPoll : nullptr,
-                                 poll ? OnPollReady : nullptr, record);
+        ret = aio_set_fd_handler_flush(
+            ctx, record->fd, external,
+            record->read.IsEmpty() ? nullptr : OnRead,
+            record->write.IsEmpty() ? nullptr : OnWrite,
+            record->flush.IsEmpty() ? nullptr : OnFlush,
+            poll ? OnPoll : nullptr, poll ? OnPollReady : nullptr, record);
         if (ret == 0) {
             aio_set_fd_poll(ctx, record->fd, begin ? OnPollBegin : nullptr,
                             end ? OnPollEnd : nullptr);

@@ -53,6 +53,7 @@ struct FdRecord {
     Napi::FunctionReference poll;
     Napi::FunctionReference pollBegin;
     Napi::FunctionReference pollEnd;
+    Napi::FunctionReference flush;    /* io_flush (the 2012 API) */
 
     /* Event-notifier registrations only. */
     EventNotifier *notifier = nullptr;

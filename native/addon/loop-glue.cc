@@ -341,6 +341,19 @@ void LoopGlueForgetFd(Addon *addon, int fd)
     }
 }
 
+void LoopGlueSourceLeaving(Addon *addon, GMainContext *main)
+{
+    auto it = addon->nodeLoops.find(main);
+
+    if (it != addon->nodeLoops.end()) {
+        LoopGlue *g = it->second;
+        if (!g->closing && g->bridge) {
+            aio_loop_bridge_forget_all(g->bridge);
+            g->stats.fds = 0;
+        }
+    }
+}
+
 static void OnTimer(uv_timer_t *timer)
 {
     (void)timer;   /* it only ended libuv's poll; OnCheck does the work */

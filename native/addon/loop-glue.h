@@ -93,6 +93,12 @@ void LoopGlueArmedWork(LoopGlue *g);
 /* JS removed the handler of @fd: every glue of @addon stops watching it now. */
 void LoopGlueForgetFd(Addon *addon, int fd);
 
+/* A context's GSource leaves @main (detach, close): the glue driving @main,
+ * if any, stops watching every fd now (aio_loop_bridge_forget_all), since
+ * close() closes the context's own fds (eventfd, epoll, io_uring) at once;
+ * the next round watches again what GLib still asks for. */
+void LoopGlueSourceLeaving(Addon *addon, GMainContext *main);
+
 } // namespace aiocontext
 
 #endif /* AIOCONTEXT_LOOP_GLUE_H */

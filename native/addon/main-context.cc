@@ -5,6 +5,8 @@
  */
 #include "main-context.h"
 
+#include "fast-method.h"
+
 #include "addon.h"
 #include "callback.h"
 #include "errors.h"
@@ -42,10 +44,13 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
+    DefineFastMethod<MainContext, &MainContext::JS_iteration>(
+        info.Env(), info.This(), "iteration", self_);
 }
 
 MainContext::~MainContext()
 {
+    *self_ = nullptr;    /* the fast iteration() throws from now on */
     if (main_) {
         g_main_context_unref(main_);
     }

@@ -18,6 +18,8 @@
 
 #include <napi.h>
 
+#include <memory>
+
 #include <glib.h>
 
 namespace aiocontext {
@@ -52,6 +54,8 @@ private:
 
     Addon *addon_;
     GMainContext *main_ = nullptr;   /* one reference */
+    /* For the fast iteration() (fast-method.h). */
+    std::shared_ptr<MainContext *> self_ = std::make_shared<MainContext *>(this);
     unsigned pushed_ = 0;            /* pushThreadDefault() not yet popped */
 };
 

@@ -80,6 +80,7 @@ Napi::Value Context::JS_share(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     uint64_t id = registry::ShareContext(core_, Describe());
+    MarkShared();
     return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 
@@ -87,6 +88,9 @@ Napi::Value BottomHalf::JS_share(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
     uint64_t id = registry::ShareBh(bh_, Describe());
+    if (*owner_) {
+        (*owner_)->MarkShared();
+    }
     return Napi::Number::New(info.Env(), static_cast<double>(id));
 }
 

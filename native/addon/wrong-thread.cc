@@ -25,6 +25,7 @@
 #include "modules.h"
 
 #include "addon.h"
+#include "callback.h"
 
 #include "aio.h"
 
@@ -70,11 +71,7 @@ static bool Record(Addon *addon)
         e.GetAndClearPendingException();
         return false;
     }
-    if (napi_set_element(env, list, addon->pendingCount, error) != napi_ok) {
-        return false;
-    }
-    addon->pendingCount++;
-    return true;
+    return KeepError(addon, error);
 }
 
 static void OnWrongThread(AioContext *ctx, void *)

@@ -9,8 +9,10 @@
 #define AIOCONTEXT_AIO_INTERNAL_H
 
 #include "aio.h"
+#include "coroutine.h"
 
 #include <pthread.h>
+#include <ucontext.h>
 #include <stddef.h>
 
 /* Locks are pthread mutexes, not GMutex: GLib builds its mutexes on raw
@@ -143,6 +145,12 @@ typedef struct AioContextEpoll {
      * next aio_poll() or GSource prepare, so that only the home thread
      * changes fdmon_ops or closes fd (see aio__fdmon_epoll_fallback). */
     bool failed;
+    /* The epoll fd after a fallback: no longer used, but its number stays
+     * taken until finalization (aio__fdmon_epoll_cleanup).  A foreign loop
+     * that watched it for GLib (the Node loop bridge) lets go only at its
+     * next round; closed at once, the number could go to the next fd the
+     * program opens while that stale watch still held it.  -1 if none. */
+    int retired_fd;
 } AioContextEpoll;
 
 /* fdmon-io_uring, per handler. */
@@ -186,6 +194,7 @@ struct AioHandler {
     IOHandler *io_poll_ready;
     IOHandler *io_poll_begin;
     IOHandler *io_poll_end;
+    AioFlushHandler *io_flush;  /* the 2012 API: requests in flight? */
     void *opaque;
     bool is_external;
     bool is_notifier;       /* the context's own notifier: never progress */
@@ -357,6 +366,14 @@ typedef struct FDMonOps FDMonOps;
 
 struct AioContext {
     int refcount;               /* atomic */
+    /* What the loop did (aio_context_get_stats()).  Home thread only:
+     * plain increments where each event happens. */
+    AioContextCounters counters;
+    /* GSource: whether the last prepare let GLib's poll block. */
+    bool gsource_may_block;
+    /* aio_context_set_observer().  Home thread only. */
+    AioObserverFunc *observer;
+    void *observer_opaque;
     char *name;
     pthread_t home;
     pthread_mutex_t lock;           /* aio_context_acquire/release */
@@ -430,6 +447,14 @@ struct AioContext {
     AioHandler **pollnodes;
     unsigned npoll_alloc;
 
+    /* aio-co.c: coroutines waiting for this context's co_schedule_bh (a
+     * lock-free LIFO through co_scheduled_next), and that BH, made on
+     * first use (both atomic; the BH is published with a CAS). */
+    Coroutine *scheduled_coroutines;
+    QEMUBH *co_schedule_bh;
+    /* aio_co_schedule() calls between their push and their last touch of
+     * the context (atomic); finalization waits for them. */
+    unsigned co_schedulers;
     /* Block I/O engines, created on first use and freed at finalize (home
      * thread only).  thread_pool is also read by thread_pool_get_stats().
      * thread_pool_min/max: aio_context_set_thread_pool_params(). */
@@ -457,6 +482,83 @@ void aio__poll_params_sync(AioContext *ctx);
 bool aio__poll_params_pending(AioContext *ctx);
 
 /* ------------------------------------------------------------------------ */
+/* coroutine.c                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    COROUTINE_YIELD = 1,
+    COROUTINE_TERMINATE = 2,
+    COROUTINE_ENTER = 3,
+} CoroutineAction;
+
+struct Coroutine {
+    CoroutineEntry *entry;
+    void *entry_arg;
+    const char *name;           /* static string */
+    /* Who entered it, while it runs (or has entered another); NULL when
+     * yielded.  Atomic: qemu_coroutine_entered() reads it from anywhere. */
+    Coroutine *caller;
+    AioContext *ctx;            /* atomic: the context it last ran in */
+    /* Non-NULL from aio_co_schedule() until the co_schedule BH takes it
+     * (atomic; a second schedule in between is a bug). */
+    const char *scheduled;
+    Coroutine *co_scheduled_next;   /* ctx->scheduled_coroutines */
+    /* One link for whichever FIFO holds it: a CoQueue, a CoMutex's
+     * waiters, another coroutine's wake-up queue, or the pending list of
+     * qemu_aio_coroutine_enter().  It is in at most one at a time. */
+    Coroutine *co_queue_next;
+    /* Coroutines it woke with aio_co_enter() while running: entered after
+     * it yields, by the loop that entered it. */
+    Coroutine *wakeup_head, *wakeup_tail;
+    unsigned locks_held;        /* CoMutexes it holds */
+    CoroutineAction action;     /* why the last switch into it happened */
+    Coroutine *pool_next;
+
+    /* Back end. */
+    bool is_leader;             /* a thread's original stack */
+    ucontext_t uc;
+    void *stack;                /* usable part (above the guard page) */
+    size_t stack_size;
+    void *tsan_fiber;
+};
+
+/* A FIFO of coroutines through co_queue_next (CoQueue, CoMutex waiters, a
+ * coroutine's wake-up queue).  The caller provides the locking. */
+static inline void aio__co_fifo_push(Coroutine **head, Coroutine **tail,
+                                     Coroutine *co)
+{
+    co->co_queue_next = NULL;
+    if (*tail) {
+        (*tail)->co_queue_next = co;
+    } else {
+        *head = co;
+    }
+    *tail = co;
+}
+
+/* Returns: the first coroutine, unlinked, or NULL. */
+static inline Coroutine *aio__co_fifo_pop(Coroutine **head, Coroutine **tail)
+{
+    Coroutine *co = *head;
+
+    if (co) {
+        *head = co->co_queue_next;
+        if (!*head) {
+            *tail = NULL;
+        }
+        co->co_queue_next = NULL;
+    }
+    return co;
+}
+
+/* aio-co.c: waits for aio_co_schedule() calls still inside @ctx, then
+ * deletes its co_schedule BH.  Finalization, before the BHs are freed. */
+void aio__co_finalize(AioContext *ctx);
+
+/* Makes @ctx the thread's current context (qemu_get_current_aio_context());
+ * returns the previous one, to be restored.  aio_poll() and the GSource
+ * dispatch bracket their callbacks with it. */
+AioContext *aio__set_current_context(AioContext *ctx);
 /* iov.c: scatter/gather helpers for the block engines                       */
 /* ------------------------------------------------------------------------ */
 
@@ -517,5 +619,28 @@ void aio__thread_pool_set_idle_timeout(AioContext *ctx, int64_t ns);
 /* Frees the engines' state; no request may be in flight.  Home thread. */
 void aio__linux_aio_free(AioContext *ctx);
 void aio__linux_io_uring_free(AioContext *ctx);
+
+/* Reports one callback or pass that started at @start_ns and ends now to
+ * the observer, if there still is one.  Home thread only. */
+void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
+                  int64_t arg, int64_t start_ns);
+
+/* Calls @cb(@opaque), a callback of @kind, and tells the observer (if any)
+ * how long it took.  The callback may remove the observer (closing the
+ * context from JS does): it is read again afterwards.  Home thread only. */
+static inline void aio__observed_call(AioContext *ctx, AioEventKind kind,
+                                      const char *name, int64_t arg,
+                                      void (*cb)(void *), void *opaque)
+{
+    int64_t start;
+
+    if (G_LIKELY(!ctx->observer)) {
+        cb(opaque);
+        return;
+    }
+    start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    cb(opaque);
+    aio__observe(ctx, kind, name, arg, start);
+}
 
 #endif /* AIOCONTEXT_AIO_INTERNAL_H */

@@ -33,6 +33,7 @@ typedef void QEMUBHFunc(void *opaque);
 typedef void IOHandler(void *opaque);
 typedef bool AioPollFn(void *opaque);
 typedef void QEMUTimerCB(void *opaque);
+typedef bool AioFlushHandler(void *opaque);
 
 /* ------------------------------------------------------------------------ */
 /* Event notifier (eventfd, or a pipe where eventfd is missing)              */
@@ -245,6 +246,16 @@ void aio_set_wrong_thread_handler(AioWrongThreadFunc *fn, void *opaque);
  * source running the same context).  The source keeps @ctx alive; it is
  * named after the context and can recurse.  Home thread only.
  *
+ * Differs from QEMU in one point: its dispatch clears bit 0 of notify_me
+ * (the "GLib may be sleeping" bit) when it starts.  QEMU clears it only in
+ * check(), which GLib skips when prepare returned TRUE (a BH was
+ * scheduled), so there every aio_notify() made during that dispatch (each
+ * BH scheduled by a callback) writes the eventfd and the next
+ * g_main_context_iteration() returns TRUE only to drain it.  Here such a
+ * notify writes nothing and that extra iteration does not happen: a
+ * self-rescheduling BH costs one poll per iteration, as a GLib idle source
+ * does.  No wake-up can be lost (model/aio-notify.pml).
+ *
  * Returns: (transfer full): a new reference to the source.
  */
 GSource *aio_get_g_source(AioContext *ctx);
@@ -318,13 +329,18 @@ int64_t aio_compute_timeout(AioContext *ctx);
  *
  * Whether @ctx has work that will run without anything else happening to
  * it: an fd handler other than the context's own notifier, an armed timer
- * (on any clock, a stopped virtual clock included), or a scheduled BH (idle
- * ones included).  A foreign loop uses it to decide whether an attached
- * context keeps the process alive, as libuv's active handles do.  Unlike
- * aio_compute_timeout() it reads no clock.  Not in QEMU.
+ * (on any clock, a stopped virtual clock included), a scheduled BH (idle
+ * ones included), or a block I/O request queued or in flight (thread pool,
+ * Linux AIO, io_uring file engine; the
+ * engines' own handlers, registered while idle too, do not count).  A
+ * foreign loop uses it to decide whether an attached context keeps the
+ * process alive, as libuv's active handles do; a blocking JS poll, whether
+ * it could ever return.  Unlike aio_compute_timeout() it reads no clock.
+ * Not in QEMU.
  *
- * Any thread; the answer is stale as soon as another thread arms or removes
- * work, so only the home thread's answer about its own arming is exact.
+ * Home thread only (it walks the BH lists the home thread consumes and
+ * frees); elsewhere it returns false with a critical.  The answer is stale
+ * as soon as another thread arms or removes work.
  *
  * Returns: true if anything is armed.
  */
@@ -560,6 +576,89 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink);
 
 /* ------------------------------------------------------------------------ */
+/* The 2012 API: flushing and the default context                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * QEMU 1.3 (2012) waited for I/O by asking each fd handler whether it had
+ * requests in flight (io_flush) and polling until none had.  Later QEMU
+ * replaced that with explicit counters and AIO_WAIT_WHILE(); these are here
+ * so that code written against the old header runs unchanged in spirit.
+ */
+
+/**
+ * aio_set_fd_handler_flush:
+ * @io_flush: (nullable): returns true while the handler has requests in
+ *            flight; aio_flush() polls until every io_flush says false.
+ *            A handler without one never holds up aio_flush()
+ *
+ * aio_set_fd_handler() plus the 2012 io_flush callback (2012's
+ * aio_set_fd_handler took it in place of @is_external and the poll
+ * hooks).  @io_flush alone does not register a handler: with @io_read,
+ * @io_write and @io_poll NULL the handler is removed.  Any thread.
+ * Replaced in QEMU by aio_set_fd_handler() without io_flush (2013) and
+ * in-flight counters waited on with AIO_WAIT_WHILE().
+ *
+ * Returns: as aio_set_fd_handler().
+ */
+int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
+                             IOHandler *io_read, IOHandler *io_write,
+                             AioFlushHandler *io_flush, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque);
+
+/**
+ * aio_pending:
+ * @ctx: the context
+ *
+ * Whether aio_poll(@ctx, false) would run a callback now: a BH is
+ * scheduled, a timer has expired, or a handler's fd is ready (checked
+ * with a poll(2) that does not wait).  Nothing runs.  Home thread only.
+ * In QEMU the GSource's check used it; it became an internal detail.
+ */
+bool aio_pending(AioContext *ctx);
+
+/**
+ * aio_flush:
+ * @ctx: the context
+ *
+ * Polls @ctx (blocking) until no BH is scheduled and no handler's
+ * io_flush reports requests in flight.  Returns at once if nothing is in
+ * flight.  Home thread only.  Replaced in QEMU by bdrv_drain_all() and
+ * AIO_WAIT_WHILE(ctx, in_flight > 0).
+ */
+void aio_flush(AioContext *ctx);
+
+/**
+ * qemu_get_aio_context:
+ *
+ * The process's default context, made by the first call (whose thread
+ * becomes its home thread), for qemu_aio_wait() and qemu_aio_flush().
+ * Never freed.  Any thread after the first call.
+ *
+ * Returns: (transfer none): the default context.
+ */
+AioContext *qemu_get_aio_context(void);
+
+/**
+ * qemu_aio_wait:
+ *
+ * One blocking iteration of the default context, as in 2012: returns false
+ * without waiting if no BH is scheduled and no io_flush reports work in
+ * flight (waiting could be forever); else polls once, blocking, and
+ * returns true.  Its home thread only.  Replaced in QEMU by
+ * aio_poll(qemu_get_aio_context(), true).
+ */
+bool qemu_aio_wait(void);
+
+/**
+ * qemu_aio_flush:
+ *
+ * aio_flush() on the default context.  Its home thread only.  Replaced in
+ * QEMU by bdrv_drain_all().
+ */
+void qemu_aio_flush(void);
+
+/* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -570,8 +669,85 @@ typedef enum {
 } AioFdMonKind;
 
 /**
+ * AioContextCounters:
+ * @bh_dispatches: BH callbacks run (oneshots and idle BHs included)
+ * @fd_dispatches: fd and event-notifier callbacks run (io_read, io_write,
+ *   io_poll_ready), the context's own notifier excluded
+ * @timer_dispatches: timer callbacks run
+ * @blocking_waits: waits that could block: aio_poll() waits with a non-zero
+ *   timeout, and GSource checks after a prepare that let GLib's poll block
+ * @notify_wakeups: aio_notify() wake-ups taken from the context's eventfd
+ *   (a sleeping or about-to-sleep wait that a notify ended)
+ * @poll_hits: busy-poll runs that found an event (a handler's io_poll, the
+ *   context's notifier through `notified`, or io_uring completions)
+ * @poll_misses: busy-poll runs that found nothing before their time ran out
+ * @poll_ns: time spent busy polling, in ns
+ *
+ * Counters since the context was created, kept by the home thread with
+ * plain increments (no atomics, no syscalls): the loop pays one add per
+ * event.  Wrap at 2^64.
+ */
+typedef struct AioContextCounters {
+    uint64_t bh_dispatches;
+    uint64_t fd_dispatches;
+    uint64_t timer_dispatches;
+    uint64_t blocking_waits;
+    uint64_t notify_wakeups;
+    uint64_t poll_hits;
+    uint64_t poll_misses;
+    uint64_t poll_ns;
+} AioContextCounters;
+
+/**
+ * AioEventKind:
+ * @AIO_EVENT_BH: a BH callback (@name: the BH's name)
+ * @AIO_EVENT_FD: an fd or event-notifier callback (@arg: the fd)
+ * @AIO_EVENT_TIMER: a timer callback (@arg: the clock type)
+ * @AIO_EVENT_POLL: one aio_poll() call (@arg: 1 if it made progress)
+ * @AIO_EVENT_GSOURCE: one dispatch of the context's GSource
+ */
+typedef enum {
+    AIO_EVENT_BH,
+    AIO_EVENT_FD,
+    AIO_EVENT_TIMER,
+    AIO_EVENT_POLL,
+    AIO_EVENT_GSOURCE,
+} AioEventKind;
+
+/**
+ * AioObserverFunc:
+ * @ctx: the context
+ * @kind: what ran
+ * @name: (nullable): its name (BHs)
+ * @arg: a number that goes with @kind (see AioEventKind)
+ * @start_ns: when it started (QEMU_CLOCK_REALTIME)
+ * @end_ns: when it returned
+ * @opaque: the pointer given to aio_context_set_observer()
+ *
+ * Told about each callback and each pass once it returned.  May not call
+ * back into @ctx's loop.
+ */
+typedef void AioObserverFunc(AioContext *ctx, AioEventKind kind,
+                             const char *name, int64_t arg, int64_t start_ns,
+                             int64_t end_ns, void *opaque);
+
+/**
+ * aio_context_set_observer:
+ * @ctx: the context
+ * @fn: (nullable): the observer; NULL turns observation off
+ * @opaque: passed to @fn
+ *
+ * Times every callback and pass of @ctx and reports them to @fn (a trace
+ * point, in QEMU's words).  With no observer the loop reads one pointer
+ * per callback and takes no timestamps.  Not in QEMU.  Home thread only.
+ */
+void aio_context_set_observer(AioContext *ctx, AioObserverFunc *fn,
+                              void *opaque);
+
+/**
  * AioContextStats:
- * @notify_me: the raw notify_me word (bit 0: GSource waiter; bits 1–31:
+ * @notify_me: the raw notify_me word (bit 0: GSource waiter, from prepare
+ *             to check or dispatch; bits 1–31:
  *             2 per blocking aio_poll)
  * @notified: the notified flag
  * @poll_ns: the largest adaptive poll time among poll handlers, in ns
@@ -582,6 +758,7 @@ typedef enum {
  * @fdmon: the fd monitor in use
  * @fdmon_fallback_reason: (nullable): why the fd monitor asked for at
  *   creation is not in use (owned by the context)
+ * @counters: what the loop did so far (see AioContextCounters)
  */
 typedef struct AioContextStats {
     uint32_t notify_me;
@@ -593,6 +770,7 @@ typedef struct AioContextStats {
     unsigned timers;
     AioFdMonKind fdmon;
     const char *fdmon_fallback_reason;
+    AioContextCounters counters;
 } AioContextStats;
 
 /**
@@ -600,7 +778,7 @@ typedef struct AioContextStats {
  * params set from another thread and not yet applied by aio_poll() show
  * as the reset they will cause (poll_ns 0); an epoll_ctl failure not yet
  * acted on by the home thread shows as fdmon poll.  Home thread (from
- * other threads the fields are racy snapshots).
+ * other threads the fields are racy snapshots, and @counters stay 0).
  */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
 
@@ -827,6 +1005,18 @@ void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents);
  * next before_poll watches it again if GLib still asks for it.
  */
 void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd);
+
+/**
+ * aio_loop_bridge_forget_all:
+ * @b: the bridge
+ *
+ * aio_loop_bridge_forget_fd() for every fd: for a source that leaves the
+ * GMainContext and whose fds may be closed at once (an AioContext detached
+ * and finalized: its eventfd, epoll or io_uring fd), since the bridge only
+ * learns at the next before_poll which fds GLib no longer asks for.  The
+ * next before_poll watches again what GLib still asks for.
+ */
+void aio_loop_bridge_forget_all(AioLoopBridge *b);
 
 /**
  * aio_loop_bridge_watched_fds:

@@ -198,7 +198,9 @@ bool aio_bh_poll(AioContext *ctx)
             if (!(flags & BH_IDLE)) {
                 progress = true;
             }
-            bh->cb(bh->opaque);
+            ctx->counters.bh_dispatches++;
+            aio__observed_call(ctx, AIO_EVENT_BH, bh->name, 0, bh->cb,
+                               bh->opaque);
         }
         if (flags & (BH_DELETED | BH_ONESHOT)) {
             bh_free(bh);

@@ -10,8 +10,9 @@
  * on its source, so it lives as long as it is attached.
  *
  * Notify protocol.  notify_me tells notifiers whether someone may be
- * sleeping: bit 0 from GSource prepare until check, plus 2 for each
- * aio_poll() that may block.  aio_notify() sets `notified` then, if
+ * sleeping: bit 0 from GSource prepare until check or dispatch (QEMU: until
+ * the next check; see aio_ctx_dispatch()), plus 2 for each aio_poll() that
+ * may block.  aio_notify() sets `notified` then, if
  * notify_me is non-zero, writes the eventfd.  Each side issues a full
  * barrier between its write and its read, so at least one of them sees
  * the other: either the sleeper sees the new BH (or `notified`) before
@@ -22,6 +23,8 @@
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
+#include "io_uring-file.h"
+#include "linux-aio.h"
 #include "thread-pool.h"
 
 #include <errno.h>
@@ -185,6 +188,7 @@ static void aio_context_finalize(AioContext *ctx)
     aio__thread_pool_free(ctx);
     aio__linux_aio_free(ctx);
     aio__linux_io_uring_free(ctx);
+    aio__co_finalize(ctx);
     aio__bh_finalize(ctx);
     aio__handlers_finalize(ctx);
     event_notifier_cleanup(&ctx->notifier);
@@ -268,15 +272,60 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return aio__soonest(timeout, deadline);
 }
 
+/* Whether a block I/O request is queued or in flight: its completion will
+ * run a callback, though the engines' own handlers do not count (they stay
+ * registered while idle).  The thread pool first: a worker schedules the
+ * completion BH before it stops counting its job as active, so a job is
+ * seen either here or as a scheduled BH afterwards.  Home thread. */
+static bool block_io_in_flight(AioContext *ctx)
+{
+    ThreadPoolStats pool;
+    LinuxAioState *laio = aio_get_linux_aio(ctx);
+    LuringState *luring = aio_get_linux_io_uring(ctx);
+
+    thread_pool_get_stats(ctx, &pool);
+    return pool.queued || pool.active ||
+           (laio && laio_in_flight(laio)) ||
+           (luring && luring_in_flight(luring));
+}
+
 bool aio_context_has_armed_work(AioContext *ctx)
 {
     unsigned handlers;
 
+    /* The BH lists (a pass's slices on the home thread's stack, BHs the
+     * home thread frees) and the block-I/O engines are the home thread's
+     * to walk. */
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    if (block_io_in_flight(ctx)) {
+        return true;
+    }
     aio__lockcnt_lock(&ctx->list_lock);
     handlers = ctx->nr_handlers;
     aio__lockcnt_unlock(&ctx->list_lock);
     return handlers > 0 || aio__bh_pending(ctx) ||
            aio__timerlistgroup_has_timers(&ctx->tlg);
+}
+
+/* ---- observation ------------------------------------------------------- */
+
+void aio_context_set_observer(AioContext *ctx, AioObserverFunc *fn,
+                              void *opaque)
+{
+    g_return_if_fail(aio_context_in_home_thread(ctx));
+    ctx->observer = fn;
+    ctx->observer_opaque = opaque;
+}
+
+void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
+                  int64_t arg, int64_t start_ns)
+{
+    AioObserverFunc *fn = ctx->observer;
+
+    if (fn) {
+        fn(ctx, kind, name, arg, start_ns,
+           qemu_clock_get_ns(QEMU_CLOCK_REALTIME), ctx->observer_opaque);
+    }
 }
 
 /* ---- GSource ----------------------------------------------------------- */
@@ -329,6 +378,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 
     /* Round up: waking before the deadline would spin until it. */
     *timeout = aio__timeout_ns_to_ms(aio_compute_timeout(ctx));
+    ctx->gsource_may_block = *timeout != 0;
     aio__prepare(ctx);
     if (ctx->fdmon_ops->gsource_prepare) {
         ctx->fdmon_ops->gsource_prepare(ctx);
@@ -347,6 +397,8 @@ static gboolean aio_ctx_check(GSource *source)
     /* Finish computing the timeout before clearing the flag. */
     atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
     aio_notify_accept(ctx);
+    ctx->counters.blocking_waits += ctx->gsource_may_block;
+    ctx->gsource_may_block = false;
 
     if (aio__bh_pending(ctx)) {
         return TRUE;
@@ -359,8 +411,10 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
                                  gpointer user_data)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    AioContext *prev;
     AioHandler *ready = NULL;
     bool collected;
+    int64_t start;
 
     (void)user_data;
     g_assert(callback == NULL);
@@ -368,6 +422,23 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
         return G_SOURCE_CONTINUE;
     }
 
+    prev = aio__set_current_context(ctx);
+    /* [deviation] Clear bit 0 now, not only in check().  When prepare
+     * returned TRUE GLib skips check(), and QEMU leaves the bit set until
+     * the next iteration's check: every BH scheduled by this dispatch then
+     * writes the eventfd, and the next iteration dispatches once more just
+     * to drain it.  Nobody can be sleeping in GLib's poll for this source
+     * while it dispatches (the home thread is here, and no other thread
+     * runs its prepare), and the next prepare sets the bit again, with its
+     * smp_mb(), before it reads the BH list and the timers: a notifier that
+     * sees the bit clear skips a write nobody needs.  Proven by
+     * model/aio-notify.pml (the correct model clears here).  A nested
+     * iteration sets and clears the bit itself; a nested aio_poll() uses
+     * bits 1-31.  Release: pairs with the atomic read in aio_notify(), as
+     * the store in check(). */
+    atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
+
+    start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME) : 0;
     aio__lockcnt_inc(&ctx->list_lock);
     /* Readiness as GLib's poll saw it, before the BHs run (see
      * aio__gsource_collect). */
@@ -377,6 +448,10 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
+    aio__set_current_context(prev);
+    if (start) {
+        aio__observe(ctx, AIO_EVENT_GSOURCE, NULL, 0, start);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -506,6 +581,9 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     aio__lockcnt_unlock(&ctx->list_lock);
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
+    if (aio_context_in_home_thread(ctx)) {
+        stats->counters = ctx->counters;   /* the home thread's own */
+    }
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)

@@ -188,8 +188,9 @@ static void handler_retire(AioContext *ctx, AioHandler *node)
 
 static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                           IOHandler *io_read, IOHandler *io_write,
-                          AioPollFn *io_poll, IOHandler *io_poll_ready,
-                          void *opaque, bool is_notifier, bool is_internal)
+                          AioFlushHandler *io_flush, AioPollFn *io_poll,
+                          IOHandler *io_poll_ready, void *opaque,
+                          bool is_notifier, bool is_internal)
 {
     AioHandler *old, *node = NULL;
     bool deleting;
@@ -219,6 +220,7 @@ static int set_fd_handler(AioContext *ctx, int fd, bool is_external,
                            (io_write ? AIO_WRITE_EVENTS : 0);
         node->io_read = io_read;
         node->io_write = io_write;
+        node->io_flush = io_flush;
         node->io_poll = io_poll;
         node->io_poll_ready = io_poll_ready;
         node->opaque = opaque;
@@ -265,8 +267,21 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
     if (fd == event_notifier_get_fd(&ctx->notifier)) {
         return -EBUSY;      /* the context's own notifier is not for users */
     }
-    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_poll,
-                          io_poll_ready, opaque, false, false);
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, NULL,
+                          io_poll, io_poll_ready, opaque, false, false);
+}
+
+int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
+                             IOHandler *io_read, IOHandler *io_write,
+                             AioFlushHandler *io_flush, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque)
+{
+    g_return_val_if_fail(ctx != NULL, -EINVAL);
+    if (fd == event_notifier_get_fd(&ctx->notifier)) {
+        return -EBUSY;
+    }
+    return set_fd_handler(ctx, fd, is_external, io_read, io_write, io_flush,
+                          io_poll, io_poll_ready, opaque, false, false);
 }
 
 int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
@@ -275,7 +290,7 @@ int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
                                      EventNotifierHandler *io_poll_ready)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(e), false,
-                          (IOHandler *)io_read, NULL, io_poll,
+                          (IOHandler *)io_read, NULL, NULL, io_poll,
                           (IOHandler *)io_poll_ready, e, false,
                           io_read || io_poll);
 }
@@ -319,7 +334,12 @@ int aio_set_event_notifier_poll(AioContext *ctx, EventNotifier *e,
  * through the flag without a syscall; neither is ever progress. */
 static void notifier_read(void *opaque)
 {
-    event_notifier_test_and_clear(opaque);
+    AioContext *ctx = (AioContext *)((char *)opaque -
+                                     G_STRUCT_OFFSET(AioContext, notifier));
+
+    if (event_notifier_test_and_clear(opaque)) {
+        ctx->counters.notify_wakeups++;
+    }
 }
 
 static bool notifier_poll(void *opaque)
@@ -338,7 +358,7 @@ static void notifier_poll_ready(void *opaque)
 int aio__register_notifier(AioContext *ctx)
 {
     return set_fd_handler(ctx, event_notifier_get_fd(&ctx->notifier), false,
-                          notifier_read, NULL, notifier_poll,
+                          notifier_read, NULL, NULL, notifier_poll,
                           notifier_poll_ready, &ctx->notifier, true, false);
 }
 
@@ -456,7 +476,9 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
         /* Off the poll list while it runs, so that an aio_poll() nested in
          * the callback does not poll (and call) it again. */
         aio__poll_list_remove(node);
-        node->io_poll_ready(node->opaque);
+        ctx->counters.fd_dispatches += !node->is_notifier;
+        aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                           node->io_poll_ready, node->opaque);
         /* A nested aio_poll() may have put it back already. */
         if (!atomic_read(&node->deleted) && !node->poll_pprev) {
             aio__poll_list_insert(ctx, node);
@@ -465,14 +487,22 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
     }
     if (!atomic_read(&node->deleted) && (revents & AIO_READ_EVENTS) &&
         aio__node_check(ctx, node) && node->io_read) {
-        node->io_read(node->opaque);
+        if (node->is_notifier) {
+            node->io_read(node->opaque);
+        } else {
+            ctx->counters.fd_dispatches++;
+            aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                               node->io_read, node->opaque);
+        }
         progress = !node->is_notifier;
     }
     /* Re-read deleted: a read callback that removed its handler also
      * cancels the write callback of this dispatch. */
     if (!atomic_read(&node->deleted) && (revents & AIO_WRITE_EVENTS) &&
         aio__node_check(ctx, node) && node->io_write) {
-        node->io_write(node->opaque);
+        ctx->counters.fd_dispatches += !node->is_notifier;
+        aio__observed_call(ctx, AIO_EVENT_FD, NULL, node->pfd.fd,
+                           node->io_write, node->opaque);
         progress = true;
     }
     return progress;

@@ -60,7 +60,8 @@ static void fallback_locked(AioContext *ctx)
         aio__gsource_sync_all_locked(ctx);  /* GLib polls each fd again */
     }
     if (ctx->epoll.fd >= 0) {
-        close(ctx->epoll.fd);
+        /* Not closed yet: see AioContextEpoll.retired_fd. */
+        ctx->epoll.retired_fd = ctx->epoll.fd;
         ctx->epoll.fd = -1;
     }
     atomic_set(&ctx->epoll.failed, false);
@@ -200,6 +201,7 @@ const FDMonOps aio__fdmon_epoll_ops = {
 
 void aio__fdmon_epoll_setup(AioContext *ctx)
 {
+    ctx->epoll.retired_fd = -1;
     ctx->epoll.fd = epoll_create1(EPOLL_CLOEXEC);
 }
 
@@ -208,6 +210,10 @@ void aio__fdmon_epoll_cleanup(AioContext *ctx)
     if (ctx->epoll.fd >= 0) {
         close(ctx->epoll.fd);
         ctx->epoll.fd = -1;
+    }
+    if (ctx->epoll.retired_fd >= 0) {
+        close(ctx->epoll.retired_fd);
+        ctx->epoll.retired_fd = -1;
     }
 }
 

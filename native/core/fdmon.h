@@ -109,7 +109,7 @@ extern const FDMonOps aio__fdmon_poll_ops;
 extern const FDMonOps aio__fdmon_epoll_ops;
 /* Creates ctx->epoll.fd (-1 if epoll is unavailable).  From aio_context_new. */
 void aio__fdmon_epoll_setup(AioContext *ctx);
-/* Closes ctx->epoll.fd.  From finalization. */
+/* Closes ctx->epoll.fd and a retired one.  From finalization. */
 void aio__fdmon_epoll_cleanup(AioContext *ctx);
 /* Moves the context to poll for good if epoll_ctl refused an fd since the
  * last call (ctx->epoll.failed).  Home thread, outside fdmon callbacks:

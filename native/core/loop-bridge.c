@@ -133,7 +133,8 @@ static void apply_watches(AioLoopBridge *b)
     }
 }
 
-/* Drops every watch (another thread runs the GMainContext). */
+/* Drops every watch (another thread runs the GMainContext, or a source
+ * left it: aio_loop_bridge_forget_all). */
 static void drop_watches(AioLoopBridge *b)
 {
     GHashTableIter iter;
@@ -191,6 +192,11 @@ void aio_loop_bridge_forget_fd(AioLoopBridge *b, int fd)
         }
     }
     g_hash_table_remove(b->watches, GINT_TO_POINTER(fd));
+}
+
+void aio_loop_bridge_forget_all(AioLoopBridge *b)
+{
+    drop_watches(b);
 }
 
 unsigned aio_loop_bridge_watched_fds(AioLoopBridge *b)

@@ -264,7 +264,9 @@ static bool timerlist_run_timers(QEMUTimerList *tl)
 
         /* Unlocked: the callback may re-arm or free @ts. */
         pthread_mutex_unlock(&tl->active_timers_lock);
-        cb(opaque);
+        tl->ctx->counters.timer_dispatches++;
+        aio__observed_call(tl->ctx, AIO_EVENT_TIMER, NULL, tl->clock, cb,
+                           opaque);
         progress = true;
         pthread_mutex_lock(&tl->active_timers_lock);
     }

@@ -184,6 +184,104 @@ const scenarios: Record<string, () => void | Promise<void>> = {
     process.on('exit', (code) => say(`exit ${code}`));
   },
 
+  /* An epoll context under Node's loop refuses a regular file and falls
+   * back to poll from inside that setFdHandler() call.  libuv watches the
+   * epoll fd until the next loop turn, so its number must not be closed
+   * (and reused by the next fd the program opens) before then: a socket
+   * opened on the reused number failed with EEXIST, or its events went to
+   * the stale watch.  Opens pipes until one gets the epoll fd's number (or
+   * a higher one), then reads through a net.Socket on it. */
+  async 'epoll-fallback-fd-reuse'() {
+    const net = await import('node:net');
+    const os = await import('node:os');
+    const epollFds = (): Set<number> => {
+      const found = new Set<number>();
+      for (const name of fs.readdirSync('/proc/self/fd')) {
+        try {
+          if (fs.readlinkSync(`/proc/self/fd/${name}`) === 'anon_inode:[eventpoll]') found.add(Number(name));
+        } catch {
+          /* the directory's own fd, gone already */
+        }
+      }
+      return found;
+    };
+    const before = epollFds();
+    const ctx = new AioContext({ fdmon: 'epoll' });
+    const ours = [...epollFds()].filter((fd) => !before.has(fd));
+    const epollFd = ours[0] ?? -1;
+    const handle = ctx.attachToNodeLoop();
+    await wait(20); // libuv watches the epoll fd now
+    const path = `${os.tmpdir()}/aiocontext-fallback-${process.pid}`;
+    const file = fs.openSync(path, 'w+');
+    fs.unlinkSync(path);
+    // Fill every free number below the epoll fd's, so that if it is closed
+    // the next fd the program opens gets exactly that number.
+    const fillers: number[] = [];
+    for (let fd = fs.openSync('/dev/null', 'r'); ; fd = fs.openSync('/dev/null', 'r')) {
+      if (fd > epollFd) {
+        fs.closeSync(fd);
+        break;
+      }
+      fillers.push(fd);
+    }
+    ctx.setFdHandler(file, { read: () => ctx.setFdHandler(file, null) });
+    say(`fdmon ${ctx.stats.fdmon} epoll fds ${ours.length}`);
+    const [r, w] = pipe(); // r is the epoll fd's old number if it was closed
+    for (const fd of fillers) fs.closeSync(fd);
+    const sock = new net.Socket({ fd: r, readable: true, writable: false });
+    sock.on('data', (d) => {
+      say(`data ${String(d)}`);
+      sock.destroy();
+      handle.detach();
+      ctx.close();
+      fs.closeSync(w);
+      fs.closeSync(file);
+    });
+    fs.writeSync(w, 'hello');
+  },
+
+  /* A context attached to a MainContext that Node's loop drives is closed:
+   * its own fds (eventfd, epoll fd, io_uring ring) close with it, while
+   * libuv watched them until the next loop turn; the next fds the program
+   * opens get those numbers, and sockets on them must work. */
+  async 'close-attached-fd-reuse'() {
+    const net = await import('node:net');
+    const fdmon = process.argv[3] as 'poll' | 'epoll' | 'io_uring';
+    const open = (): Set<number> => new Set(fs.readdirSync('/proc/self/fd').map(Number));
+    const mc = new MainContext();
+    const handle = mc.attachToNodeLoop();
+    const before = open();
+    const ctx = new AioContext({ fdmon });
+    const own = [...open()].filter((fd) => !before.has(fd));
+    const top = Math.max(...own);
+    ctx.attach(mc);
+    await wait(20); // libuv watches the context's fds now
+    const fillers: number[] = []; // every free number below them, taken
+    for (let fd = fs.openSync('/dev/null', 'r'); ; fd = fs.openSync('/dev/null', 'r')) {
+      if (fd > top) {
+        fs.closeSync(fd);
+        break;
+      }
+      fillers.push(fd);
+    }
+    ctx.close();
+    const pipes = own.map(() => pipe()); // they get the context's numbers
+    for (const fd of fillers) fs.closeSync(fd);
+    let got = 0;
+    for (const [r, w] of pipes) {
+      const sock = new net.Socket({ fd: r, readable: true, writable: false });
+      sock.on('data', () => {
+        sock.destroy();
+        fs.closeSync(w);
+        if (++got === pipes.length) {
+          say(`data on ${got} sockets`);
+          handle.detach();
+        }
+      });
+      fs.writeSync(w, 'x');
+    }
+  },
+
   /* Attached and still running when the process ends: the env cleanup hook
    * closes the libuv handles (no crash, no hang). */
   'exit-attached'() {

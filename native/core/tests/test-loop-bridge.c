@@ -406,6 +406,47 @@ static void test_forget_fd(void)
     test_close_pair(fds);
 }
 
+/* A source leaving the GMainContext may have its fds closed at once (a
+ * context finalized): forget_all unwatches every fd now, and the next round
+ * watches again what GLib still asks for. */
+static void test_forget_all(void)
+{
+    GMainContext *main = g_main_context_new();
+    ForeignLoop loop = FOREIGN_LOOP_INIT;
+    AioLoopBridge *b = aio_loop_bridge_new(main, &foreign_ops, &loop);
+    int fds[2], other[2], reads = 0, other_reads = 0;
+    int base = foreign_baseline(b, &loop);
+    GSource *src, *kept;
+
+    test_pipe(fds);
+    test_pipe(other);
+    src = add_fd_source(main, fds[0], G_IO_IN, &reads);
+    kept = add_fd_source(main, other[0], G_IO_IN, &other_reads);
+
+    g_assert_true(aio_loop_bridge_before_poll(b));
+    g_assert_cmpint(loop.nfds, ==, base + 2);
+    drop_source(src);
+    aio_loop_bridge_forget_all(b);
+    g_assert_cmpint(loop.nfds, ==, 0);
+    g_assert_cmpint(loop.unwatch_calls, ==, base + 2);
+    g_assert_cmpuint(aio_loop_bridge_watched_fds(b), ==, 0);
+    g_assert_false(aio_loop_bridge_after_poll(b));
+
+    /* The next round watches what is still asked for, and it works. */
+    test_write_byte(other[1]);
+    g_assert_true(foreign_iterate(b, &loop, TEST_WAIT_MS));
+    g_assert_cmpint(loop.nfds, ==, base + 1);
+    g_assert_cmpint(foreign_find(&loop, fds[0]), ==, -1);
+    g_assert_cmpint(other_reads, ==, 1);
+    g_assert_cmpint(reads, ==, 0);
+
+    drop_source(kept);
+    aio_loop_bridge_free(b);
+    g_main_context_unref(main);
+    test_close_pair(fds);
+    test_close_pair(other);
+}
+
 typedef struct OwnerThread {
     GMainContext *main;
     TestFlag owned;
@@ -474,6 +515,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loop-bridge/duplicates-merged", test_duplicates_merged);
     g_test_add_func("/loop-bridge/refused-fd-polled", test_refused_fd_polled);
     g_test_add_func("/loop-bridge/forget-fd", test_forget_fd);
+    g_test_add_func("/loop-bridge/forget-all", test_forget_all);
     g_test_add_func("/loop-bridge/not-owner", test_not_owner);
     return g_test_run();
 }
