@@ -471,10 +471,7 @@ static Napi::Value JS_ppollLateness(const Napi::CallbackInfo &info)
 
 void InitBenchHelpers(Napi::Env env, Napi::Object exports)
 {
-    struct {
-        const char *name;
-        Napi::Value (*fn)(const Napi::CallbackInfo &);
-    } helpers[] = {
+    static const HelperFunction helpers[] = {
         {"eventfdRoundTrips", JS_eventfdRoundTrips},
         {"tsfnRoundTrips", JS_tsfnRoundTrips},
         {"glibIdleRate", JS_glibIdleRate},
@@ -485,9 +482,7 @@ void InitBenchHelpers(Napi::Env env, Napi::Object exports)
         {"raiseNofileLimit", JS_raiseNofileLimit},
         {"ppollLateness", JS_ppollLateness},
     };
-    for (auto &h : helpers) {
-        exports.Set(h.name, Napi::Function::New(env, h.fn, h.name));
-    }
+    ExportHelpers(env, exports, helpers, G_N_ELEMENTS(helpers), nullptr);
 }
 
 } // namespace aiocontext

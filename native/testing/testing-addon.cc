@@ -9,6 +9,15 @@
 
 namespace aiocontext {
 
+void ExportHelpers(Napi::Env env, Napi::Object exports,
+                   const HelperFunction *table, size_t n, void *data)
+{
+    for (size_t i = 0; i < n; i++) {
+        exports.Set(table[i].name,
+                    Napi::Function::New(env, table[i].fn, table[i].name, data));
+    }
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
     InitProductLink(env, exports);

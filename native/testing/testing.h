@@ -52,6 +52,17 @@ struct ProductLink {
  * (the pointer is published before any helper thread starts). */
 const ProductLink *Product();
 
+/* One exported function of a helper table. */
+struct HelperFunction {
+    const char *name;
+    Napi::Value (*fn)(const Napi::CallbackInfo &);
+};
+
+/* Sets each of the @n functions of @table on @exports, with @data as their
+ * callback data (testing-addon.cc). */
+void ExportHelpers(Napi::Env env, Napi::Object exports,
+                   const HelperFunction *table, size_t n, void *data);
+
 /* Adds linkProduct() (product-link.cc) to @exports. */
 void InitProductLink(Napi::Env env, Napi::Object exports);
 

@@ -192,17 +192,12 @@ void InitThreadPoolJobs(Napi::Env env, Napi::Object exports)
     napi_add_env_cleanup_hook(
         env, [](void *arg) { static_cast<JobsEnv *>(arg)->tornDown = true; },
         jobsEnv);
-    struct {
-        const char *name;
-        Napi::Value (*fn)(const Napi::CallbackInfo &);
-    } jobs[] = {
+    static const HelperFunction jobs[] = {
         {"threadPoolJob", JS_threadPoolJob},
         {"threadPoolJobCancel", JS_threadPoolJobCancel},
         {"threadPoolJobDone", JS_threadPoolJobDone},
     };
-    for (auto &j : jobs) {
-        exports.Set(j.name, Napi::Function::New(env, j.fn, j.name, jobsEnv));
-    }
+    ExportHelpers(env, exports, jobs, G_N_ELEMENTS(jobs), jobsEnv);
 }
 
 } // namespace aiocontext
