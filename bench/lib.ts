@@ -6,10 +6,8 @@
  * runs them all in one process and prints every figure next to its peer's
  * figure from the same run.  `ratio` is always value / peer value.
  */
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT as REPO_ROOT, type TestingAddon, testingAddon } from '../test/helpers/testing';
 
 export interface BenchResult {
   /** The section, e.g. 'bh-rate'. */
@@ -55,25 +53,18 @@ export function vs(
   return { ...result, peer: rest, ratio: result.value / peer.value, ...(spread ? { peerSpread: spread } : {}) };
 }
 
-/* ---- the native helpers (native/addon/bench-helpers.cc) ------------------- */
+/* ---- the native helpers (native/testing/bench-helpers.cc) ----------------- */
 
-export interface BenchNative {
-  glibIdleRate(n: number): number;
-  aioBhRate(n: number, gsource: boolean): number;
-  callJs(fn: () => void, n: number): number;
-  tryRead(fd: number): number;
-  writeBytes(fd: number, n: number): number;
-  raiseNofileLimit(n: number): [number, number];
-  ppollLateness(n: number, slackNs: number): Float64Array;
-  eventfdRoundTrips(n: number): Float64Array;
-  tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
-}
+/** The benchmark helpers of the helper addon (typed in test/helpers/testing.ts). */
+export type BenchNative = Omit<
+  TestingAddon,
+  'linkProduct' | 'scheduleFromNativeThread' | 'nativeJobDone' | 'nativeJobJoin'
+>;
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const ADDON = path.join(ROOT, 'build', 'Release', 'aiocontext.node');
+export const ROOT = REPO_ROOT;
 
-/** The addon's `_testing` object: the same module instance the package loaded. */
-export const native: BenchNative = (createRequire(import.meta.url)(ADDON) as { _testing: BenchNative })._testing;
+/** The helper addon (aiocontext_testing.node), linked to the package's addon. */
+export const native: BenchNative = testingAddon;
 
 /* ---- timing --------------------------------------------------------------- */
 

@@ -13,7 +13,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
 const { AioContext } = require('aiocontext');
-const native = require('../build/Release/aiocontext.node')._testing;
+// The helper addon (native/testing/), for its raw fd I/O that never throws.
+const native = require('../build/Release/aiocontext_testing.node');
 
 const { readFd, writeFd, fdmon, maxNs, stop } = workerData;
 const ctx = new AioContext({ name: 'pingpong-echo', fdmon, poll: { maxNs } });

@@ -22,7 +22,7 @@ function aioLateness(fdmon: FdMonitor): number[] {
   const ctx = new AioContext({ name: 'bench-timers', fdmon });
   const late: number[] = [];
   let expiry = 0;
-  let fired = false;
+  let fired: boolean;
   const timer = ctx.timer('realtime', SCALE_MS, () => {
     late.push((clockNs('realtime') - expiry) / 1e3);
     fired = true;

@@ -7,7 +7,8 @@
 #   b. node_modules, with `npm ci` (whose install script builds the addon;
 #      it also builds the node-gtk devDependency from source, a minute or
 #      two, which needs a.'s GTK and gobject-introspection headers)
-#   c. the addon, build/Release/aiocontext.node, if native/ changed
+#   c. the addons, build/Release/aiocontext.node and the test helpers'
+#      aiocontext_testing.node, if native/ changed
 #   d. dist/ from src/, if src/ changed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,10 @@ stale() {
 # --- a. Debian packages -----------------------------------------------------
 apt_packages=(
     # build: the C core, the addon (node-gyp, cmake-js), the meson tests
-    libglib2.0-dev liburing-dev pkg-config meson ninja-build cmake g++ make
+    # (liburing-dev and libaio-dev also ship the .a files the addon links)
+    libglib2.0-dev liburing-dev libaio-dev pkg-config meson ninja-build cmake g++ make
+    # checks: test:format (clang-format), npm run coverage (gcovr)
+    clang-format gcovr
     # interop tests: GTK through node-gtk, under Xvfb; spin for the models
     libgirepository1.0-dev libgtk-3-dev libcairo2-dev xvfb spin
 )
@@ -52,8 +56,9 @@ if ((${#missing[@]})); then
 fi
 
 # --- b. node_modules --------------------------------------------------------
-# npm ci also runs our "install" script, node-gyp rebuild, so it builds the
-# addon. node-gyp works offline because npm's nodedir (~/.npmrc here) points
+# npm ci also runs our "install" script, node-gyp-build, which builds the
+# addon unless prebuilds/ (made by npm pack) has one; c. below makes sure.
+# node-gyp works offline because npm's nodedir (~/.npmrc here) points
 # at the installed Node headers, /usr/include/node; should it be unset, point
 # it there ourselves rather than let node-gyp try to download them.
 if [[ -z "${npm_config_nodedir:-}" ]] && ! grep -qs '^nodedir' ~/.npmrc; then
@@ -68,8 +73,9 @@ if stale node_modules/.package-lock.json package-lock.json; then
 fi
 
 # --- c. the addon -----------------------------------------------------------
-if stale build/Release/aiocontext.node native binding.gyp; then
-    say "building the addon (node-gyp)"
+if stale build/Release/aiocontext.node native binding.gyp ||
+   stale build/Release/aiocontext_testing.node native binding.gyp; then
+    say "building the addons (node-gyp)"
     npm run --silent build:native >/dev/null
 fi
 

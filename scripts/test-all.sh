@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=(test:types test:c test:c-asan test:c-tsan test:registry test:model test:cmake test:ava)
+steps=(test:types test:lint test:format test:docs test:c test:c-asan test:c-tsan test:registry test:model
+       test:cmake test:c-consumer test:package test:ava)
 for step in "${steps[@]}"; do
     printf '\n=== %s\n' "$step"
     t0=$SECONDS

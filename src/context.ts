@@ -602,7 +602,7 @@ export class AioContext implements Disposable {
     nativeOf = (ctx) => ctx.#open();
   }
 
-  /** @internal Whether @value is an AioContext (a brand check, not instanceof). */
+  /** @internal Whether `value` is an AioContext (a brand check, not instanceof). */
   static isAioContext(value: unknown): value is AioContext {
     return typeof value === 'object' && value !== null && #native in value;
   }

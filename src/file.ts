@@ -161,6 +161,7 @@ export class Aiocb {
   #op: Op;
   #cb: ((err: AioError | null, bytes: number) => unknown) | null;
   /** The buffers (one view or an array of views), kept until completion. */
+  // eslint-disable-next-line no-unused-private-class-members -- held, never read: keeps the memory alive
   #buffers: unknown;
 
   /** @internal Use the methods of AioFile. */
@@ -179,7 +180,7 @@ export class Aiocb {
   }
 
   /**
-   * @internal The addon's completion: @res is a byte count or a negative
+   * @internal The addon's completion: `res` is a byte count or a negative
    * errno.  Returns what the callback returned, so that a rejected promise
    * from an async callback is reported as a throw would be.
    */
@@ -301,7 +302,7 @@ export class AioFile implements Disposable {
   }
 
   /**
-   * Opens @path (open(2) with O_CLOEXEC) for I/O completed in @ctx.  Throws
+   * Opens `path` (open(2) with O_CLOEXEC) for I/O completed in `ctx`.  Throws
    * AioError with the errno code when open fails (ENOENT, EACCES, EINVAL for
    * O_DIRECT on a file system without it), and ERR_AIO_CLOSED on a closed
    * context.  'linux-aio' without `direct` uses the thread pool instead, as
@@ -333,7 +334,7 @@ export class AioFile implements Disposable {
   }
 
   /**
-   * A zero-filled Buffer whose memory starts at a multiple of @alignment
+   * A zero-filled Buffer whose memory starts at a multiple of `alignment`
    * bytes (default 4096), as `direct: true` needs (QEMU's qemu_blockalign):
    * an ordinary Buffer is only 16-byte aligned.  A view into an ArrayBuffer
    * up to alignment - 1 bytes larger; its memory is freed by the GC.
@@ -390,12 +391,12 @@ export class AioFile implements Disposable {
     return { inFlight: this.#native.inFlight, fallbackReason: this.#native.fallbackReason };
   }
 
-  /** preadv of @buf at @position; @cb gets the bytes read (short only at end of file). */
+  /** preadv of `buf` at `position`; `cb` gets the bytes read (short only at end of file). */
   read(buf: ArrayBufferView, position: number, cb: IoCallback): Aiocb {
     return this.#rw(Op.Read, buf, position, cb);
   }
 
-  /** pwritev of @buf at @position; @cb gets the bytes written. */
+  /** pwritev of `buf` at `position`; `cb` gets the bytes written. */
   write(buf: ArrayBufferView, position: number, cb: IoCallback): Aiocb {
     return this.#rw(Op.Write, buf, position, cb);
   }

@@ -22,9 +22,6 @@ export { SCALE_NS, SCALE_US, SCALE_MS, clockNs, virtualClock } from './clock';
 export { pipe } from './pipe';
 export { RemoteBottomHalf, RemoteContext, remoteBottomHalf, remoteContext } from './shared';
 export type { SharedToken, SharedTokenKind } from './shared';
-/** @internal Test and benchmark helpers; not part of the API. */
-export { _testing } from './testing';
-export type { NativeThreadJob } from './testing';
 export type {
   AioContextOptions,
   AioContextStats,

@@ -1,11 +1,13 @@
 /*
- * native.ts — loads the addon (build/Release/aiocontext.node) and types its
+ * native.ts — loads the addon (node-gyp-build: build/Release/aiocontext.node
+ * or prebuilds/linux-x64/aiocontext.glibc.node) and types its
  * internal API.  Nothing here is public: src/index.ts exports the classes
  * that wrap these objects.
  *
  * The native methods take positional, already-validated arguments (the TS
  * classes validate with exact messages first); they still re-check types.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AioError } from './errors';
 import { onCallbackPromise } from './rejections';
@@ -78,7 +80,7 @@ export interface NativeContext {
  * A file open for block I/O (native/addon/file.cc).  Each request method
  * takes the JS request object (an Aiocb) that the addon keeps referenced
  * until the completion, which calls `complete(req, res)` in the context:
- * @res is a byte count or a negative errno.  Returns a request id for cancel().
+ * `res` is a byte count or a negative errno.  Returns a request id for cancel().
  */
 export interface NativeFile {
   readonly fd: number;
@@ -174,8 +176,6 @@ export interface NativeBinding {
   /** Remote handles from a share token id (src/shared.ts). Any thread. */
   RemoteContext: new (id: number) => NativeRemoteContext;
   RemoteBottomHalf: new (id: number) => NativeRemoteBottomHalf;
-  /** Test and benchmark helpers (src/testing.ts); not part of the API. */
-  _testing: NativeTesting;
 }
 
 export interface NativeRemoteContext {
@@ -189,46 +189,47 @@ export interface NativeRemoteBottomHalf {
   cancel(): void;
 }
 
-/** An opaque handle on a std::thread started by scheduleFromNativeThread. */
-export interface NativeJob {
-  readonly __brand: 'NativeJob';
+/** node-gyp-build (no types of its own): finds the addon for this machine. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS output; no types to import
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+/** The package's root: dist/.. (or src/..). */
+const ROOT = path.join(__dirname, '..');
+
+/**
+ * The addon file: build/Release/aiocontext.node if it was built here (by
+ * name: in a checkout, build/Release also holds the test helper addon),
+ * else what node-gyp-build resolves (the prebuilt binary for this machine).
+ */
+function addonFile(): string {
+  const built = path.join(ROOT, 'build', 'Release', 'aiocontext.node');
+  return fs.existsSync(built) ? built : nodeGypBuild.resolve(ROOT);
 }
 
-export interface NativeTesting {
-  scheduleFromNativeThread(id: number, n: number, lockstep: boolean, notifyId: number): NativeJob;
-  nativeJobDone(job: NativeJob): boolean;
-  nativeJobJoin(job: NativeJob): { scheduled: number; error: string | null };
-  eventfdRoundTrips(n: number): Float64Array;
-  tsfnRoundTrips(n: number, fn: () => void): Promise<Float64Array>;
-  threadPoolJob(ctx: NativeContext, sleepUs: number, ret: number, cb: ((ret: number) => void) | null): NativeTestJob | null;
-  threadPoolJobCancel(job: NativeTestJob): void;
-  threadPoolJobDone(job: NativeTestJob): boolean;
-}
+/** What a consumer needs to build from source, should no prebuilt binary fit. */
+const BUILD_DEPS_HINT =
+  'Installing the package uses the prebuilt binary in prebuilds/linux-x64/ (glibc, x64), ' +
+  'which needs only GLib at run time (Debian/Ubuntu: apt-get install libglib2.0-0). ' +
+  'Elsewhere it builds from source, which needs a compiler, make, python3, pkg-config and ' +
+  'the GLib, liburing and libaio headers (Debian/Ubuntu: apt-get install g++ make python3 ' +
+  'pkg-config libglib2.0-dev liburing-dev libaio-dev); then run `npm rebuild aiocontext`.';
 
-/** A thread-pool job of the test suite (testing-thread-pool.cc). */
-export interface NativeTestJob {
-  readonly __brand: 'NativeTestJob';
-}
-
-/** Where node-gyp puts the addon, relative to dist/ or src/. */
-export const ADDON_PATH = path.join(__dirname, '..', 'build', 'Release', 'aiocontext.node');
-
+/**
+ * Loads the addon (addonFile()) and hands it the error class.
+ */
 function load(): NativeBinding {
   let binding: NativeBinding;
+  let file: string | undefined;
   try {
-    binding = require(ADDON_PATH) as NativeBinding;
+    file = addonFile();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, by path
+    binding = require(file) as NativeBinding;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     const reason =
-      code === 'MODULE_NOT_FOUND'
-        ? `the native addon is not built: ${ADDON_PATH} does not exist`
-        : `cannot load the native addon ${ADDON_PATH}: ${(err as Error).message}`;
-    throw new Error(
-      `aiocontext: ${reason}.\n` +
-        'Build it with `npm run build:native` (node-gyp). It needs the GLib and liburing ' +
-        'headers and pkg-config; on Debian `npm run setup` installs them.',
-      { cause: err },
-    );
+      file === undefined
+        ? `no native addon for ${process.platform}-${process.arch} (neither build/Release nor prebuilds/ has one)`
+        : `cannot load the native addon ${file}: ${(err as Error).message}`;
+    throw new Error(`aiocontext: ${reason}.\n${BUILD_DEPS_HINT}`, { cause: err });
   }
   binding.setErrorClass(AioError);
   binding.setPromiseHook(onCallbackPromise);

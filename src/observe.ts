@@ -25,7 +25,9 @@
  * trace-event JSON ("X" complete events in µs), which Perfetto
  * (ui.perfetto.dev) and chrome://tracing open.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+// A namespace import: a default import would make the published .d.ts need
+// esModuleInterop in every consumer (test:package checks commonjs without it).
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { threadId } from 'node:worker_threads';
 import { binding, type NativeContext } from './native';
 import { checkNonNegativeSafeInteger, optionsObject } from './validate';

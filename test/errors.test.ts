@@ -459,7 +459,6 @@ test('errors: throwing BH, fd handler and timer in one pass → AggregateError [
 test('errors: non-Error values thrown by a callback are rethrown as they are', (t) => {
   const ctx = fresh(t);
   const bh = ctx.bh(() => {
-    // eslint-disable-next-line @typescript-eslint/only-throw-error
     throw 42;
   });
   bh.schedule();

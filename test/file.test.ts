@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
-import { AioContext, AioError, AioFile, Aiocb, MainContext, _testing } from 'aiocontext';
+import { AioContext, AioError, AioFile, Aiocb, MainContext } from 'aiocontext';
+import { threadPoolJob } from './helpers/testing.js';
 import type { AioErrorCode } from 'aiocontext';
 import { runNode, type ChildResult } from './helpers/child.js';
 import { ALIGN, CONFIGS, ioBuffer, openFile, randomBytes, rng, spinUntil, tempDir } from './helpers/files.js';
@@ -572,7 +573,7 @@ test('promises with { signal }: aborted before submits nothing; aborted while qu
   ctx.threadPool.setParams({ min: 0, max: 1 });
   // Occupy the only worker so that the read stays queued.
   let jobRet: number | undefined;
-  _testing.threadPoolJob(ctx, 1_500_000, 7, (ret) => (jobRet = ret));
+  threadPoolJob(ctx, 1_500_000, 7, (ret) => (jobRet = ret));
   spinUntil(ctx, () => ctx.threadPool.stats.active === 1);
 
   const ac = new AbortController();

@@ -73,7 +73,7 @@ for (const fdmon of FDMONS) {
 test('fuzz: traces print as JS-like lines', (t) => {
   const text = formatTrace(externalPaused.slice(0, 3), 'io_uring', 'poll');
   t.regex(text, /let ctx = new AioContext\(\{ fdmon: 'io_uring' \}\);/);
-  t.regex(text, /ctx\.setFdHandler\(p0, \{ read: \(\) => \{\n  readUpTo\(p0, 1\);/);
+  t.regex(text, /ctx\.setFdHandler\(p0, \{ read: \(\) => \{\n {2}readUpTo\(p0, 1\);/);
   t.regex(text, /ctx\.disableExternal\(\);$/);
 });
 

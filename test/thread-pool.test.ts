@@ -6,10 +6,11 @@
  * ECANCELED, running ones with their result, and the counts add up),
  * cancel-async, and thread spawn / idle exit with min and max, watched
  * through threadPool.stats.  Jobs are the test helper's sleeping workers
- * (_testing.threadPoolJob); the same pool runs the 'threads' file engine.
+ * (threadPoolJob); the same pool runs the 'threads' file engine.
  */
 import test from 'ava';
-import { AioContext, _testing } from 'aiocontext';
+import { AioContext } from 'aiocontext';
+import { threadPoolJob } from './helpers/testing.js';
 import { spinUntil } from './helpers/files.js';
 import { openContext, pollUntil, sleepMs, throwsAio } from './helpers/loop.js';
 
@@ -24,7 +25,7 @@ test('stats before the first job: no pool yet, the default parameters', (t) => {
 
 test('submit: a job without a completion runs on a worker; the pool counts it until done', (t) => {
   const ctx = openContext(t);
-  t.is(_testing.threadPoolJob(ctx, 20_000, 0, null), null);
+  t.is(threadPoolJob(ctx, 20_000, 0, null), null);
   t.is(ctx.threadPool.stats.queued + ctx.threadPool.stats.active, 1);
   spinUntil(ctx, () => ctx.threadPool.stats.active === 1);
   spinUntil(ctx, () => ctx.threadPool.stats.active === 0 && ctx.threadPool.stats.queued === 0);
@@ -35,7 +36,7 @@ test('submit: a job without a completion runs on a worker; the pool counts it un
 test('submit-aio: the callback does not run before the first poll, then exactly once', (t) => {
   const ctx = openContext(t);
   const results: number[] = [];
-  const job = _testing.threadPoolJob(ctx, 0, 42, (ret) => results.push(ret))!;
+  const job = threadPoolJob(ctx, 0, 42, (ret) => results.push(ret))!;
   sleepMs(20); // even with time for a worker, nothing runs without the loop
   t.deepEqual(results, []);
   t.false(job.done);
@@ -52,7 +53,7 @@ test('submit-many: 100 jobs, every callback exactly once with its own value', (t
   const calls = new Uint32Array(100);
   let done = 0;
   for (let i = 0; i < 100; i++) {
-    _testing.threadPoolJob(ctx, 100, i, (ret) => {
+    threadPoolJob(ctx, 100, i, (ret) => {
       calls[ret]++;
       done++;
     });
@@ -69,7 +70,7 @@ function cancelTest(t: import('ava').ExecutionContext, ctx: AioContext, waitEach
   const n = 100;
   const results: (number | undefined)[] = Array.from({ length: n }, () => undefined);
   const jobs = Array.from({ length: n }, (_, i) =>
-    _testing.threadPoolJob(ctx, 30_000, 1000 + i, (ret) => {
+    threadPoolJob(ctx, 30_000, 1000 + i, (ret) => {
       t.is(results[i], undefined, 'one completion per job');
       results[i] = ret;
     })!,
@@ -107,7 +108,7 @@ test('cancel-async: cancel every job without polling in between; the loop delive
 test('spawn: threads are started from the loop, lazily, never above max; min are started by setParams', (t) => {
   const ctx = openContext(t);
   let first = 0;
-  _testing.threadPoolJob(ctx, 0, 0, () => first++); // creates the pool
+  threadPoolJob(ctx, 0, 0, () => first++); // creates the pool
   t.is(ctx.threadPool.stats.threads, 1, 'one thread on its way (counted while being started)');
   pollUntil(ctx, () => first === 1);
   t.is(ctx.threadPool.stats.threads, 1, 'one thread for one job');
@@ -116,7 +117,7 @@ test('spawn: threads are started from the loop, lazily, never above max; min are
   spinUntil(ctx, () => ctx.threadPool.stats.threads === 2 && ctx.threadPool.stats.idle === 2);
   let done = 0;
   let maxThreads = 0;
-  for (let i = 0; i < 12; i++) _testing.threadPoolJob(ctx, 20_000, i, () => done++);
+  for (let i = 0; i < 12; i++) threadPoolJob(ctx, 20_000, i, () => done++);
   spinUntil(ctx, () => {
     maxThreads = Math.max(maxThreads, ctx.threadPool.stats.threads);
     return done === 12;
@@ -129,7 +130,7 @@ test('idle exit: a thread above min exits after 10 s idle; min stay', (t) => {
   const ctx = openContext(t);
   ctx.threadPool.setParams({ min: 1, max: 2 });
   let done = 0;
-  for (let i = 0; i < 4; i++) _testing.threadPoolJob(ctx, 50_000, i, () => done++);
+  for (let i = 0; i < 4; i++) threadPoolJob(ctx, 50_000, i, () => done++);
   spinUntil(ctx, () => ctx.threadPool.stats.threads === 2);
   spinUntil(ctx, () => done === 4);
   t.is(ctx.threadPool.stats.threads, 2);

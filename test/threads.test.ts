@@ -10,7 +10,6 @@
  * wait (helpers/loop.ts pollUntil), so a lost wake-up fails instead of
  * hanging.
  */
-import { once } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -20,12 +19,12 @@ import {
   MainContext,
   RemoteBottomHalf,
   RemoteContext,
-  _testing,
   remoteBottomHalf,
   remoteContext,
 } from 'aiocontext';
 import type { SharedToken } from 'aiocontext';
 import { captureWarnings, drain, openContext, pollUntil, sleepMs, throwsAio } from './helpers/loop.js';
+import { scheduleFromNativeThread } from './helpers/testing.js';
 
 /* ---- workers ---------------------------------------------------------------- */
 
@@ -406,7 +405,7 @@ test('threads: a plain C++ std::thread schedules a remote BH n times (lockstep: 
   const ctx = openContext(t, { name: 'native-target' });
   let calls = 0;
   const bh = ctx.bh(() => calls++);
-  const job = _testing.scheduleFromNativeThread(bh.share(), n, { lockstep: true });
+  const job = scheduleFromNativeThread(bh.share(), n, { lockstep: true });
   pollUntil(ctx, () => calls >= n, 30_000);
   t.deepEqual(job.join(), { scheduled: n, error: null });
   t.false(ctx.poll(false));
@@ -420,7 +419,7 @@ test('threads: a native thread hammering a BH coalesces; deleting the BH stops i
   const bh = ctx.bh(() => calls++);
   // The thread notifies the context when it is done (through the C API), or
   // this poll(true) loop could sleep through the end of the job.
-  const job = _testing.scheduleFromNativeThread(bh.share(), 100_000, { lockstep: false, notify: ctx.share() });
+  const job = scheduleFromNativeThread(bh.share(), 100_000, { lockstep: false, notify: ctx.share() });
   pollUntil(ctx, () => job.done, 30_000);
   const r = job.join();
   ctx.poll(false);
@@ -432,7 +431,7 @@ test('threads: a native thread hammering a BH coalesces; deleting the BH stops i
   const victim = ctx.bh(() => {
     if (++calls === 100) victim.delete();
   });
-  const job2 = _testing.scheduleFromNativeThread(victim.share(), 10_000_000, { lockstep: true, notify: ctx.share() });
+  const job2 = scheduleFromNativeThread(victim.share(), 10_000_000, { lockstep: true, notify: ctx.share() });
   pollUntil(ctx, () => job2.done, 30_000);
   const r2 = job2.join();
   drain(ctx);

@@ -153,8 +153,11 @@ declare module 'node-gtk' {
     function pixbufGetFromWindow(window: Window, x: number, y: number, width: number, height: number): GdkPixbuf.Pixbuf | null;
   }
 
+  // A class, not an interface: `typeof GdkPixbuf` (Modules) needs the
+  // namespace to hold a value, or a check without skipLibCheck fails with
+  // TS2708.
   export namespace GdkPixbuf {
-    interface Pixbuf {
+    class Pixbuf {
       getWidth(): number;
       getHeight(): number;
       savev(filename: string, type: string, optionKeys: string[], optionValues: string[]): boolean;

@@ -17,9 +17,9 @@
  *   virtualClockControl(op, ns?)  stops, resumes or steps the virtual clock
  *   pipe()                    a non-blocking close-on-exec pipe2()
  *   alignedBuffer(size, alignment)  memory for O_DIRECT (file.cc)
- *   _testing                  test and benchmark helpers (testing.cc,
- *                             bench-helpers.cc, testing-thread-pool.cc);
- *                             not part of the API
+ *
+ * The test and benchmark helpers are another addon, aiocontext_testing.node
+ * (native/testing/), which never ships.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,7 +33,6 @@
 #include "main-context.h"
 #include "modules.h"
 #include "node-loop.h"
-#include "shared.h"
 #include "timer.h"
 
 #include <random>
@@ -139,11 +138,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 
     InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);
-    Napi::Object testing = Napi::Object::New(env);
-    InitTesting(env, testing, addon);
-    InitBenchHelpers(env, testing, addon);
-    InitTestingThreadPool(env, testing, addon);
-    exports.Set("_testing", testing);
     return exports;
 }
 

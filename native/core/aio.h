@@ -1266,6 +1266,18 @@ int aio_registry_bh_cancel(AioRegistryEntry *e);
 int aio_registry_bh_is_scheduled(AioRegistryEntry *e);
 
 /**
+ * aio_registry_entry_home_context:
+ * The context @e names, for C code that runs on that context's home thread
+ * and knows it only by its share id (the test helper addon, a C library
+ * handed an id).  There the context cannot close underneath the caller, so
+ * the pointer stays valid until the caller itself closes it or returns to
+ * code that may.  Any thread may call; only the home thread gets a pointer.
+ * Returns: the context, or NULL if @e names a BH, is withdrawn, or the
+ * calling thread is not the context's home thread.
+ */
+AioContext *aio_registry_entry_home_context(AioRegistryEntry *e);
+
+/**
  * aiocontext_remote_notify:
  * @context_id: a share id
  *

@@ -46,6 +46,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "aiocontext-config.h"   /* CONFIG_LINUX_IO_URING */
 #include "fdmon.h"
 
 #include <errno.h>

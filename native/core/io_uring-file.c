@@ -25,6 +25,7 @@
 #endif
 #include "io_uring-file.h"
 #include "aio-internal.h"
+#include "aiocontext-config.h" /* CONFIG_LINUX_IO_URING */
 
 #include <errno.h>
 

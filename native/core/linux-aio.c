@@ -21,6 +21,7 @@
 #endif
 #include "linux-aio.h"
 #include "aio-internal.h"
+#include "aiocontext-config.h" /* CONFIG_LINUX_AIO */
 
 #include <errno.h>
 

@@ -373,6 +373,19 @@ int aio_registry_bh_is_scheduled(AioRegistryEntry *e)
     return with_bh(e, bh_is_scheduled);
 }
 
+AioContext *aio_registry_entry_home_context(AioRegistryEntry *e)
+{
+    AioContext *ctx = NULL;
+
+    pthread_mutex_lock(&e->lock);
+    if (e->kind == AIO_REGISTRY_CONTEXT && e->open &&
+        aio_context_in_home_thread(e->ctx)) {
+        ctx = e->ctx;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return ctx;
+}
+
 /* ---- by id ---------------------------------------------------------------- */
 
 static int by_id(uint64_t id, AioRegistryKind kind,

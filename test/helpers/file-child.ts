@@ -5,7 +5,8 @@
  * exit status.  Usage: node --import=tsx file-child.ts <scenario> <path>
  */
 import { Worker } from 'node:worker_threads';
-import { AioContext, AioFile, _testing } from 'aiocontext';
+import { AioContext, AioFile } from 'aiocontext';
+import { threadPoolJob } from './testing.js';
 
 const [scenario, file] = process.argv.slice(2) as [string, string];
 
@@ -17,7 +18,7 @@ switch (scenario) {
     ctx.attachToNodeLoop();
     ctx.threadPool.setParams({ min: 0, max: 1 });
     const f = AioFile.open(ctx, file, { engine: 'threads' });
-    _testing.threadPoolJob(ctx, 300_000, 1, () => console.log('job'));
+    threadPoolJob(ctx, 300_000, 1, () => console.log('job'));
     f.read(Buffer.alloc(4096), 0, (err, n) => {
       console.log(`read ${err?.code ?? n}`);
       f.close();

@@ -119,7 +119,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   virtualClock.stop();
   const [r, w] = pipe();
   const problems: string[] = [];
-  let fired = 0;
+  let fired: number;
   let ctx = new AioContext({ fdmon: o.fdmon, name: 'soak' });
   try {
     // Warm-up: JIT, allocator arenas, GLib's and io_uring's one-time state,
@@ -147,6 +147,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     };
   } finally {
     ctx.close();
+    // eslint-disable-next-line no-useless-assignment -- drops the last reference for the collector
     ctx = null!;
     closeSync(r);
     closeSync(w);

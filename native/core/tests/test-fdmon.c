@@ -24,6 +24,7 @@
  */
 #include "test-util.h"
 
+#include "aiocontext-config.h"   /* CONFIG_LINUX_IO_URING */
 #include "fdmon.h"      /* aio-internal.h, AIO_EPOLL_THRESHOLD */
 
 #include <fcntl.h>

@@ -104,6 +104,39 @@ static void test_context_withdrawn(void)
     test_ctx_free(ctx);
 }
 
+static gpointer home_context_thread(gpointer opaque)
+{
+    return aio_registry_entry_home_context(opaque);
+}
+
+/* The context behind an entry: on its home thread only, while it is shared,
+ * and never for a BH entry. */
+static void test_home_context(void)
+{
+    AioContext *ctx = test_ctx_new();
+    uint64_t cid = aio_registry_share_context(ctx, "ctx");
+    gint runs = 0;
+    QEMUBH *bh = aio_bh_new(ctx, count_cb, &runs);
+    uint64_t bid = aio_registry_share_bh(bh, "bh");
+    AioRegistryEntry *e, *b;
+
+    g_assert_cmpint(aio_registry_lookup(cid, AIO_REGISTRY_CONTEXT, &e), ==, 0);
+    g_assert_cmpint(aio_registry_lookup(bid, AIO_REGISTRY_BH, &b), ==, 0);
+    g_assert_true(aio_registry_entry_home_context(e) == ctx);
+    g_assert_null(aio_registry_entry_home_context(b));
+    GThread *t = g_thread_new("other", home_context_thread, e);
+    g_assert_null(g_thread_join(t));
+    aio_registry_forget_bh(bh);
+    qemu_bh_delete(bh);
+    aio_registry_forget_context(ctx);
+    g_assert_null(aio_registry_entry_home_context(e));
+    test_drain(ctx);
+    g_assert_cmpint(runs, ==, 0);
+    aio_registry_entry_unref(b);
+    aio_registry_entry_unref(e);
+    test_ctx_free(ctx);
+}
+
 typedef struct LockThread {
     AioRegistryEntry *e;
     TestFlag held;          /* 1: holds two levels */
@@ -267,6 +300,7 @@ int main(int argc, char **argv)
     g_test_add_func("/registry/ids", test_ids);
     g_test_add_func("/registry/bh-withdrawn", test_bh_withdrawn);
     g_test_add_func("/registry/context-withdrawn", test_context_withdrawn);
+    g_test_add_func("/registry/home-context", test_home_context);
     g_test_add_func("/registry/remote-lock", test_remote_lock);
     g_test_add_func("/registry/hammer", test_hammer);
     return g_test_run();

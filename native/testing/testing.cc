@@ -1,12 +1,15 @@
 /*
- * testing.cc — test helpers, exported as `_testing` (not part of the API).
+ * testing.cc — test helpers of aiocontext_testing.node (testing.h); typed
+ * and wrapped in test/helpers/testing.ts.  Not part of the API.
  *
  *   scheduleFromNativeThread(id, n, lockstep, notifyId) -> job
  *       starts a plain std::thread, unknown to Node, that schedules the
  *       shared BH @id @n times through the C entry point
- *       aiocontext_remote_bh_schedule() (registry.h).  With @lockstep it
- *       waits after each schedule until the BH's loop has taken it (the
- *       scheduled flag went down), so every schedule is a separate run.
+ *       aiocontext_remote_bh_schedule() of the product addon's registry
+ *       (aio.h, through product-link.cc: call linkProduct() first).  With
+ *       @lockstep it waits after each schedule until the BH's loop has
+ *       taken it (the scheduled flag went down), so every schedule is a
+ *       separate run.
  *       When it stops, it notifies the shared context @notifyId (0: none)
  *       through aiocontext_remote_notify(), so that a poll(true) waiting
  *       for the job to finish wakes up.
@@ -18,12 +21,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "shared.h"
+#include "testing.h"
 
-#include "addon.h"
 #include "errors.h"
 #include "guards.h"
-#include "registry.h"
 
 #include <atomic>
 #include <cerrno>
@@ -36,19 +37,19 @@ namespace aiocontext {
 struct NativeJob {
     std::thread thread;
     std::atomic<bool> done{false};
-    uint32_t scheduled = 0;     /* written by the thread, read after join */
-    int error = 0;              /* likewise: 0 or a negative errno */
+    uint32_t scheduled = 0; /* written by the thread, read after join */
+    int error = 0;          /* likewise: 0 or a negative errno */
 };
 
 /* The thread: nothing but the registry, no Node-API. */
-static void RunJob(NativeJob *job, uint64_t id, uint32_t n, bool lockstep,
-                   uint64_t notifyId)
+static void RunJob(const ProductLink *product, NativeJob *job, uint64_t id,
+                   uint32_t n, bool lockstep, uint64_t notifyId)
 {
     using Clock = std::chrono::steady_clock;
-    registry::BhRef ref;
+    AioRegistryEntry *entry = nullptr;
 
     for (uint32_t i = 0; i < n; i++) {
-        int ret = aiocontext_remote_bh_schedule(id);
+        int ret = product->bhSchedule(id);
         if (ret < 0) {
             job->error = ret;
             break;
@@ -57,12 +58,13 @@ static void RunJob(NativeJob *job, uint64_t id, uint32_t n, bool lockstep,
         if (!lockstep) {
             continue;
         }
-        if (!ref && (ret = registry::LookupBh(id, &ref)) < 0) {
+        if (!entry &&
+            (ret = product->lookup(id, AIO_REGISTRY_BH, &entry)) < 0) {
             job->error = ret;
             break;
         }
         auto deadline = Clock::now() + std::chrono::seconds(10);
-        while ((ret = registry::IsScheduled(ref)) == 1) {
+        while ((ret = product->bhIsScheduled(entry)) == 1) {
             if (Clock::now() > deadline) {
                 ret = -ETIMEDOUT;
                 break;
@@ -74,11 +76,14 @@ static void RunJob(NativeJob *job, uint64_t id, uint32_t n, bool lockstep,
             break;
         }
     }
+    if (entry) {
+        product->entryUnref(entry);
+    }
     /* Release pairs with the acquire load in JS_nativeJobDone(); then the
      * wake-up, so that a poll(true) returning sees `done`. */
     job->done.store(true, std::memory_order_release);
     if (notifyId) {
-        aiocontext_remote_notify(notifyId);   /* -ENOENT if closed: fine */
+        product->notify(notifyId); /* -ENOENT if closed: fine */
     }
 }
 
@@ -115,8 +120,15 @@ static Napi::Value JS_scheduleFromNativeThread(const Napi::CallbackInfo &info)
     if (!(countValue >= 0 && countValue <= 4294967295.0)) {
         AIO_ARG_FAIL(1, "a uint32");
     }
+    const ProductLink *product = Product();
+    if (!product) {
+        ThrowTypeError(info.Env(), "scheduleFromNativeThread: call "
+                                   "linkProduct() first");
+        return Napi::Value();
+    }
     auto *job = new NativeJob;
-    job->thread = std::thread(RunJob, job, static_cast<uint64_t>(idValue),
+    job->thread = std::thread(RunJob, product, job,
+                              static_cast<uint64_t>(idValue),
                               static_cast<uint32_t>(countValue), lockstep,
                               static_cast<uint64_t>(notifyValue));
     return Napi::External<NativeJob>::New(info.Env(), job, FinalizeJob);
@@ -148,17 +160,15 @@ static Napi::Value JS_nativeJobJoin(const Napi::CallbackInfo &info)
     return result;
 }
 
-void InitTesting(Napi::Env env, Napi::Object testing, Addon *addon)
+void InitTesting(Napi::Env env, Napi::Object exports)
 {
-    testing.Set("scheduleFromNativeThread",
+    exports.Set("scheduleFromNativeThread",
                 Napi::Function::New(env, JS_scheduleFromNativeThread,
-                                    "scheduleFromNativeThread", addon));
-    testing.Set("nativeJobDone",
-                Napi::Function::New(env, JS_nativeJobDone, "nativeJobDone",
-                                    addon));
-    testing.Set("nativeJobJoin",
-                Napi::Function::New(env, JS_nativeJobJoin, "nativeJobJoin",
-                                    addon));
+                                    "scheduleFromNativeThread"));
+    exports.Set("nativeJobDone",
+                Napi::Function::New(env, JS_nativeJobDone, "nativeJobDone"));
+    exports.Set("nativeJobJoin",
+                Napi::Function::New(env, JS_nativeJobJoin, "nativeJobJoin"));
 }
 
 } // namespace aiocontext

@@ -1,9 +1,10 @@
 /*
- * bench-helpers.cc — native peers and tools for bench/, added to the addon's
- * `_testing` object (InitBenchHelpers, declared in shared.h).  Not part of
- * the API: names and shapes may change.
+ * bench-helpers.cc — native peers and tools for bench/, exported by
+ * aiocontext_testing.node (InitBenchHelpers, testing.h).  Not part of the
+ * API: names and shapes may change.  The C contexts here are private ones
+ * of the helper addon's own copy of the core.
  *
- * Thread round trips (bench/threads.ts; typed in src/testing.ts):
+ * Thread round trips (bench/threads.ts; typed in test/helpers/testing.ts):
  *   eventfdRoundTrips(n) -> Float64Array
  *       @n round trips between this thread and a plain std::thread over two
  *       blocking eventfds, each in ns: the kernel's wake-up floor.
@@ -42,9 +43,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "shared.h"
+#include "testing.h"
 
-#include "addon.h"
 #include "errors.h"
 #include "guards.h"
 
@@ -91,13 +91,13 @@ static void EfdWait(int fd)
 static bool CountArg(const Napi::CallbackInfo &info, size_t i, uint32_t *n)
 {
     if (!info[i].IsNumber()) {
-        ThrowTypeError(info.Env(), "argument " + std::to_string(i) +
-                                       " must be a number");
+        ThrowTypeError(info.Env(),
+                       "argument " + std::to_string(i) + " must be a number");
         return false;
     }
     double d = info[i].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1 && d <= 100000000) || d != static_cast<double>(
-                                                 static_cast<uint32_t>(d))) {
+    if (!(d >= 1 && d <= 100000000) ||
+        d != static_cast<double>(static_cast<uint32_t>(d))) {
         ThrowTypeError(info.Env(), "argument " + std::to_string(i) +
                                        " must be a count in [1, 1e8]");
         return false;
@@ -126,8 +126,10 @@ static Napi::Value JS_eventfdRoundTrips(const Napi::CallbackInfo &info)
     int pong = eventfd(0, EFD_CLOEXEC);
     if (ping < 0 || pong < 0) {
         int err = errno;
-        if (ping >= 0) close(ping);
-        if (pong >= 0) close(pong);
+        if (ping >= 0)
+            close(ping);
+        if (pong >= 0)
+            close(pong);
         ThrowTypeError(info.Env(), std::string("eventfd: ") + g_strerror(err));
         return Napi::Value();
     }
@@ -156,7 +158,7 @@ struct TsfnBench {
     napi_threadsafe_function tsfn = nullptr;
     napi_deferred deferred = nullptr;
     napi_ref fn = nullptr;
-    int back = -1;                  /* eventfd: JS thread -> native thread */
+    int back = -1; /* eventfd: JS thread -> native thread */
     uint32_t n = 0;
     std::vector<double> times;
     std::thread thread;
@@ -171,8 +173,8 @@ static void TsfnCall(napi_env env, napi_value, void *context, void *)
         napi_value fn, recv, result;
         napi_get_reference_value(env, b->fn, &fn);
         napi_get_undefined(env, &recv);
-        if (fn && napi_call_function(env, recv, fn, 0, nullptr, &result) !=
-                      napi_ok) {
+        if (fn &&
+            napi_call_function(env, recv, fn, 0, nullptr, &result) != napi_ok) {
             bool pending = false;
             napi_value error;
             if (napi_is_exception_pending(env, &pending) == napi_ok &&
@@ -190,8 +192,8 @@ static void TsfnThread(TsfnBench *b)
 {
     for (uint32_t i = 0; i < b->n; i++) {
         int64_t start = NowNs();
-        if (napi_call_threadsafe_function(b->tsfn, nullptr, napi_tsfn_blocking) !=
-            napi_ok) {
+        if (napi_call_threadsafe_function(b->tsfn, nullptr,
+                                          napi_tsfn_blocking) != napi_ok) {
             b->times.resize(i);
             break;
         }
@@ -349,7 +351,7 @@ static Napi::Value JS_aioBhRate(const Napi::CallbackInfo &info)
         aio_context_detach(ctx);
         g_main_context_unref(main);
     }
-    aio_poll(ctx, false);   /* frees the deleted BH */
+    aio_poll(ctx, false); /* frees the deleted BH */
     aio_context_unref(ctx);
     return Napi::Number::New(info.Env(), ns);
 }
@@ -375,7 +377,7 @@ static Napi::Value JS_callJs(const Napi::CallbackInfo &info)
                                                 &result);
         napi_close_handle_scope(env, scope);
         if (status != napi_ok) {
-            return Napi::Value();   /* the exception propagates */
+            return Napi::Value(); /* the exception propagates */
         }
     }
     return Napi::Number::New(env, static_cast<double>(NowNs() - start));
@@ -424,15 +426,17 @@ static Napi::Value JS_raiseNofileLimit(const Napi::CallbackInfo &info)
         static_cast<rlim_t>(want) > rl.rlim_cur) {
         rlim_t target = static_cast<rlim_t>(want);
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? target
-                                                    : MIN(target, rl.rlim_max);
+                                                   : MIN(target, rl.rlim_max);
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     Napi::Array out = Napi::Array::New(env, 2);
-    out.Set(uint32_t(0), Napi::Number::New(env, static_cast<double>(rl.rlim_cur)));
-    out.Set(uint32_t(1), Napi::Number::New(env, rl.rlim_max == RLIM_INFINITY
-                                                    ? -1.0
-                                                    : static_cast<double>(rl.rlim_max)));
+    out.Set(uint32_t(0),
+            Napi::Number::New(env, static_cast<double>(rl.rlim_cur)));
+    out.Set(uint32_t(1),
+            Napi::Number::New(env, rl.rlim_max == RLIM_INFINITY
+                                       ? -1.0
+                                       : static_cast<double>(rl.rlim_max)));
     return out;
 }
 
@@ -459,17 +463,15 @@ static Napi::Value JS_ppollLateness(const Napi::CallbackInfo &info)
         late[i] = static_cast<double>(NowNs() - expiry);
     }
     if (slack > 0 && old_slack > 0) {
-        prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(old_slack), 0, 0, 0);
+        prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(old_slack), 0, 0,
+              0);
     }
     return ToFloat64Array(info.Env(), late);
 }
 
-void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon)
+void InitBenchHelpers(Napi::Env env, Napi::Object exports)
 {
-    struct {
-        const char *name;
-        Napi::Value (*fn)(const Napi::CallbackInfo &);
-    } helpers[] = {
+    static const HelperFunction helpers[] = {
         {"eventfdRoundTrips", JS_eventfdRoundTrips},
         {"tsfnRoundTrips", JS_tsfnRoundTrips},
         {"glibIdleRate", JS_glibIdleRate},
@@ -480,9 +482,7 @@ void InitBenchHelpers(Napi::Env env, Napi::Object testing, Addon *addon)
         {"raiseNofileLimit", JS_raiseNofileLimit},
         {"ppollLateness", JS_ppollLateness},
     };
-    for (auto &h : helpers) {
-        testing.Set(h.name, Napi::Function::New(env, h.fn, h.name, addon));
-    }
+    ExportHelpers(env, exports, helpers, G_N_ELEMENTS(helpers), nullptr);
 }
 
 } // namespace aiocontext
