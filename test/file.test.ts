@@ -113,6 +113,11 @@ for (const cfg of CONFIGS) {
     // Empty vector: 0 bytes, no error.
     r = sync(ctx, (cb) => file.readv([], 0, cb));
     t.deepEqual(r, { err: null, bytes: 0 });
+    // Writes of nothing: 0 bytes, no error (not ENOSPC), on every engine.
+    r = sync(ctx, (cb) => file.writev([], 0, cb));
+    t.deepEqual(r, { err: null, bytes: 0 });
+    r = sync(ctx, (cb) => file.write(ioBuffer(0), pos, cb));
+    t.deepEqual(r, { err: null, bytes: 0 });
   });
 
   test(`${cfg.name}: a read across the end of the file is short and zero-filled; past it reads 0`, (t) => {
