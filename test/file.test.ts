@@ -462,6 +462,32 @@ test('a buffer in flight cannot be transferred away: postMessage/structuredClone
   t.true(Buffer.from(buf).equals(randomBytes(8192, 13)));
 });
 
+test('a view of a resizable ArrayBuffer is a TypeError: resize() could shrink memory the kernel writes into', async (t) => {
+  const ctx = openContext(t);
+  const { file } = openFile(t, ctx, CONFIGS[2]!, randomBytes(8192, 15));
+  const cb = () => t.fail('no request was submitted');
+  // Shrinking decommits the pages under a view the engine still writes into
+  // (or zero-fills after a short read: SIGSEGV in the io_uring engine).
+  const resizable = new ArrayBuffer(8192, { maxByteLength: 1 << 20 });
+  const view = new Uint8Array(resizable, 0, 8192);
+  const message = /^The "buf" argument must be a view of a fixed-length ArrayBuffer \(a resizable one can shrink under a request\)/;
+  t.throws(() => file.read(view, 0, cb), { instanceOf: TypeError, message });
+  t.throws(() => file.write(new DataView(resizable), 0, cb), { instanceOf: TypeError, message });
+  t.throws(() => file.readv([Buffer.alloc(8), new Uint8Array(resizable)], 0, cb), {
+    instanceOf: TypeError,
+    message: /^The "bufs\[1\]" argument must be a view of a fixed-length ArrayBuffer/,
+  });
+  t.throws(() => file.promises.read(view, 0), { instanceOf: TypeError, message });
+  t.is(file.stats.inFlight, 0);
+  t.false(ctx.poll(false));
+  // A growable SharedArrayBuffer only grows: its memory stays.
+  const growable = new SharedArrayBuffer(8192, { maxByteLength: 1 << 20 } as never);
+  const shared = new Uint8Array(growable, 0, 8192);
+  const r = await ctx.run(file.promises.read(shared, 0));
+  t.is(r, 8192);
+  t.true(Buffer.from(shared).equals(randomBytes(8192, 15)));
+});
+
 /* ---------------------------------------------------- callbacks and GC */
 
 test('a completion never runs inside the submitting call; done flips when it runs', (t) => {
