@@ -11,6 +11,7 @@
  * AbortSignal, and completions under each driver: poll(),
  * MainContext.iteration() and Node's loop (GTK: gtk-file.test.ts).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'ava';
@@ -712,6 +713,16 @@ test('a Worker terminated with 3,000 requests in flight: no crash', async (t) =>
   const r = await runChild('worker', childFile(t));
   t.is(r.stderr, '');
   t.deepEqual(r.lines, ['terminated']);
+  t.is(r.code, 0);
+});
+
+test('a Worker terminated with an io_uring read waiting on a FIFO: the read is cancelled, the Worker ends', async (t) => {
+  const fifo = path.join(tempDir(t), 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const r = await runNode(CHILD, ['worker-fifo', fifo], { killMs: 15_000 });
+  t.is(r.signal, null, 'not killed: terminate() returned');
+  t.is(r.stderr, '');
+  t.deepEqual(r.lines, ['io_uring', 'terminated']);
   t.is(r.code, 0);
 });
 
