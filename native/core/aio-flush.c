@@ -19,7 +19,9 @@ bool aio_pending(AioContext *ctx)
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
     if (aio__bh_pending(ctx) ||
-        aio__timerlistgroup_deadline_ns(&ctx->tlg) == 0) {
+        aio__timerlistgroup_deadline_ns(&ctx->tlg) == 0 ||
+        /* Block I/O on the io_uring monitor's ring has no fd of its own. */
+        aio__fdmon_io_uring_sqe_done(ctx)) {
         return true;
     }
     /* Ask the kernel directly: whatever the fd monitor, a zero-timeout

@@ -180,7 +180,38 @@ typedef struct AioContextUring {
     /* Handlers the GSource check found ready, held for its dispatch or
      * the next wait (a ready list; home). */
     AioHandler *checked;
+    /* aio_add_sqe(): requests with a CqeHandler not completed yet, and
+     * the completed ones whose callbacks wait for the dispatch phase (a
+     * FIFO; tail NULL when empty).  Home thread; they outlive the ring
+     * (aio__fdmon_io_uring_stop drains it). */
+    unsigned sqe_inflight;
+    CqeHandler *cqe_ready;
+    CqeHandler **cqe_ready_tail;
+    /* The ring of a stopped monitor, kept until its last aio_add_sqe()
+     * request completed (struct io_uring *, or NULL), and its fd as an
+     * internal handler (home). */
+    void *retired;
+    EventNotifier retired_e;
 } AioContextUring;
+
+/* Runs the callbacks of the completed aio_add_sqe() requests, oldest
+ * first, one at a time (a callback nesting aio_poll() goes on with the
+ * rest).  Returns: whether one ran.  From the fd-handler phase of
+ * aio_poll() and of the GSource dispatch; home thread. */
+bool aio__fdmon_io_uring_dispatch(AioContext *ctx);
+/* Returns: whether the monitor ring holds CQEs, or aio_add_sqe()
+ * completions wait for the dispatch phase (an engine's busy-poll hook;
+ * no syscall).  Home thread. */
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx);
+/* Returns: whether some aio_add_sqe() request completed and its callback
+ * has not run (queued, or its CQE still in a ring; looks without taking
+ * anything).  For aio_pending().  Home thread. */
+bool aio__fdmon_io_uring_sqe_done(AioContext *ctx);
+/* Sends an ASYNC_CANCEL for @h's request on whichever ring holds it (the
+ * monitor's, or the retired one after a stop).  Returns: false if there
+ * is no such ring (its CQE is queued already) or no SQE was free.  Home
+ * thread. */
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h);
 
 /* ------------------------------------------------------------------------ */
 /* fd-handler.c                                                              */

@@ -271,6 +271,8 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
             adjust_polling_time(ctx, node, block_ns);
         }
     }
+    /* aio_add_sqe() completions, in the same phase. */
+    progress |= aio__fdmon_io_uring_dispatch(ctx);
     return progress;
 }
 

@@ -576,6 +576,83 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink);
 
 /* ------------------------------------------------------------------------ */
+/* io_uring requests on the fd monitor's ring (QEMU 10.2's aio_add_sqe)      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * When a context's fd monitor is io_uring, other code may put its own
+ * requests (SQEs) on the monitor's ring instead of keeping a ring of its
+ * own: the io_uring file engine does (io_uring-file.h).  Their completions
+ * (CQEs) are told apart from the monitor's POLL_ADDs by a tag in
+ * user_data, copied into the caller's CqeHandler, and its callback runs in
+ * the loop in the same phase as fd handlers (aio_poll() and the GSource
+ * dispatch), counting as progress.
+ *
+ * Where we differ from QEMU 10.2: each call names the context, because
+ * our "current context" (qemu_get_current_aio_context(), coroutine.h)
+ * exists only while a loop runs, and requests are also added from
+ * outside one (a file read submitted by JS); the copied CQE is our own mirror of struct
+ * io_uring_cqe, so that this header does not need liburing; and
+ * cqe_handler may be NULL for a request whose completion nobody needs
+ * (an ASYNC_CANCEL).
+ *
+ * The monitor gives up its ring when an auto context gives way to ppoll
+ * under GLib (see aio_get_g_source()).  Requests added here that are
+ * still in the kernel then are not waited for (a read of a pipe may never
+ * end): the ring stays open, watched by the loop, until the last of them
+ * completed, and their callbacks run in the loop as before.  New requests
+ * cannot go there: callers must ask aio_has_io_uring() before each
+ * aio_add_sqe().
+ */
+
+typedef struct CqeHandler CqeHandler;
+typedef void CqeHandlerFunc(CqeHandler *cqe_handler);
+
+/**
+ * CqeHandler:
+ * @cb: called in the home thread, in the loop, with the completion
+ * @cqe: the completion, copied in before @cb runs (res: the result or a
+ *   negative errno; flags: IORING_CQE_F_*)
+ *
+ * Embedded by the caller, who owns it; it must stay valid until @cb ran.
+ */
+struct CqeHandler {
+    CqeHandlerFunc *cb;
+    struct {
+        uint64_t user_data;
+        int32_t res;
+        uint32_t flags;
+    } cqe;
+    CqeHandler *next;           /* private: the context's ready FIFO */
+};
+
+/**
+ * aio_has_io_uring:
+ * Returns: whether @ctx's fd monitor is io_uring now, i.e. whether
+ * aio_add_sqe() may be called.  It turns false for good when an auto
+ * context is handed to GLib.  Home thread only.
+ */
+bool aio_has_io_uring(AioContext *ctx);
+
+/**
+ * aio_add_sqe:
+ * @ctx: the context, whose fd monitor must be io_uring (aio_has_io_uring())
+ * @prep_sqe: fills the SQE (io_uring_prep_*); must not set user_data,
+ *   which aio_add_sqe() sets afterwards
+ * @opaque: passed to @prep_sqe
+ * @cqe_handler: (nullable): receives the CQE; NULL ignores it
+ *
+ * Adds one request to @ctx's monitor ring.  It goes to the kernel at the
+ * next wait of the loop (aio_poll(), the GSource prepare, or the start of
+ * busy polling), batched with everything else added meanwhile, or at once
+ * if the submission queue is full.  Home thread only.
+ */
+struct io_uring_sqe;
+void aio_add_sqe(AioContext *ctx,
+                 void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *cqe_handler);
+
+/* ------------------------------------------------------------------------ */
 /* The 2012 API: flushing and the default context                           */
 /* ------------------------------------------------------------------------ */
 
@@ -611,8 +688,9 @@ int aio_set_fd_handler_flush(AioContext *ctx, int fd, bool is_external,
  * @ctx: the context
  *
  * Whether aio_poll(@ctx, false) would run a callback now: a BH is
- * scheduled, a timer has expired, or a handler's fd is ready (checked
- * with a poll(2) that does not wait).  Nothing runs.  Home thread only.
+ * scheduled, a timer has expired, a handler's fd is ready (checked
+ * with a poll(2) that does not wait), or an aio_add_sqe() request has
+ * completed.  Nothing runs.  Home thread only.
  * In QEMU the GSource's check used it; it became an internal detail.
  */
 bool aio_pending(AioContext *ctx);

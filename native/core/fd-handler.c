@@ -52,12 +52,16 @@ static void node_sync_source(AioContext *ctx, AioHandler *node)
 }
 
 /* The back end's own fd goes into the GSource when GLib does not poll the
- * handlers' fds one by one.  Called with the mutex held. */
+ * handlers' fds one by one; io_uring's always, since aio_add_sqe()
+ * completions arrive there even while external handlers are paused.
+ * Called with the mutex held. */
 static void fdmon_sync_source(AioContext *ctx)
 {
     GSource *src = ctx->source;
     bool want = src && !g_source_is_destroyed(src) &&
-                ctx->fdmon_pfd.fd >= 0 && !aio__gsource_per_fd(ctx);
+                ctx->fdmon_pfd.fd >= 0 &&
+                (!aio__gsource_per_fd(ctx) ||
+                 ctx->fdmon_ops == &aio__fdmon_io_uring_ops);
 
     if (ctx->fdmon_pfd_in_source && ctx->fdmon_pfd_in_source != src) {
         ctx->fdmon_pfd_in_source = NULL;
@@ -529,7 +533,8 @@ bool aio__dispatch_handlers(AioContext *ctx, bool collected,
         while ((node = aio__pop_ready_handler(ready))) {
             progress |= aio__dispatch_handler(ctx, node);
         }
-        return progress;
+        /* aio_add_sqe() completions, in the same phase. */
+        return aio__fdmon_io_uring_dispatch(ctx) || progress;
     }
 
     /* Nodes inserted meanwhile go in at the head and are not visited;
@@ -542,7 +547,7 @@ bool aio__dispatch_handlers(AioContext *ctx, bool collected,
         }
         progress |= aio__dispatch_handler(ctx, node);
     }
-    return progress;
+    return aio__fdmon_io_uring_dispatch(ctx) || progress;
 }
 
 bool aio__pending(AioContext *ctx)

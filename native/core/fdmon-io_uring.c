@@ -29,6 +29,21 @@
  * Under GLib, the ring fd itself is what GLib polls: it turns readable when
  * completions are waiting.
  *
+ * Other requests share the ring (aio_add_sqe(), see aio.h): their
+ * user_data is their CqeHandler's address with bit 0 set, which no
+ * AioHandler's has (nor NULL, a TIMEOUT's or POLL_REMOVE's).  Their CQEs
+ * are copied into the handler and queued on ctx->uring.cqe_ready, from
+ * which aio__fdmon_io_uring_dispatch() runs them in the fd-handler phase.
+ * The queue lives in the context, not the ring.  When an auto context
+ * gives way to ppoll while such requests are in the kernel (which may
+ * still write into their buffers, and a read of a pipe may never end),
+ * stop() does not wait for them: it cancels the POLL_ADDs and keeps the
+ * ring as ctx->uring.retired, whose fd becomes an internal handler of the
+ * context; it queues their CQEs like wait() did, and closes the ring
+ * after the last one.  New requests go elsewhere (io_uring-file.c: its
+ * private ring).  Callbacks queued meanwhile run under whichever monitor
+ * follows, woken by a one-shot BH.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "fdmon.h"
@@ -206,6 +221,57 @@ static void fill_sq_ring(AioContext *ctx, bool polling)
     }
 }
 
+/* The user_data aio_add_sqe() gives @h's SQE: its address with bit 0 set,
+ * which no AioHandler's (the monitor's POLL_ADDs) has. */
+static uint64_t cqe_handler_user_data(CqeHandler *h)
+{
+    return (uint64_t)(uintptr_t)h | 1;
+}
+
+/* Submits what waits in the SQ ring (aio_add_sqe() requests) without
+ * arming anything: for the paths where poll(2) stands in.  On failure
+ * they stay queued for the next call. */
+static void submit_sqes(AioContext *ctx)
+{
+    if (io_uring_sq_ready(ring_of(ctx))) {
+        io_uring_submit(ring_of(ctx));
+    }
+}
+
+/* Queues an aio_add_sqe() completion for the dispatch phase. */
+static void queue_cqe_handler(AioContext *ctx, struct io_uring_cqe *cqe)
+{
+    CqeHandler *h = (CqeHandler *)(uintptr_t)(cqe->user_data & ~(__u64)1);
+
+    h->cqe.user_data = cqe->user_data;
+    h->cqe.res = cqe->res;
+    h->cqe.flags = cqe->flags;
+    h->next = NULL;
+    if (ctx->uring.cqe_ready_tail) {
+        *ctx->uring.cqe_ready_tail = h;
+    } else {
+        ctx->uring.cqe_ready = h;
+    }
+    ctx->uring.cqe_ready_tail = &h->next;
+    g_assert(ctx->uring.sqe_inflight > 0);
+    ctx->uring.sqe_inflight--;
+}
+
+/* Wakes the loop for queued completions that no CQE will announce (GLib
+ * may be about to block, or the ring is gone): a BH makes both aio_poll()
+ * and the GSource check go on to the dispatch phase. */
+static void nop_bh(void *opaque)
+{
+    (void)opaque;
+}
+
+static void kick_cqe_handlers(AioContext *ctx)
+{
+    if (ctx->uring.cqe_ready) {
+        aio_bh_schedule_oneshot(ctx, nop_bh, NULL);
+    }
+}
+
 /* Returns: whether @cqe made a handler ready.  Home thread. */
 static bool process_cqe(AioContext *ctx, AioHandler **ready,
                         struct io_uring_cqe *cqe)
@@ -213,6 +279,11 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     AioHandler *node = io_uring_cqe_get_data(cqe);
     unsigned flags;
 
+    if (cqe->user_data & 1) {
+        /* aio_add_sqe()'s, parked or not: block I/O is never external. */
+        queue_cqe_handler(ctx, cqe);
+        return false;
+    }
     if (!node) {
         return false;       /* a TIMEOUT or POLL_REMOVE completion */
     }
@@ -337,6 +408,28 @@ static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
     }
 }
 
+/* Busy polling is adaptive per handler, and a handler's poll time only
+ * grows when it is dispatched; aio_add_sqe() completions belong to no
+ * handler.  So when some are queued and polling is on, the engines'
+ * internal handlers whose poll hook sees them (io_uring-file's) are made
+ * ready too, as if their poll hook had fired: they join busy polling and
+ * their poll time follows the block I/O's rhythm.  Home thread,
+ * list_lock incremented. */
+static void ready_sqe_pollers(AioContext *ctx, AioHandler **ready)
+{
+    if (!ctx->uring.cqe_ready || !atomic_read(&ctx->poll_max_ns)) {
+        return;
+    }
+    for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node;
+         node = atomic_load_acquire(&node->next)) {
+        if (node->is_internal && node->io_poll && !node->poll_ready &&
+            !atomic_read(&node->deleted) && node->io_poll(node->opaque)) {
+            aio__add_ready_handler(ready, node, 0);
+            node->poll_ready = true;
+        }
+    }
+}
+
 static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
                                int64_t timeout)
 {
@@ -348,8 +441,18 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     /* io_uring cannot leave out paused external handlers: let poll do it,
      * and park whatever io_uring reports meanwhile. */
     if (aio_external_disabled(ctx)) {
+        /* fdmon-poll also polls the ring fd then, so that aio_add_sqe()
+         * completions end the wait; they are queued, not parked. */
+        submit_sqes(ctx);
         process_cq_ring(ctx, NULL);
-        return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
+        ret = aio__fdmon_poll_ops.wait(ctx, ready,
+                                       ctx->uring.cqe_ready ? 0 : timeout);
+        process_cq_ring(ctx, NULL);
+        return ret;
+    }
+    /* Completions queued for the dispatch phase: do not block. */
+    if (ctx->uring.cqe_ready) {
+        timeout = 0;
     }
     /* A GSource check found these but no dispatch followed (the drivers
      * take turns): they are this wait's now. */
@@ -380,7 +483,9 @@ static int fdmon_io_uring_wait(AioContext *ctx, AioHandler **ready,
     if (ret < 0 && ret != -ETIME) {
         return ret;
     }
-    return process_cq_ring(ctx, ready);
+    ret = process_cq_ring(ctx, ready);
+    ready_sqe_pollers(ctx, ready);
+    return ret;
 }
 
 static void fdmon_io_uring_poll_begin(AioContext *ctx)
@@ -425,6 +530,8 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
            ctx->uring.parked ||
            /* Found ready by a GSource check that no dispatch followed. */
            ctx->uring.checked != NULL ||
+           /* aio_add_sqe() completions waiting for the dispatch phase. */
+           ctx->uring.cqe_ready != NULL ||
            /* Resting handlers, and this call will not poll them: wait()
             * arms them. */
            (ctx->uring.resting && !ctx->poll_this_call);
@@ -435,13 +542,17 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
     /* While external handlers are paused GLib polls every fd itself (see
      * aio__gsource_per_fd), so io_uring's reports are parked. */
     if (aio_external_disabled(ctx)) {
+        submit_sqes(ctx);
         process_cq_ring(ctx, NULL);
+        kick_cqe_handlers(ctx);     /* GLib would not see them */
         return;
     }
     unpark(ctx);
     fill_sq_ring(ctx, false);
     arm_resting(ctx, false);
     io_uring_submit(ring_of(ctx));
+    /* Queued by a check whose dispatch did not follow. */
+    kick_cqe_handlers(ctx);
 }
 
 static bool fdmon_io_uring_gsource_check(AioContext *ctx)
@@ -450,13 +561,14 @@ static bool fdmon_io_uring_gsource_check(AioContext *ctx)
 
     /* Not every completion makes a handler ready (a POLL_REMOVE's, a
      * cancelled POLL_ADD's): only those that do may make GLib dispatch,
-     * so they are processed here and held for the dispatch. */
+     * so they are processed here and held for the dispatch, as are
+     * aio_add_sqe() completions (on ctx->uring.cqe_ready). */
     if (io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring)) {
         aio__lockcnt_inc(&ctx->list_lock);
         process_cq_ring(ctx, &ctx->uring.checked);
         aio__lockcnt_dec(&ctx->list_lock);
     }
-    return ctx->uring.checked != NULL;
+    return ctx->uring.checked != NULL || ctx->uring.cqe_ready != NULL;
 }
 
 static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
@@ -512,6 +624,12 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
 
 void aio__fdmon_io_uring_cleanup(AioContext *ctx)
 {
+    if (ctx->uring.retired) {
+        /* Finalization: every handler is gone already. */
+        io_uring_queue_exit(ctx->uring.retired);
+        g_free(ctx->uring.retired);
+        ctx->uring.retired = NULL;
+    }
     if (ctx->uring.ring) {
         io_uring_queue_exit(ctx->uring.ring);
         g_free(ctx->uring.ring);
@@ -519,19 +637,155 @@ void aio__fdmon_io_uring_cleanup(AioContext *ctx)
     }
 }
 
+bool aio_has_io_uring(AioContext *ctx)
+{
+    return ctx->fdmon_ops == &aio__fdmon_io_uring_ops;
+}
+
+
+void aio_add_sqe(AioContext *ctx,
+                 void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *cqe_handler)
+{
+    struct io_uring_sqe *sqe;
+
+    g_assert(aio_has_io_uring(ctx));
+    sqe = get_sqe(ctx);
+    prep_sqe(sqe, opaque);
+    if (cqe_handler) {
+        io_uring_sqe_set_data64(sqe, cqe_handler_user_data(cqe_handler));
+        ctx->uring.sqe_inflight++;
+    } else {
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+}
+
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready ||
+           (aio_has_io_uring(ctx) && io_uring_cq_ready(ring_of(ctx))) ||
+           (ctx->uring.retired && io_uring_cq_ready(ctx->uring.retired));
+}
+
+/* Returns: whether @ring holds a CQE of aio_add_sqe() (not consumed). */
+static bool ring_has_sqe_cqe(struct io_uring *ring)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head;
+
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if (cqe->user_data & 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool aio__fdmon_io_uring_sqe_done(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready ||
+           (aio_has_io_uring(ctx) && ring_has_sqe_cqe(ring_of(ctx))) ||
+           (ctx->uring.retired && ring_has_sqe_cqe(ctx->uring.retired));
+}
+
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
+{
+    struct io_uring *ring = aio_has_io_uring(ctx) ? ring_of(ctx)
+                                                  : ctx->uring.retired;
+    struct io_uring_sqe *sqe;
+
+    if (!ring) {
+        return false;
+    }
+    sqe = io_uring_get_sqe(ring);
+    if (!sqe) {
+        io_uring_submit(ring);
+        sqe = io_uring_get_sqe(ring);
+        if (!sqe) {
+            return false;
+        }
+    }
+    io_uring_prep_cancel64(sqe, cqe_handler_user_data(h), 0);
+    io_uring_sqe_set_data(sqe, NULL);
+    io_uring_submit(ring);      /* on failure, at the next wait */
+    return true;
+}
+
+/* The retired ring's fd is readable: queue its aio_add_sqe() completions
+ * (the others are cancelled POLL_ADDs and POLL_REMOVEs, whose nodes may
+ * be gone: never followed), and close it after the last one.  Runs in
+ * the fd-handler phase, so the queued callbacks run in this one too. */
+static void retired_read(EventNotifier *e)
+{
+    AioContext *ctx = container_of(e, AioContext, uring.retired_e);
+    struct io_uring *ring = ctx->uring.retired;
+    struct io_uring_cqe *cqe;
+    unsigned head, seen;
+
+    do {
+        seen = 0;
+        io_uring_for_each_cqe(ring, head, cqe) {
+            if (cqe->user_data & 1) {
+                queue_cqe_handler(ctx, cqe);
+            }
+            seen++;
+        }
+        io_uring_cq_advance(ring, seen);
+        if (io_uring_cq_has_overflow(ring)) {
+            io_uring_get_events(ring);
+        }
+    } while (seen || io_uring_cq_ready(ring));
+    if (io_uring_sq_ready(ring)) {
+        io_uring_submit(ring);      /* what a failed submission left */
+    }
+    if (ctx->uring.sqe_inflight == 0) {
+        /* Off the fd sets before the fd closes. */
+        aio__set_internal_event_notifier(ctx, e, NULL, NULL, NULL);
+        ctx->uring.retired = NULL;
+        io_uring_queue_exit(ring);
+        g_free(ring);
+    }
+}
+
+static bool retired_poll(void *opaque)
+{
+    AioContext *ctx = container_of((EventNotifier *)opaque, AioContext,
+                                   uring.retired_e);
+
+    return ctx->uring.retired && io_uring_cq_ready(ctx->uring.retired) > 0;
+}
+
 void aio__fdmon_io_uring_stop(AioContext *ctx)
 {
     AioHandler *node, *next_node;
+    struct io_uring *retired = NULL;
 
     if (ctx->fdmon_ops != &aio__fdmon_io_uring_ops) {
         return;
     }
+    /* Completions already there are queued (POLL_ADDs' parked: the state
+     * is reset below).  Outside the mutex: releasing a node takes it. */
+    process_cq_ring(ctx, NULL);
     /* The mutex keeps update() (any thread) out until poll is in place. */
     aio__lockcnt_lock(&ctx->list_lock);
-    /* Closing the ring cancels every request: from here on the kernel
-     * names no node, so the retired ones this back end still owned are
-     * released, and nothing is armed, waiting or resting. */
-    aio__fdmon_io_uring_cleanup(ctx);
+    if (ctx->uring.sqe_inflight) {
+        /* Block I/O still in the kernel: the ring stays (retired) until
+         * it completed; only the POLL_ADDs go. */
+        for (node = ctx->handlers; node; node = node->next) {
+            if (node->uring.inflight) {
+                add_poll_remove_sqe(ctx, node);
+            }
+        }
+        retired = ring_of(ctx);
+        io_uring_submit(retired);   /* on failure, retired_read() retries */
+        ctx->uring.ring = NULL;
+    } else {
+        aio__fdmon_io_uring_cleanup(ctx);
+    }
+    /* From here on the kernel follows no node (a retired ring's CQEs
+     * name them only as numbers), so the retired ones this back end
+     * still owned are released, and nothing is armed, waiting or
+     * resting. */
     node = __atomic_exchange_n(&ctx->uring.submit_list, NULL, __ATOMIC_ACQUIRE);
     while (node) {
         AioHandler *next = node->uring.submit_next;
@@ -556,9 +810,52 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     ctx->fdmon_pfd.fd = -1;
     aio__gsource_sync_all_locked(ctx);
     aio__lockcnt_unlock(&ctx->list_lock);
+    if (retired) {
+        ctx->uring.retired = retired;
+        ctx->uring.retired_e = (EventNotifier){
+            .rfd = retired->ring_fd, .wfd = retired->ring_fd,
+            .initialized = true,
+        };
+        aio__set_internal_event_notifier(ctx, &ctx->uring.retired_e,
+                                         retired_read, retired_poll,
+                                         retired_read);
+    }
+    /* Completions queued above run under poll now. */
+    kick_cqe_handlers(ctx);
 }
 
 #else /* !CONFIG_LINUX_IO_URING */
+
+bool aio_has_io_uring(AioContext *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+void aio_add_sqe(AioContext *ctx,
+                 void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *cqe_handler)
+{
+    (void)ctx; (void)prep_sqe; (void)opaque; (void)cqe_handler;
+    g_assert_not_reached();     /* aio_has_io_uring() said false */
+}
+
+bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
+{
+    (void)ctx; (void)h;
+    return false;
+}
+
+bool aio__fdmon_io_uring_sqe_done(AioContext *ctx)
+{
+    return ctx->uring.cqe_ready != NULL;
+}
+
+bool aio__fdmon_io_uring_cqe_pending(AioContext *ctx)
+{
+    (void)ctx;
+    return false;
+}
 
 int aio__fdmon_io_uring_setup(AioContext *ctx)
 {
@@ -577,3 +874,22 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
 }
 
 #endif
+
+bool aio__fdmon_io_uring_dispatch(AioContext *ctx)
+{
+    bool progress = false;
+    CqeHandler *h;
+
+    /* One at a time off the head: a callback that nests aio_poll() lets
+     * the nested call run the rest, each exactly once. */
+    while ((h = ctx->uring.cqe_ready)) {
+        ctx->uring.cqe_ready = h->next;
+        if (!h->next) {
+            ctx->uring.cqe_ready_tail = NULL;
+        }
+        h->next = NULL;
+        h->cb(h);
+        progress = true;
+    }
+    return progress;
+}

@@ -76,6 +76,17 @@ static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready,
         aio__fdmon_epoll_try_enable(ctx)) {
         return ctx->fdmon_ops->wait(ctx, ready, timeout);
     }
+    /* Standing in for io_uring while external handlers are paused: its
+     * ring fd too, for aio_add_sqe() completions (no node; io_uring's
+     * wait processes them). */
+    if (ctx->fdmon_ops == &aio__fdmon_io_uring_ops) {
+        ensure_room(ctx, n + 1);
+        ctx->pollfds[n].fd = ctx->fdmon_pfd.fd;
+        ctx->pollfds[n].events = G_IO_IN;
+        ctx->pollfds[n].revents = 0;
+        ctx->pollnodes[n] = NULL;
+        n++;
+    }
     ret = poll_ns(ctx->pollfds, n, timeout);
     if (ret < 0) {
         return errno == EINTR ? 0 : -errno;
@@ -83,7 +94,9 @@ static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready,
     for (unsigned i = 0; i < n; i++) {
         int revents = ctx->pollfds[i].revents;
 
-        if (revents & G_IO_NVAL) {
+        if (!ctx->pollnodes[i]) {
+            continue;       /* the io_uring ring fd */
+        } else if (revents & G_IO_NVAL) {
             /* Closed while registered: stop polling it, or every wait
              * would return at once. */
             aio__handler_set_nval(ctx, ctx->pollnodes[i]);

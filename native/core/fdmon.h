@@ -130,8 +130,10 @@ void aio__fdmon_io_uring_cleanup(AioContext *ctx);
 /* Switches a context from io_uring to ppoll (moving on to epoll at
  * AIO_EPOLL_THRESHOLD fds) for good, as QEMU did for contexts that GLib
  * drives: there ppoll and epoll cost fewer syscalls per wake-up.  Every
- * handler stays registered.  Home thread, outside fdmon callbacks; no-op
- * unless io_uring is in use. */
+ * handler stays registered.  aio_add_sqe() requests still in the kernel
+ * keep the ring open (ctx->uring.retired, an internal handler) until
+ * they completed.  Home thread, outside fdmon callbacks; no-op unless
+ * io_uring is in use. */
 void aio__fdmon_io_uring_stop(AioContext *ctx);
 
 #endif /* AIOCONTEXT_FDMON_H */

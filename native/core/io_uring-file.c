@@ -1,14 +1,18 @@
 /*
  * io_uring-file.c — file reads, writes, fdatasync and hole punching as
- * io_uring SQEs on a private ring per context (see io_uring-file.h).
+ * io_uring SQEs, on the context's fd-monitor ring (aio_add_sqe) when that
+ * is io_uring, else on a private ring (see io_uring-file.h).
  *
  * A request is PENDING (on s->pending, waiting for an SQE: not submitted
  * yet, plugged, or to be resubmitted), KERNEL (an SQE carries it), or DONE
- * (its result known, on s->done, or being completed).  Completion runs in
- * the home thread from the ring's eventfd handler, its poll hook, or the
- * completion BH; the BH is scheduled before each callback, so that a
- * callback nesting aio_poll() still sees the other completions (each CQE
- * is consumed before its callback runs, so re-entry never sees it twice).
+ * (its result known, on s->done, or being completed).  Each request in
+ * the kernel is on one ring (acb->shared says which), chosen when its SQE
+ * is made.  Completion runs in the home thread from the private ring's
+ * eventfd handler, its poll hook, the completion BH, or (shared ring) the
+ * loop's CqeHandler dispatch; the BH is scheduled before each callback,
+ * so that a callback nesting aio_poll() still sees the other completions
+ * (each CQE is consumed before its callback runs, so re-entry never sees
+ * it twice).
  *
  * Every field is home thread only; the kernel is the other party, and
  * liburing orders the ring with the kernel (acquire load of the CQ tail,
@@ -30,6 +34,9 @@
 #include <stddef.h>
 
 #define LURING_ENTRIES 256
+/* Requests at most in the kernel on the monitor's ring: half its CQ ring
+ * (fdmon-io_uring.c's 4096), leaving the rest to the POLL_ADDs. */
+#define LURING_SHARED_MAX 2048
 
 enum { LURING_PENDING, LURING_KERNEL, LURING_DONE };
 
@@ -40,6 +47,8 @@ typedef struct LuringAIOCB {
     int type;                   /* QEMU_AIO_* */
     int state;
     bool cancelled;             /* an ASYNC_CANCEL was sent */
+    bool shared;                /* KERNEL: on the monitor's ring */
+    CqeHandler cqe_handler;     /* the monitor ring's completion */
     int64_t offset;
     int64_t bytes;              /* discard */
     struct iovec *iov;          /* what is left to transfer (our copy) */
@@ -59,7 +68,9 @@ struct LuringState {
     AioReqFifo done;
     unsigned plugged;
     unsigned in_kernel;         /* requests with an SQE (cancels excluded) */
+    unsigned in_shared;         /* ...of them, on the monitor's ring */
     unsigned in_flight;         /* requests whose callback has not run */
+    LuringStats stats;
 };
 
 /* Returns: the oldest request of @q, taken off it, or NULL. */
@@ -70,8 +81,11 @@ static LuringAIOCB *pop(AioReqFifo *q)
     return link ? container_of(link, LuringAIOCB, link) : NULL;
 }
 
-static void prep_sqe(struct io_uring_sqe *sqe, LuringAIOCB *acb)
+/* Fills @sqe for @opaque, a LuringAIOCB; the caller sets user_data. */
+static void prep_sqe(struct io_uring_sqe *sqe, void *opaque)
 {
+    LuringAIOCB *acb = opaque;
+
     switch (acb->type) {
     case QEMU_AIO_READ:
         io_uring_prep_readv(sqe, acb->fd, acb->iov, acb->niov,
@@ -90,7 +104,28 @@ static void prep_sqe(struct io_uring_sqe *sqe, LuringAIOCB *acb)
                                 acb->offset, acb->bytes);
         break;
     }
-    io_uring_sqe_set_data(sqe, acb);
+}
+
+/* The monitor ring's variant of luring_flush(): aio_add_sqe() only.  The
+ * loop submits them before it next waits (aio_poll(), the GSource
+ * prepare, the start of busy polling), in the same io_uring_enter() as
+ * the wait, and batched with every request the callbacks of one dispatch
+ * made: no syscall here. */
+static void luring_flush_shared(LuringState *s)
+{
+    LuringAIOCB *acb;
+
+    if (!s->pending.head) {
+        return;
+    }
+    while (s->in_shared < LURING_SHARED_MAX && (acb = pop(&s->pending))) {
+        acb->state = LURING_KERNEL;
+        acb->shared = true;
+        s->in_kernel++;
+        s->in_shared++;
+        s->stats.sqes_shared++;
+        aio_add_sqe(s->ctx, prep_sqe, acb, &acb->cqe_handler);
+    }
 }
 
 /* Turns pending requests into SQEs, as many as the CQ ring can take, and
@@ -98,7 +133,12 @@ static void prep_sqe(struct io_uring_sqe *sqe, LuringAIOCB *acb)
  * for the next call (liburing keeps them). */
 static void luring_flush(LuringState *s)
 {
-    while (s->pending.head && s->in_kernel < s->ring.cq.ring_entries) {
+    if (aio_has_io_uring(s->ctx)) {
+        luring_flush_shared(s);
+        return;
+    }
+    while (s->pending.head &&
+           s->in_kernel - s->in_shared < s->ring.cq.ring_entries) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
         LuringAIOCB *acb;
 
@@ -110,8 +150,11 @@ static void luring_flush(LuringState *s)
         }
         acb = pop(&s->pending);
         prep_sqe(sqe, acb);
+        io_uring_sqe_set_data(sqe, acb);
         acb->state = LURING_KERNEL;
+        acb->shared = false;
         s->in_kernel++;
+        s->stats.sqes_private++;
     }
     io_uring_submit(&s->ring);
 }
@@ -190,6 +233,21 @@ static void process_completions(LuringState *s)
     luring_io_unplug(s);
 }
 
+/* A completion from the monitor's ring, run by the loop's dispatch. */
+static void luring_cqe_cb(CqeHandler *h)
+{
+    LuringAIOCB *acb = container_of(h, LuringAIOCB, cqe_handler);
+    LuringState *s = acb->s;
+
+    luring_io_plug(s);
+    s->in_kernel--;
+    s->in_shared--;
+    if (apply_result(s, acb, h->cqe.res)) {
+        complete(s, acb);
+    }
+    luring_io_unplug(s);
+}
+
 static void completion_bh_fn(void *opaque)
 {
     process_completions(opaque);
@@ -208,7 +266,8 @@ static bool luring_poll(void *opaque)
 {
     LuringState *s = container_of((EventNotifier *)opaque, LuringState, e);
 
-    return io_uring_cq_ready(&s->ring) > 0;
+    return io_uring_cq_ready(&s->ring) > 0 ||
+           (s->in_shared && aio__fdmon_io_uring_cqe_pending(s->ctx));
 }
 
 static void luring_poll_ready(EventNotifier *e)
@@ -228,6 +287,12 @@ static void luring_cancel(BlockAIOCB *common)
         acb->state = LURING_DONE;
         aio__fifo_append(&s->done, &acb->link);
         qemu_bh_schedule(s->completion_bh);
+    } else if (acb->state == LURING_KERNEL && !acb->cancelled &&
+               acb->shared) {
+        /* On the monitor's ring, or on the ring it retired when it
+         * stopped; best effort likewise. */
+        acb->cancelled = aio__fdmon_io_uring_cancel(s->ctx,
+                                                    &acb->cqe_handler);
     } else if (acb->state == LURING_KERNEL && !acb->cancelled) {
         /* Best effort: without an SQE the request just completes. */
         sqe = io_uring_get_sqe(&s->ring);
@@ -254,6 +319,7 @@ static const AIOCBInfo luring_aiocb_info = {
 static BlockAIOCB *submit(LuringState *s, LuringAIOCB *acb)
 {
     acb->s = s;
+    acb->cqe_handler.cb = luring_cqe_cb;
     acb->state = LURING_PENDING;
     s->in_flight++;
     aio__fifo_append(&s->pending, &acb->link);
@@ -313,6 +379,13 @@ void luring_io_unplug(LuringState *s)
 unsigned luring_in_flight(LuringState *s)
 {
     return s->in_flight;
+}
+
+void luring_get_stats(LuringState *s, LuringStats *stats)
+{
+    *stats = s->stats;
+    stats->shared_ring = aio_has_io_uring(s->ctx);
+    stats->in_kernel_shared = s->in_shared;
 }
 
 LuringState *aio_setup_linux_io_uring(AioContext *ctx, GError **error)
@@ -405,6 +478,11 @@ BlockAIOCB *luring_submit_discard(LuringState *s, int fd, int64_t offset,
 void luring_io_plug(LuringState *s) { (void)s; g_assert_not_reached(); }
 void luring_io_unplug(LuringState *s) { (void)s; g_assert_not_reached(); }
 unsigned luring_in_flight(LuringState *s) { (void)s; return 0; }
+void luring_get_stats(LuringState *s, LuringStats *stats)
+{
+    (void)s;
+    memset(stats, 0, sizeof(*stats));
+}
 void aio__linux_io_uring_free(AioContext *ctx) { (void)ctx; }
 
 #endif

@@ -2,11 +2,26 @@
  * io_uring-file.h — the io_uring file engine (liburing; QEMU's
  * block/io_uring.c).
  *
- * One LuringState per context, created by aio_setup_linux_io_uring(): a
- * private ring whose completion queue is watched through an eventfd
- * registered with the ring (io_uring_register_eventfd) as a handler of the
- * context, with a poll hook that checks io_uring_cq_ready() in user space,
- * so busy polling makes no syscall.  Callbacks run in the home thread.
+ * One LuringState per context, created by aio_setup_linux_io_uring().
+ * As QEMU 10.2 does, requests go on the context's own fd-monitor ring
+ * (aio_add_sqe(), aio.h) when that monitor is io_uring; their completions
+ * run from the loop's dispatch, and need no eventfd.  Otherwise (poll,
+ * epoll; an auto context under GLib) they go on a private ring, set up
+ * in any case, whose completion queue is watched through an eventfd
+ * registered with it (io_uring_register_eventfd) as a handler of the
+ * context.  That handler's poll hook checks both rings' completion queues
+ * in user space (io_uring_cq_ready()), so busy polling makes no syscall.
+ * Callbacks run in the home thread.
+ *
+ * The ring is chosen for each SQE when it is made (aio_has_io_uring()).
+ * When an auto context gives way to ppoll under GLib, requests in flight
+ * on the monitor's ring stay there: the monitor keeps that ring open
+ * (retired, watched as an internal handler) until their last CQE, their
+ * callbacks run in the loop as usual, and aio_cancel_async() still
+ * reaches them there; their resubmissions (short reads, -EAGAIN) and
+ * every new request go on the private ring.  We chose this over waiting
+ * for them in the switch, which would hang the thread on a request that
+ * never ends by itself (a read of a pipe or FIFO).
  *
  * Reads, writes, fdatasync and fallocate(PUNCH_HOLE | KEEP_SIZE) are SQEs.
  * A short read is resubmitted for the remainder until the file ends; the
@@ -15,13 +30,8 @@
  * and -EINTR completions are resubmitted.  Submission is batched like
  * linux-aio.h's (plug/unplug; the engine plugs itself around completion
  * processing).  A full submission queue submits what it holds and goes on.
- *
- * QEMU 10.2 submits block I/O on the context's own fd-monitor ring
- * (aio_add_sqe).  This engine always uses a private ring, even when the
- * context's fd monitor is io_uring: that monitor tears its ring down when
- * an auto context gives way to ppoll under GLib, which requests in flight
- * on it could not survive, and it has no dispatch for CQEs other than its
- * POLL_ADDs yet.
+ * On the monitor's ring nothing is submitted at once: the loop does it
+ * before it next waits, in the same io_uring_enter() as the wait.
  *
  * The state is freed when its context is finalized; no request may be in
  * flight then (an open AioFile holds a reference on its context).
@@ -99,6 +109,24 @@ void luring_io_unplug(LuringState *s);
 
 /** luring_in_flight: Returns: requests not yet completed.  Home thread. */
 unsigned luring_in_flight(LuringState *s);
+
+/**
+ * LuringStats:
+ * @shared_ring: new SQEs go on the context's fd-monitor ring now
+ * @sqes_shared: SQEs made on the monitor's ring so far (resubmissions
+ *   count again)
+ * @sqes_private: SQEs made on the private ring so far
+ * @in_kernel_shared: requests in the kernel on the monitor's ring now
+ */
+typedef struct LuringStats {
+    bool shared_ring;
+    uint64_t sqes_shared;
+    uint64_t sqes_private;
+    unsigned in_kernel_shared;
+} LuringStats;
+
+/** luring_get_stats: fills @stats.  Home thread. */
+void luring_get_stats(LuringState *s, LuringStats *stats);
 
 G_END_DECLS
 

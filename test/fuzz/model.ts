@@ -415,11 +415,14 @@ export class Model {
    * An iteration of the GMainContext we are attached to: prepare (bit 0
    * set; true when a BH or timer is due, and then GLib skips check), GLib's
    * poll, check (bit 0 cleared), dispatch.  Returns null when detached.
+   * Bit 0 is clear after every iteration: check clears it, and when GLib
+   * skips check the dispatch clears it as it starts (README: the one
+   * deviation from QEMU, which leaves it set until the next check).
    */
   beginIteration(): Frame | null {
     if (!this.attached) return null;
     const prepared = this.#bhDue() || this.#timerDue();
-    this.bit0 = prepared;
+    this.bit0 = false;
     const ready = this.readySet();
     const f = this.#frame('gsource', ready, prepared || this.#anySure(ready) ? 'yes' : 'maybe');
     if (f.dispatch === 'yes') {

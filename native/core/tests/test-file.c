@@ -77,8 +77,28 @@ static bool env_new(Env *e, const Variant *v, size_t size)
     return env_open(e, O_RDWR);
 }
 
+/* The io_uring engine put its SQEs on the ring it should have: the fd
+ * monitor's when that is io_uring (the AIOCONTEXT_FDMON=io_uring run),
+ * else its private one.  Returns: the SQEs made. */
+static uint64_t check_uring_ring(Env *e)
+{
+    bool shared = test_stats(e->ctx).fdmon == AIO_FDMON_IO_URING;
+    LuringState *s = aio_get_linux_io_uring(e->ctx);
+    LuringStats st;
+
+    if (e->v->engine != AIO_ENGINE_IO_URING || !s) {
+        return 0;
+    }
+    luring_get_stats(s, &st);
+    g_assert_cmpint(st.shared_ring, ==, shared);
+    g_assert_cmpuint(shared ? st.sqes_private : st.sqes_shared, ==, 0);
+    g_assert_cmpuint(st.in_kernel_shared, ==, 0);
+    return st.sqes_shared + st.sqes_private;
+}
+
 static void env_free(Env *e)
 {
+    check_uring_ring(e);
     if (e->f) {
         g_assert_cmpuint(aio_file_in_flight(e->f), ==, 0);
         g_assert_cmpint(aio_file_close(e->f), ==, 0);
@@ -192,6 +212,9 @@ static void test_readback(const void *data)
         memset(buf, 0xAA, len);
         g_assert_cmpint(do_rw(&e, false, off, buf, len), ==, (int)len);
         g_assert_cmpint(memcmp(buf, shadow + off, len), ==, 0);
+    }
+    if (e.v->engine == AIO_ENGINE_IO_URING) {
+        g_assert_cmpuint(check_uring_ring(&e), >, 0);
     }
     env_free(&e);
 out:
