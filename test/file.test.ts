@@ -469,7 +469,10 @@ test('a view of a resizable ArrayBuffer is a TypeError: resize() could shrink me
   const cb = () => t.fail('no request was submitted');
   // Shrinking decommits the pages under a view the engine still writes into
   // (or zero-fills after a short read: SIGSEGV in the io_uring engine).
-  const resizable = new ArrayBuffer(8192, { maxByteLength: 1 << 20 });
+  // (The TS lib here predates resizable buffers: the constructors take one argument.)
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+  const Growable = SharedArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer;
+  const resizable = new Resizable(8192, { maxByteLength: 1 << 20 });
   const view = new Uint8Array(resizable, 0, 8192);
   const message = /^The "buf" argument must be a view of a fixed-length ArrayBuffer \(a resizable one can shrink under a request\)/;
   t.throws(() => file.read(view, 0, cb), { instanceOf: TypeError, message });
@@ -482,7 +485,7 @@ test('a view of a resizable ArrayBuffer is a TypeError: resize() could shrink me
   t.is(file.stats.inFlight, 0);
   t.false(ctx.poll(false));
   // A growable SharedArrayBuffer only grows: its memory stays.
-  const growable = new SharedArrayBuffer(8192, { maxByteLength: 1 << 20 } as never);
+  const growable = new Growable(8192, { maxByteLength: 1 << 20 });
   const shared = new Uint8Array(growable, 0, 8192);
   const r = await ctx.run(file.promises.read(shared, 0));
   t.is(r, 8192);
