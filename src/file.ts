@@ -245,6 +245,12 @@ function checkView(value: unknown, name: string): asserts value is ArrayBufferVi
   if (isDetached(value)) {
     throw invalidArg(name, 'a view of a live ArrayBuffer (it was detached or transferred)', value);
   }
+  // resize() to a smaller length decommits the pages under the view while
+  // the kernel (or a short read's zero-fill) still writes into them.  A
+  // growable SharedArrayBuffer only grows, so its memory stays.
+  if ((value.buffer as { resizable?: boolean }).resizable === true) {
+    throw invalidArg(name, 'a view of a fixed-length ArrayBuffer (a resizable one can shrink under a request)', value);
+  }
 }
 
 function checkViews(value: unknown, name: string): asserts value is ArrayBufferView[] {

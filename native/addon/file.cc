@@ -26,6 +26,7 @@ struct FileRequest {
     napi_ref req;          /* the JS Aiocb: callback and buffers (strong) */
     BlockAIOCB *acb;       /* valid until Complete() returns */
     bool silent;           /* drop the result: the environment is going */
+    bool read;             /* a read: nothing is lost if it is cancelled */
 };
 
 /* The engines in IoEngine's order (src/file.ts), which is the core's. */
@@ -223,7 +224,7 @@ unsigned File::InFlight(const Context *ctx)
 
 FileRequest *File::Track(napi_env env, napi_value req)
 {
-    auto *r = new FileRequest{this, nextId_++, nullptr, nullptr, false};
+    auto *r = new FileRequest{this, nextId_++, nullptr, nullptr, false, false};
     if (nextId_ == 0) {
         nextId_ = 1;       /* 0 is never an id */
     }
@@ -315,6 +316,7 @@ Napi::Value File::Rw(const Napi::CallbackInfo &info, bool write, bool vectored)
     }
 
     FileRequest *r = Track(env, req);
+    r->read = !write;
     BlockAIOCB *acb =
         write ? aio_file_pwritev(f, offset, iov.data(), int(iov.size()),
                                  Complete, r)
@@ -426,8 +428,16 @@ void File::CloseFromContext()
         return;
     }
     Context *ctx = Context::Open(owner_);
+    /* A read's result goes nowhere now: cancel it, for a read that may
+     * never end (a FIFO, a terminal: io_uring waits for data) would hang
+     * the Worker's termination here.  Writes, flushes and discards are
+     * waited for, so that data handed to write() is not dropped.  No
+     * engine completes inside aio_cancel_async(), so requests_ is stable. */
     for (auto &entry : requests_) {
         entry.second->silent = true;
+        if (entry.second->read) {
+            aio_cancel_async(entry.second->acb);
+        }
     }
     while (!requests_.empty() && ctx) {
         aio_poll(ctx->core(), true);

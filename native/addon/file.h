@@ -16,8 +16,10 @@
  * Close.  close() throws ERR_AIO_BUSY while requests are in flight (the
  * context's close() does the same: src/context.ts checks first).  The only
  * close paths that cannot refuse, the environment cleanup hook and the
- * finalizer of a Context (CloseFromContext), wait for the requests with
- * aio_poll() and drop their JS objects without calling JS.
+ * finalizer of a Context (CloseFromContext), cancel the reads (whose
+ * results have nowhere to go; one on a FIFO could wait forever), wait for
+ * the requests with aio_poll() and drop their JS objects without calling
+ * JS.
  *
  * Home thread only.
  *
@@ -52,8 +54,9 @@ public:
     explicit File(const Napi::CallbackInfo &info);
     ~File() override;
 
-    /* Close path of the context (and of the environment): waits for the
-     * requests in flight without calling JS, then closes.  Idempotent. */
+    /* Close path of the context (and of the environment): cancels the
+     * reads in flight, waits for every request without calling JS, then
+     * closes.  Idempotent. */
     void CloseFromContext();
 
     /* Requests in flight on every file of @ctx. */

@@ -265,11 +265,18 @@ static BlockAIOCB *file_rw(AioFile *f, int type, int64_t offset,
                            BlockCompletionFunc *cb, void *opaque)
 {
     FileReq *r = file_req_new(f, type, cb, opaque);
+    size_t size;
 
     if (offset < 0 || niov < 1 || niov > IOV_MAX || !iov ||
-        aio__iov_size(iov, niov) > INT_MAX) {
+        (size = aio__iov_size(iov, niov)) > INT_MAX) {
         r->error = -EINVAL;
         return submit_threads(r);
+    }
+    if (size == 0) {
+        /* Nothing to transfer: 0, on every engine.  A 0-byte write would
+         * return 0 from pwritev(2) and from io_uring, which both loops
+         * take for a write that makes no progress (-ENOSPC). */
+        return submit_threads(r);       /* rw_loop() with no buffer */
     }
     switch (f->engine) {
     case AIO_ENGINE_IO_URING:

@@ -21,7 +21,8 @@
  * the submitting call.  @ret is the bytes transferred for a read or write
  * (a read at or past the end of the file transfers fewer bytes, or none,
  * and the rest of its buffers is zero-filled; a write is complete or
- * fails), 0 for flush and discard, or a negative errno: -EINVAL for a
+ * fails; a request of 0 bytes transfers nothing and returns 0 on every
+ * engine), 0 for flush and discard, or a negative errno: -EINVAL for a
  * misaligned O_DIRECT request, -ECANCELED for a request cancelled before it
  * started, -ENOSPC, -EIO, ...
  *

@@ -60,6 +60,28 @@ switch (scenario) {
     });
     break;
   }
+  // A Worker terminated while an io_uring read waits on a FIFO that nobody
+  // writes: the teardown cancels reads (their results go nowhere) instead
+  // of waiting for them forever.
+  case 'worker-fifo': {
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       import('aiocontext').then(({ AioContext, AioFile }) => {
+         const ctx = new AioContext();
+         const f = AioFile.open(ctx, workerData, { flags: 'r+', engine: 'io_uring' });
+         f.read(Buffer.alloc(16), 0, () => {});
+         ctx.poll(false);
+         parentPort.postMessage(f.engine);
+       });`,
+      { eval: true, workerData: file },
+    );
+    w.on('message', async (engine) => {
+      console.log(engine);
+      await w.terminate();
+      console.log('terminated');
+    });
+    break;
+  }
   // Files and contexts dropped unclosed, then collected.
   case 'gc': {
     const gc = (globalThis as { gc?: () => void }).gc!;

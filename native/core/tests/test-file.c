@@ -744,6 +744,39 @@ static void test_file_holds_context(void)
     g_assert_cmpint(fcntl(0, F_GETFD), >=, 0);  /* borrowed fd left open */
 }
 
+/* A request of 0 bytes (one empty buffer, or empty buffers only)
+ * transfers nothing and succeeds with 0, read or write, as pwritev(2) of
+ * nothing does: a write that makes no progress is -ENOSPC only when it had
+ * bytes to write. */
+static void test_zero_length(const void *data)
+{
+    guint8 *buf = buf_new(BLK, 0x11);
+    struct iovec empty[3] = { { buf, 0 }, { buf, 0 }, { buf, 0 } };
+    Env e;
+
+    if (!env_new(&e, data, 2 * BLK)) {
+        goto out;
+    }
+    g_assert_cmpint(do_rw(&e, true, BLK, buf, 0), ==, 0);
+    g_assert_cmpint(do_rw(&e, false, BLK, buf, 0), ==, 0);
+    for (int write = 0; write < 2; write++) {
+        Req r = { 0 };
+
+        if (write) {
+            aio_file_pwritev(e.f, 0, empty, 3, req_cb, &r);
+        } else {
+            aio_file_preadv(e.f, 0, empty, 3, req_cb, &r);
+        }
+        g_assert_cmpint(wait_req(&e, &r), ==, 0);
+    }
+    for (int i = 0; i < BLK; i++) {
+        g_assert_cmpint(buf[i], ==, 0x11);      /* nothing was read */
+    }
+    env_free(&e);
+out:
+    free(buf);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const struct {
@@ -753,6 +786,7 @@ static const struct {
     { "readback", test_readback },
     { "vectored", test_vectored },
     { "short-read-eof", test_short_read },
+    { "zero-length", test_zero_length },
     { "discard", test_discard },
     { "flush", test_flush },
     { "many-10000", test_many },
