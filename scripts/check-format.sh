@@ -2,11 +2,8 @@
 # `npm run test:format`:
 #   1. every tracked text file: a final newline, no trailing whitespace, no
 #      tab characters (.editorconfig);
-#   2. clang-format (.clang-format) on the C/C++ files that
-#      .clang-format-files names (git pathspecs), or on every C/C++ file
-#      under native/ with --all.
+#   2. clang-format (.clang-format) on every C/C++ file under native/.
 # Prints each offending file with the diff clang-format would make.
-#   scripts/check-format.sh [--all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,11 +30,7 @@ for f in "${text[@]}"; do
 done
 
 # --- 2. clang-format ----------------------------------------------------------
-if [[ "${1:-}" == --all ]]; then
-    specs=('native/*.c' 'native/*.h' 'native/*.cc')
-else
-    mapfile -t specs < <(grep -vE '^[[:space:]]*(#|$)' .clang-format-files)
-fi
+specs=('native/*.c' 'native/*.h' 'native/*.cc')
 mapfile -t files < <(git ls-files -- "${specs[@]}")
 bad=0
 for f in "${files[@]}"; do

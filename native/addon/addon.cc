@@ -104,12 +104,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     env.SetInstanceData<Addon>(addon);
     napi_add_env_cleanup_hook(env, Cleanup, addon);
 
-    addon->pendingErrors = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
+    addon->pendingErrors = Napi::Persistent(
+        Napi::Array::New(env).As<Napi::Object>());
     addon->asyncResource = Napi::Persistent(Napi::Object::New(env));
     if (napi_async_init(env, addon->asyncResource.Value(),
                         Napi::String::New(env, "AioContext"),
                         &addon->asyncContext) != napi_ok) {
-        addon->asyncContext = nullptr;   /* plain calls instead */
+        addon->asyncContext = nullptr; /* plain calls instead */
     }
 
     Napi::Function bottomHalf = BottomHalf::Init(env, addon);
@@ -124,17 +125,18 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     exports.Set("MainContext", MainContext::Init(env, addon));
     exports.Set("NodeLoop", NodeLoop::Init(env, addon));
     exports.Set("File", File::Init(env, addon));
-    exports.Set("setErrorClass",
-                Napi::Function::New(env, JS_setErrorClass, "setErrorClass", addon));
-    exports.Set("setPromiseHook",
-                Napi::Function::New(env, JS_setPromiseHook, "setPromiseHook", addon));
-    exports.Set("clockNs", Napi::Function::New(env, JS_clockNs, "clockNs", addon));
+    exports.Set("setErrorClass", Napi::Function::New(env, JS_setErrorClass,
+                                                     "setErrorClass", addon));
+    exports.Set("setPromiseHook", Napi::Function::New(env, JS_setPromiseHook,
+                                                      "setPromiseHook", addon));
+    exports.Set("clockNs",
+                Napi::Function::New(env, JS_clockNs, "clockNs", addon));
     exports.Set("virtualClockControl",
                 Napi::Function::New(env, JS_virtualClockControl,
                                     "virtualClockControl", addon));
     exports.Set("pipe", Napi::Function::New(env, JS_pipe, "pipe", addon));
-    exports.Set("alignedBuffer",
-                Napi::Function::New(env, JS_alignedBuffer, "alignedBuffer", addon));
+    exports.Set("alignedBuffer", Napi::Function::New(env, JS_alignedBuffer,
+                                                     "alignedBuffer", addon));
 
     InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);

@@ -22,7 +22,7 @@ namespace aiocontext {
  * a callback earlier in the same BH pass. */
 struct OneshotRecord {
     Addon *addon;
-    Context *ctx;                 /* null once the context closed */
+    Context *ctx; /* null once the context closed */
     Napi::FunctionReference fn;
     OneshotRecord *prev;
     OneshotRecord *next;
@@ -60,7 +60,7 @@ BottomHalf::BottomHalf(const Napi::CallbackInfo &info)
 BottomHalf::~BottomHalf()
 {
     if (self_) {
-        *self_ = nullptr;    /* the fast schedule() throws from now on */
+        *self_ = nullptr; /* the fast schedule() throws from now on */
     }
     /* Nothing to release in the core: the wrapper is only collectable after
      * the core's destroy notify dropped the strong reference. */
@@ -71,8 +71,8 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
 {
     Addon *addon = ctx->addon();
     Napi::Env env(addon->env);
-    Napi::Object obj =
-        addon->bottomHalfClass.New({Napi::External<Addon>::New(env, addon)});
+    Napi::Object obj = addon->bottomHalfClass.New(
+        {Napi::External<Addon>::New(env, addon)});
     if (env.IsExceptionPending()) {
         return Napi::Object();
     }
@@ -182,11 +182,11 @@ Napi::Value BottomHalf::JS_delete(const Napi::CallbackInfo &info)
         ThrowState(addon_, info.Env(), AioState::WrongThread, Describe());
         return Napi::Value();
     }
-    registry::ForgetBh(bh_);     /* remote schedules fail from now on */
+    registry::ForgetBh(bh_); /* remote schedules fail from now on */
     qemu_bh_delete(bh_);
-    bh_ = nullptr;               /* the core owns it now */
+    bh_ = nullptr; /* the core owns it now */
     deleted_ = true;
-    callback_.Reset();           /* a running callback keeps its own handle */
+    callback_.Reset(); /* a running callback keeps its own handle */
     ctx->bhs_.erase(pos_);
     ctx->WorkChanged();
     return Napi::Value();
@@ -222,7 +222,7 @@ void BottomHalf::RunOneshot(void *opaque)
 {
     auto *rec = static_cast<OneshotRecord *>(opaque);
 
-    if (rec->ctx) {    /* else the context closed earlier in this pass */
+    if (rec->ctx) { /* else the context closed earlier in this pass */
         CallReferenceFromCore(rec->addon, rec->fn);
     }
 }

@@ -70,17 +70,17 @@ private:
     Napi::Value JS_delete(const Napi::CallbackInfo &info);
     Napi::Value JS_scheduled(const Napi::CallbackInfo &info);
     Napi::Value JS_deleted(const Napi::CallbackInfo &info);
-    Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_share(const Napi::CallbackInfo &info); /* shared.cc */
 
     Addon *addon_;
-    std::shared_ptr<BottomHalf *> self_;   /* for the fast schedule() */
-    Context::Link owner_;              /* the context (see Context::link) */
-    QEMUBH *bh_ = nullptr;             /* null once deleted or closed */
+    std::shared_ptr<BottomHalf *> self_; /* for the fast schedule() */
+    Context::Link owner_;                /* the context (see Context::link) */
+    QEMUBH *bh_ = nullptr;               /* null once deleted or closed */
     Napi::FunctionReference callback_;
     std::string name_;
     bool deleted_ = false;
     bool closed_ = false;
-    std::list<BottomHalf *>::iterator pos_;   /* in the context's bhs_ */
+    std::list<BottomHalf *>::iterator pos_; /* in the context's bhs_ */
 };
 
 } // namespace aiocontext

@@ -32,7 +32,7 @@ bool KeepError(Addon *addon, napi_value error)
 CoreCallScope::CoreCallScope(Addon *addon) : env_(addon->env)
 {
     if (addon->driverDepth > 0 && addon->scopeBudget > 0) {
-        addon->scopeBudget--;    /* the driver's method scope serves */
+        addon->scopeBudget--; /* the driver's method scope serves */
         return;
     }
     ok_ = napi_open_handle_scope(env_, &scope_) == napi_ok;
@@ -87,7 +87,7 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
     }
     /* (No exception pending: e.g. napi_cannot_run_js while tearing down.) */
     if (scope) {
-        napi_close_callback_scope(env, scope);   /* microtasks, nextTicks */
+        napi_close_callback_scope(env, scope); /* microtasks, nextTicks */
     }
     return status == napi_ok ? result : nullptr;
 }
@@ -166,7 +166,7 @@ Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
             error = Napi::Value();
         }
         if (error.IsEmpty()) {
-            error = errors.Get(uint32_t(0));   /* the first one, at least */
+            error = errors.Get(uint32_t(0)); /* the first one, at least */
         }
     }
     /* Forget them: the array must not keep errors alive. */

@@ -111,7 +111,7 @@ private:
     Addon *addon_;
     const char *name_;
     size_t mark_;
-    uint32_t outerBudget_;   /* the enclosing driver's CoreCallScope budget */
+    uint32_t outerBudget_; /* the enclosing driver's CoreCallScope budget */
     bool finished_ = false;
 };
 

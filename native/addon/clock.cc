@@ -34,12 +34,8 @@ Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info)
 {
     REQUIRE_ARG_INT32(0, op);
     switch (op) {
-    case 0:
-        qemu_clock_virtual_stop();
-        break;
-    case 1:
-        qemu_clock_virtual_resume();
-        break;
+    case 0: qemu_clock_virtual_stop(); break;
+    case 1: qemu_clock_virtual_resume(); break;
     case 2: {
         if (info.Length() < 2 || !info[1].IsNumber()) {
             AIO_ARG_FAIL(1, "a number of ns");
@@ -56,8 +52,7 @@ Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return Napi::Boolean::New(info.Env(), qemu_clock_virtual_stopped());
 }

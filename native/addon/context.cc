@@ -59,7 +59,8 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&Context::JS_share>("share"),
             InstanceMethod<&Context::JS_setObserve>("setObserve"),
             InstanceMethod<&Context::JS_takeEvents>("takeEvents"),
-            InstanceMethod<&Context::JS_setThreadPoolParams>("setThreadPoolParams"),
+            InstanceMethod<&Context::JS_setThreadPoolParams>(
+                "setThreadPoolParams"),
             InstanceAccessor<&Context::JS_threadPoolStats>("threadPoolStats"),
             InstanceMethod<&Context::JS_pending>("pending"),
             InstanceMethod<&Context::JS_flush>("flush"),
@@ -74,7 +75,8 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
 }
 
 Context::Context(const Napi::CallbackInfo &info)
-    : Napi::ObjectWrap<Context>(info), addon_(static_cast<Addon *>(info.Data())),
+    : Napi::ObjectWrap<Context>(info),
+      addon_(static_cast<Addon *>(info.Data())),
       link_(std::make_shared<Context *>(this))
 {
     std::string name = info[0].IsString()
@@ -218,7 +220,7 @@ void Context::Detach()
     aio_context_detach(core_);
     g_main_context_unref(main_);
     main_ = nullptr;
-    Unref();   /* attached contexts keep their wrapper alive: see attach() */
+    Unref(); /* attached contexts keep their wrapper alive: see attach() */
 }
 
 /* ---- fd records ---------------------------------------------------------- */
@@ -268,8 +270,7 @@ Napi::Value Context::JS_poll(const Napi::CallbackInfo &info)
     REQUIRE(CheckUsable(info.Env()));
     REQUIRE_ARG_BOOLEAN(0, blocking);
     if (blocking && WouldBlockForever()) {
-        ThrowState(addon_, info.Env(), AioState::WouldBlockForever,
-                   Describe());
+        ThrowState(addon_, info.Env(), AioState::WouldBlockForever, Describe());
         return Napi::Value();
     }
     DriverScope driver(addon_, "poll");
@@ -379,8 +380,8 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
         }
         return Napi::Value();
     }
-    FdRecord *record =
-        NewFdRecord(addon_, fd, read, write, poll, pollBegin, pollEnd);
+    FdRecord *record = NewFdRecord(addon_, fd, read, write, poll, pollBegin,
+                                   pollEnd);
     if (!flush.IsEmpty()) {
         record->flush = Napi::Persistent(flush);
     }
@@ -400,7 +401,8 @@ Napi::Value Context::JS_setFdHandler(const Napi::CallbackInfo &info)
 Napi::Value Context::JS_setEventNotifier(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
-    EventNotifier *notifier = EventNotifier::FromValue(addon_, info.Env(), info[0]);
+    EventNotifier *notifier = EventNotifier::FromValue(addon_, info.Env(),
+                                                       info[0]);
     REQUIRE(notifier);
     REQUIRE(notifier->CheckOpen(info.Env()));
     REQUIRE_ARG_OBJECT(1, arg);
@@ -443,8 +445,10 @@ Napi::Value Context::JS_hasFdHandler(const Napi::CallbackInfo &info)
     bool found = it != fds_.end();
     if (found && info[1].IsFunction()) {
         FdRecord *record = it->second;
-        found = (!record->read.IsEmpty() && record->read.Value().StrictEquals(info[1])) ||
-                (!record->write.IsEmpty() && record->write.Value().StrictEquals(info[1]));
+        found = (!record->read.IsEmpty() &&
+                 record->read.Value().StrictEquals(info[1])) ||
+                (!record->write.IsEmpty() &&
+                 record->write.Value().StrictEquals(info[1]));
     }
     return Napi::Boolean::New(info.Env(), found);
 }

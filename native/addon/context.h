@@ -118,9 +118,9 @@ public:
     std::vector<std::string> Close();
 
 private:
-    friend class BottomHalf;   /* bhs_, oneshots_ */
-    friend class Timer;        /* timers_ */
-    friend class File;         /* files_ */
+    friend class BottomHalf; /* bhs_, oneshots_ */
+    friend class Timer;      /* timers_ */
+    friend class File;       /* files_ */
 
     Napi::Value JS_poll(const Napi::CallbackInfo &info);
     Napi::Value JS_notify(const Napi::CallbackInfo &info);
@@ -144,14 +144,16 @@ private:
     Napi::Value JS_close(const Napi::CallbackInfo &info);
     Napi::Value JS_closed(const Napi::CallbackInfo &info);
     Napi::Value JS_name(const Napi::CallbackInfo &info);
-    Napi::Value JS_share(const Napi::CallbackInfo &info);   /* shared.cc */
+    Napi::Value JS_share(const Napi::CallbackInfo &info);      /* shared.cc */
     Napi::Value JS_setObserve(const Napi::CallbackInfo &info); /* observer.cc */
     Napi::Value JS_takeEvents(const Napi::CallbackInfo &info); /* observer.cc */
-    static void OnObserve(AioContext *core, AioEventKind kind,
-                          const char *name, int64_t arg, int64_t start_ns,
-                          int64_t end_ns, void *opaque);   /* observer.cc */
-    Napi::Value JS_setThreadPoolParams(const Napi::CallbackInfo &info); /* thread-pool.cc */
-    Napi::Value JS_threadPoolStats(const Napi::CallbackInfo &info);     /* thread-pool.cc */
+    static void OnObserve(AioContext *core, AioEventKind kind, const char *name,
+                          int64_t arg, int64_t start_ns, int64_t end_ns,
+                          void *opaque); /* observer.cc */
+    Napi::Value JS_setThreadPoolParams(
+        const Napi::CallbackInfo &info); /* thread-pool.cc */
+    Napi::Value JS_threadPoolStats(
+        const Napi::CallbackInfo &info); /* thread-pool.cc */
     Napi::Value JS_pending(const Napi::CallbackInfo &info);
     Napi::Value JS_flush(const Napi::CallbackInfo &info);
     Napi::Value JS_wouldBlockForever(const Napi::CallbackInfo &info);
@@ -170,19 +172,19 @@ private:
     std::string name_;
     Link link_;
 
-    std::list<BottomHalf *> bhs_;      /* undeleted BHs, creation order */
-    std::list<Timer *> timers_;        /* undeleted timers */
-    std::list<File *> files_;          /* open files (file.h) */
+    std::list<BottomHalf *> bhs_;       /* undeleted BHs, creation order */
+    std::list<Timer *> timers_;         /* undeleted timers */
+    std::list<File *> files_;           /* open files (file.h) */
     OneshotRecord *oneshots_ = nullptr; /* oneshots not yet run (intrusive) */
     std::unordered_map<int, FdRecord *> fds_;
 
-    GMainContext *main_ = nullptr;     /* referenced while attached */
-    LoopGlue *loopGlue_ = nullptr;     /* while Node's loop drives us */
-    unsigned acquired_ = 0;            /* aio_context_acquire() depth */
+    GMainContext *main_ = nullptr; /* referenced while attached */
+    LoopGlue *loopGlue_ = nullptr; /* while Node's loop drives us */
+    unsigned acquired_ = 0;        /* aio_context_acquire() depth */
     /* share() was called on it or one of its BHs: another thread may wake
      * it, so a blocking poll with nothing armed is not a hang. */
     bool shared_ = false;
-    std::vector<std::string> leaks_;   /* reported by the core (defensive) */
+    std::vector<std::string> leaks_; /* reported by the core (defensive) */
 
     /* observer.cc: callbacks and passes timed by the core while JS
      * observes (diagnostics_channel subscribers, a trace), oldest first,

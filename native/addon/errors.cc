@@ -17,7 +17,7 @@ namespace aiocontext {
 struct StateEntry {
     AioState state;
     const char *code;
-    const char *text;   /* follows the subject: "<subject> <text>" */
+    const char *text; /* follows the subject: "<subject> <text>" */
 };
 
 static const StateEntry kStates[] = {
@@ -49,18 +49,38 @@ struct ErrnoEntry {
 /* The errno values the core and the syscalls behind it can return.  Anything
  * else maps to 'UNKNOWN' (with the number in `errno`), never to a crash. */
 static const ErrnoEntry kErrnos[] = {
-    {EPERM, "EPERM"},   {ENOENT, "ENOENT"}, {EINTR, "EINTR"},
-    {EIO, "EIO"},       {EBADF, "EBADF"},   {EAGAIN, "EAGAIN"},
-    {ENOMEM, "ENOMEM"}, {EACCES, "EACCES"}, {EFAULT, "EFAULT"},
-    {EBUSY, "EBUSY"},   {EEXIST, "EEXIST"}, {ENODEV, "ENODEV"},
-    {EINVAL, "EINVAL"}, {ENFILE, "ENFILE"}, {EMFILE, "EMFILE"},
-    {ENOSPC, "ENOSPC"}, {EPIPE, "EPIPE"},   {ERANGE, "ERANGE"},
-    {ENOSYS, "ENOSYS"}, {ENOTSUP, "ENOTSUP"}, {ECANCELED, "ECANCELED"},
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {EINTR, "EINTR"},
+    {EIO, "EIO"},
+    {EBADF, "EBADF"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {ENODEV, "ENODEV"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {ENOSPC, "ENOSPC"},
+    {EPIPE, "EPIPE"},
+    {ERANGE, "ERANGE"},
+    {ENOSYS, "ENOSYS"},
+    {ENOTSUP, "ENOTSUP"},
+    {ECANCELED, "ECANCELED"},
     {ETIMEDOUT, "ETIMEDOUT"},
     /* files (AioFile): open(2) and block I/O */
-    {EISDIR, "EISDIR"}, {ENOTDIR, "ENOTDIR"}, {EROFS, "EROFS"},
-    {ESPIPE, "ESPIPE"}, {EFBIG, "EFBIG"},     {EOVERFLOW, "EOVERFLOW"},
-    {ENXIO, "ENXIO"},   {ENAMETOOLONG, "ENAMETOOLONG"}, {ELOOP, "ELOOP"},
+    {EISDIR, "EISDIR"},
+    {ENOTDIR, "ENOTDIR"},
+    {EROFS, "EROFS"},
+    {ESPIPE, "ESPIPE"},
+    {EFBIG, "EFBIG"},
+    {EOVERFLOW, "EOVERFLOW"},
+    {ENXIO, "ENXIO"},
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ELOOP, "ELOOP"},
 };
 
 const char *ErrnoCode(int err)
@@ -156,7 +176,8 @@ void ThrowGError(Addon *addon, napi_env env, const GError *error,
                  const char *syscall)
 {
     int err = error && error->domain == G_FILE_ERROR
-                  ? ErrnoFromGFileError(error->code) : 0;
+                  ? ErrnoFromGFileError(error->code)
+                  : 0;
     std::string message = error ? error->message : "unknown error";
 
     if (err) {

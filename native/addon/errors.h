@@ -29,13 +29,13 @@ struct Addon;
 /* States of the binding that make a call fail.  Their codes and messages
  * live in one table in errors.cc. */
 enum class AioState {
-    Closed,        /* ERR_AIO_CLOSED: the context (or notifier) is closed */
-    WrongThread,   /* ERR_AIO_WRONG_THREAD: not the context's home thread */
-    Deleted,       /* ERR_AIO_DELETED: the BH or timer was deleted */
-    NotDisabled,   /* ERR_AIO_NOT_DISABLED: enableExternal() unbalanced */
-    NotAcquired,   /* ERR_AIO_NOT_ACQUIRED: release() without acquire() */
-    Attached,      /* ERR_AIO_ATTACHED: attach() while attached */
-    Busy,          /* ERR_AIO_BUSY: closing a notifier still registered */
+    Closed,            /* ERR_AIO_CLOSED: the context (or notifier) is closed */
+    WrongThread,       /* ERR_AIO_WRONG_THREAD: not the context's home thread */
+    Deleted,           /* ERR_AIO_DELETED: the BH or timer was deleted */
+    NotDisabled,       /* ERR_AIO_NOT_DISABLED: enableExternal() unbalanced */
+    NotAcquired,       /* ERR_AIO_NOT_ACQUIRED: release() without acquire() */
+    Attached,          /* ERR_AIO_ATTACHED: attach() while attached */
+    Busy,              /* ERR_AIO_BUSY: closing a notifier still registered */
     WouldBlockForever, /* ERR_AIO_WOULD_BLOCK_FOREVER: blocking poll, nothing armed */
 };
 

@@ -59,7 +59,7 @@ private:
 
     Addon *addon_;
     ::EventNotifier notifier_ = {-1, -1, false};
-    unsigned registrations_ = 0;   /* contexts it is registered with */
+    unsigned registrations_ = 0; /* contexts it is registered with */
 };
 
 } // namespace aiocontext

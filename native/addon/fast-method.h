@@ -71,7 +71,7 @@ bool DefineFastMethod(napi_env env, napi_value obj, const char *name,
         delete data;
         return false;
     }
-    napi_property_descriptor desc = {name,    nullptr, nullptr, nullptr,
+    napi_property_descriptor desc = {name,    nullptr, nullptr,      nullptr,
                                      nullptr, fn,      napi_default, nullptr};
     return napi_define_properties(env, obj, 1, &desc) == napi_ok;
 }

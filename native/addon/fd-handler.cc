@@ -33,11 +33,16 @@ FdRecord *NewFdRecord(Addon *addon, int fd, Napi::Function read,
     record->fd = fd;
     record->box.en = {-1, -1, false};
     record->box.record = record;
-    if (!read.IsEmpty()) record->read = Napi::Persistent(read);
-    if (!write.IsEmpty()) record->write = Napi::Persistent(write);
-    if (!poll.IsEmpty()) record->poll = Napi::Persistent(poll);
-    if (!pollBegin.IsEmpty()) record->pollBegin = Napi::Persistent(pollBegin);
-    if (!pollEnd.IsEmpty()) record->pollEnd = Napi::Persistent(pollEnd);
+    if (!read.IsEmpty())
+        record->read = Napi::Persistent(read);
+    if (!write.IsEmpty())
+        record->write = Napi::Persistent(write);
+    if (!poll.IsEmpty())
+        record->poll = Napi::Persistent(poll);
+    if (!pollBegin.IsEmpty())
+        record->pollBegin = Napi::Persistent(pollBegin);
+    if (!pollEnd.IsEmpty())
+        record->pollEnd = Napi::Persistent(pollEnd);
     return record;
 }
 
@@ -82,7 +87,7 @@ static bool Call(FdRecord *record, Napi::FunctionReference FdRecord::*which,
     if (!scope.ok()) {
         return false;
     }
-    record->refs++;   /* the callback may retire it */
+    record->refs++; /* the callback may retire it */
     napi_get_reference_value(env, fn, &f);
     if (!record->notifierArg.IsEmpty()) {
         napi_get_reference_value(env, record->notifierArg, &arg);

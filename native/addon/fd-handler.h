@@ -44,21 +44,21 @@ struct NotifierBox {
 struct FdRecord {
     Addon *addon;
     int fd;
-    unsigned refs = 1;            /* the fds_ map's, plus one per running call */
-    bool dead = false;            /* retired: never call JS again */
-    bool registered = false;      /* the core accepted it */
+    unsigned refs = 1;       /* the fds_ map's, plus one per running call */
+    bool dead = false;       /* retired: never call JS again */
+    bool registered = false; /* the core accepted it */
 
     Napi::FunctionReference read;
     Napi::FunctionReference write;
     Napi::FunctionReference poll;
     Napi::FunctionReference pollBegin;
     Napi::FunctionReference pollEnd;
-    Napi::FunctionReference flush;    /* io_flush (the 2012 API) */
+    Napi::FunctionReference flush; /* io_flush (the 2012 API) */
 
     /* Event-notifier registrations only. */
     EventNotifier *notifier = nullptr;
-    Napi::ObjectReference notifierArg;      /* handed to every handler */
-    Napi::ObjectReference notifierWrapper;  /* keeps the native one alive */
+    Napi::ObjectReference notifierArg;     /* handed to every handler */
+    Napi::ObjectReference notifierWrapper; /* keeps the native one alive */
     NotifierBox box;
 };
 

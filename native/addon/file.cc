@@ -23,15 +23,15 @@ namespace aiocontext {
 struct FileRequest {
     File *file;
     uint32_t id;
-    napi_ref req;          /* the JS Aiocb: callback and buffers (strong) */
-    BlockAIOCB *acb;       /* valid until Complete() returns */
-    bool silent;           /* drop the result: the environment is going */
-    bool read;             /* a read: nothing is lost if it is cancelled */
+    napi_ref req;    /* the JS Aiocb: callback and buffers (strong) */
+    BlockAIOCB *acb; /* valid until Complete() returns */
+    bool silent;     /* drop the result: the environment is going */
+    bool read;       /* a read: nothing is lost if it is cancelled */
 };
 
 /* The engines in IoEngine's order (src/file.ts), which is the core's. */
 static_assert(AIO_ENGINE_AUTO == 0 && AIO_ENGINE_THREADS == 1 &&
-              AIO_ENGINE_LINUX_AIO == 2 && AIO_ENGINE_IO_URING == 3,
+                  AIO_ENGINE_LINUX_AIO == 2 && AIO_ENGINE_IO_URING == 3,
               "IoEngine order");
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -41,17 +41,13 @@ static size_t ElementSize(napi_typedarray_type type)
     switch (type) {
     case napi_int8_array:
     case napi_uint8_array:
-    case napi_uint8_clamped_array:
-        return 1;
+    case napi_uint8_clamped_array: return 1;
     case napi_int16_array:
-    case napi_uint16_array:
-        return 2;
+    case napi_uint16_array: return 2;
     case napi_int32_array:
     case napi_uint32_array:
-    case napi_float32_array:
-        return 4;
-    default:
-        return 8;          /* float64, bigint64, biguint64 */
+    case napi_float32_array: return 4;
+    default: return 8; /* float64, bigint64, biguint64 */
     }
 }
 
@@ -78,8 +74,9 @@ static bool ViewBytes(napi_env env, napi_value v, struct iovec *iov)
         ThrowTypeError(env, "buffers must be ArrayBufferViews");
         return false;
     }
-    if (buffer && napi_is_detached_arraybuffer(env, buffer, &detached) ==
-                      napi_ok && detached) {
+    if (buffer &&
+        napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok &&
+        detached) {
         ThrowTypeError(env, "a buffer's ArrayBuffer is detached");
         return false;
     }
@@ -154,8 +151,8 @@ File::File(const Napi::CallbackInfo &info)
     int flags = info[2].As<Napi::Number>().Int32Value();
     int mode = info[3].As<Napi::Number>().Int32Value();
     int engine = info[4].As<Napi::Number>().Int32Value();
-    if (engine < AIO_ENGINE_AUTO || engine > AIO_ENGINE_IO_URING ||
-        mode < 0 || path_.find('\0') != std::string::npos) {
+    if (engine < AIO_ENGINE_AUTO || engine > AIO_ENGINE_IO_URING || mode < 0 ||
+        path_.find('\0') != std::string::npos) {
         ThrowTypeError(env, "File(): bad engine, mode or path");
         return;
     }
@@ -226,7 +223,7 @@ FileRequest *File::Track(napi_env env, napi_value req)
 {
     auto *r = new FileRequest{this, nextId_++, nullptr, nullptr, false, false};
     if (nextId_ == 0) {
-        nextId_ = 1;       /* 0 is never an id */
+        nextId_ = 1; /* 0 is never an id */
     }
     napi_create_reference(env, req, 1, &r->req);
     return r;
@@ -237,9 +234,9 @@ Napi::Value File::Submitted(napi_env env, FileRequest *r, BlockAIOCB *acb)
 {
     r->acb = acb;
     if (requests_.empty()) {
-        Ref();             /* this wrapper outlives its requests */
+        Ref(); /* this wrapper outlives its requests */
         requests_.emplace(r->id, r);
-        Context::WorkChanged(owner_);   /* Node's loop: now alive for it */
+        Context::WorkChanged(owner_); /* Node's loop: now alive for it */
     } else {
         requests_.emplace(r->id, r);
     }
@@ -317,11 +314,10 @@ Napi::Value File::Rw(const Napi::CallbackInfo &info, bool write, bool vectored)
 
     FileRequest *r = Track(env, req);
     r->read = !write;
-    BlockAIOCB *acb =
-        write ? aio_file_pwritev(f, offset, iov.data(), int(iov.size()),
-                                 Complete, r)
-              : aio_file_preadv(f, offset, iov.data(), int(iov.size()),
-                                Complete, r);
+    BlockAIOCB *acb = write ? aio_file_pwritev(f, offset, iov.data(),
+                                               int(iov.size()), Complete, r)
+                            : aio_file_preadv(f, offset, iov.data(),
+                                              int(iov.size()), Complete, r);
     return Submitted(env, r, acb);
 }
 
@@ -392,7 +388,7 @@ void File::CloseCore()
     ::AioFile *f = file_;
     file_ = nullptr;
     complete_.Reset();
-    aio_file_close(f);   /* close(2)'s error has no one to go to */
+    aio_file_close(f); /* close(2)'s error has no one to go to */
 }
 
 /* close(): ERR_AIO_BUSY while requests are in flight; idempotent. */
@@ -471,8 +467,9 @@ Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info)
     Napi::Env env = info.Env();
     void *data = nullptr;
     napi_value buffer, view;
-    if (napi_create_arraybuffer(env, bytes + align - 1, &data, &buffer) != napi_ok) {
-        return Napi::Value();   /* RangeError pending (allocation failed) */
+    if (napi_create_arraybuffer(env, bytes + align - 1, &data, &buffer) !=
+        napi_ok) {
+        return Napi::Value(); /* RangeError pending (allocation failed) */
     }
     size_t offset = (align - reinterpret_cast<uintptr_t>(data) % align) % align;
     napi_create_typedarray(env, napi_uint8_array, bytes, buffer, offset, &view);

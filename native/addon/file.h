@@ -92,15 +92,15 @@ private:
 
     Addon *addon_;
     Context::Link owner_;
-    ::AioFile *file_ = nullptr;        /* null once closed */
+    ::AioFile *file_ = nullptr; /* null once closed */
     std::string path_;
     int fd_ = -1;
     AioEngine engine_ = AIO_ENGINE_THREADS;
-    std::string fallback_;             /* empty: none */
+    std::string fallback_; /* empty: none */
     Napi::FunctionReference complete_;
     uint32_t nextId_ = 1;
     std::unordered_map<uint32_t, FileRequest *> requests_;
-    std::list<File *>::iterator pos_;  /* in the context's files_ */
+    std::list<File *>::iterator pos_; /* in the context's files_ */
 };
 
 } // namespace aiocontext

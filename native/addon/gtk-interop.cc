@@ -36,7 +36,7 @@ Napi::Value MainContext::JS_pushThreadDefault(const Napi::CallbackInfo &info)
                       "pushed as this thread's default context");
         return Napi::Value();
     }
-    g_main_context_push_thread_default(main_);   /* acquires once more */
+    g_main_context_push_thread_default(main_); /* acquires once more */
     g_main_context_release(main_);
     pushed_++;
     return Napi::Value();

@@ -23,22 +23,31 @@
 
 /* Any check that already threw (returns false with an exception pending). */
 #define REQUIRE(check) \
-    do { if (!(check)) return Napi::Value(); } while (0)
+    do { \
+        if (!(check)) \
+            return Napi::Value(); \
+    } while (0)
 
 #define AIO_ARG_FAIL(i, what) \
-    do { aiocontext::ThrowTypeError(info.Env(), "argument " #i " must be " what); \
-         return Napi::Value(); } while (0)
+    do { \
+        aiocontext::ThrowTypeError(info.Env(), \
+                                   "argument " #i " must be " what); \
+        return Napi::Value(); \
+    } while (0)
 
 #define REQUIRE_ARG_BOOLEAN(i, var) \
-    if (!info[i].IsBoolean()) AIO_ARG_FAIL(i, "a boolean"); \
+    if (!info[i].IsBoolean()) \
+        AIO_ARG_FAIL(i, "a boolean"); \
     bool var = info[i].As<Napi::Boolean>().Value()
 
 #define REQUIRE_ARG_NUMBER(i, var) \
-    if (!info[i].IsNumber()) AIO_ARG_FAIL(i, "a number"); \
+    if (!info[i].IsNumber()) \
+        AIO_ARG_FAIL(i, "a number"); \
     double var = info[i].As<Napi::Number>().DoubleValue()
 
 #define REQUIRE_ARG_INT32(i, var) \
-    if (!info[i].IsNumber()) AIO_ARG_FAIL(i, "a number"); \
+    if (!info[i].IsNumber()) \
+        AIO_ARG_FAIL(i, "a number"); \
     int32_t var = info[i].As<Napi::Number>().Int32Value()
 
 /* A double truncated toward zero, saturating at the int64 limits; NaN is 0.
@@ -58,26 +67,31 @@ static inline int64_t aio_saturate_int64(double d)
 }
 
 #define REQUIRE_ARG_INT64(i, var) \
-    if (!info[i].IsNumber()) AIO_ARG_FAIL(i, "a number"); \
+    if (!info[i].IsNumber()) \
+        AIO_ARG_FAIL(i, "a number"); \
     int64_t var = aio_saturate_int64(info[i].As<Napi::Number>().DoubleValue())
 
 #define REQUIRE_ARG_STRING(i, var) \
-    if (!info[i].IsString()) AIO_ARG_FAIL(i, "a string"); \
+    if (!info[i].IsString()) \
+        AIO_ARG_FAIL(i, "a string"); \
     std::string var = info[i].As<Napi::String>().Utf8Value()
 
 #define REQUIRE_ARG_FUNCTION(i, var) \
-    if (!info[i].IsFunction()) AIO_ARG_FAIL(i, "a function"); \
+    if (!info[i].IsFunction()) \
+        AIO_ARG_FAIL(i, "a function"); \
     Napi::Function var = info[i].As<Napi::Function>()
 
 #define REQUIRE_ARG_OBJECT(i, var) \
-    if (!info[i].IsObject()) AIO_ARG_FAIL(i, "an object"); \
+    if (!info[i].IsObject()) \
+        AIO_ARG_FAIL(i, "an object"); \
     Napi::Object var = info[i].As<Napi::Object>()
 
 /* A function, or undefined/null for "none": @var is then an empty Function. */
 #define REQUIRE_ARG_OPTIONAL_FUNCTION(i, var) \
     Napi::Function var; \
-    if (info[i].IsFunction()) var = info[i].As<Napi::Function>(); \
+    if (info[i].IsFunction()) \
+        var = info[i].As<Napi::Function>(); \
     else if (!info[i].IsUndefined() && !info[i].IsNull()) \
-        AIO_ARG_FAIL(i, "a function or undefined")
+    AIO_ARG_FAIL(i, "a function or undefined")
 
 #endif /* AIOCONTEXT_GUARDS_H */

@@ -36,7 +36,7 @@ struct Watch {
     uv_poll_t handle;
     LoopGlue *glue = nullptr;
     int fd = -1;
-    int active = 0;          /* UV_* the handle is started with; 0: stopped */
+    int active = 0; /* UV_* the handle is started with; 0: stopped */
 };
 
 } // namespace
@@ -53,15 +53,15 @@ struct LoopGlue {
                                       * addon->nodeLoops until closing */
     Addon *addon = nullptr;
 
-    Context::Link context;           /* weak; empty for a MainContext */
-    NodeLoop *owner = nullptr;       /* the JS wrapper, until close */
+    Context::Link context;     /* weak; empty for a MainContext */
+    NodeLoop *owner = nullptr; /* the JS wrapper, until close */
     napi_async_cleanup_hook_handle hook = nullptr;
 
-    std::unordered_map<int, Watch *> watches;  /* by fd */
-    unsigned busy = 0;               /* bridge calls on the C stack */
-    unsigned open = 0;               /* handles not yet closed */
+    std::unordered_map<int, Watch *> watches; /* by fd */
+    unsigned busy = 0;                        /* bridge calls on the C stack */
+    unsigned open = 0;                        /* handles not yet closed */
     bool closing = false;
-    bool refd = true;                /* handle.ref() / unref() */
+    bool refd = true; /* handle.ref() / unref() */
     NodeLoopStats stats;
 };
 
@@ -158,7 +158,7 @@ const NodeLoopStats &LoopGlueStats(const LoopGlue *g)
 static void FreeBridge(LoopGlue *g)
 {
     if (g->bridge) {
-        aio_loop_bridge_free(g->bridge);   /* releases the GMainContext */
+        aio_loop_bridge_free(g->bridge); /* releases the GMainContext */
         g->bridge = nullptr;
     }
 }
@@ -248,7 +248,7 @@ static bool AfterBridgeCall(LoopGlue *g)
  * and Node runs the loop until Finish() says we are done. */
 static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void *arg)
 {
-    (void)handle;   /* the same as glue->hook, removed by Finish() */
+    (void)handle; /* the same as glue->hook, removed by Finish() */
     LoopGlueClose(static_cast<LoopGlue *>(arg));
 }
 
@@ -356,7 +356,7 @@ void LoopGlueSourceLeaving(Addon *addon, GMainContext *main)
 
 static void OnTimer(uv_timer_t *timer)
 {
-    (void)timer;   /* it only ended libuv's poll; OnCheck does the work */
+    (void)timer; /* it only ended libuv's poll; OnCheck does the work */
 }
 
 static void ArmTimer(void *opaque, int timeout_ms)
@@ -440,9 +440,10 @@ LoopGlue *LoopGlueNew(Addon *addon, napi_env env, uv_loop_t *loop,
                       GMainContext *main, Context *ctx, NodeLoop *owner)
 {
     if (addon->nodeLoops.count(main)) {
-        ThrowAioError(addon, env, "ERR_AIO_ATTACHED",
-                      "this GMainContext is already attached to Node's event loop: "
-                      "detach() its handle first");
+        ThrowAioError(
+            addon, env, "ERR_AIO_ATTACHED",
+            "this GMainContext is already attached to Node's event loop: "
+            "detach() its handle first");
         return nullptr;
     }
 
@@ -458,8 +459,9 @@ LoopGlue *LoopGlueNew(Addon *addon, napi_env env, uv_loop_t *loop,
         g->context = ctx->link();
         ctx->SetLoopGlue(g);
     }
-    if (napi_add_async_cleanup_hook(env, OnEnvCleanup, g, &g->hook) != napi_ok) {
-        g->hook = nullptr;   /* no teardown close; explicit close still works */
+    if (napi_add_async_cleanup_hook(env, OnEnvCleanup, g, &g->hook) !=
+        napi_ok) {
+        g->hook = nullptr; /* no teardown close; explicit close still works */
     }
     UpdateKeepAlive(g);
     return g;

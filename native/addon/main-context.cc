@@ -23,8 +23,10 @@ Napi::Function MainContext::Init(Napi::Env env, Addon *addon)
             InstanceMethod<&MainContext::JS_pending>("pending"),
             InstanceMethod<&MainContext::JS_wakeup>("wakeup"),
             InstanceAccessor<&MainContext::JS_isDefault>("isDefault"),
-            InstanceMethod<&MainContext::JS_pushThreadDefault>("pushThreadDefault"),
-            InstanceMethod<&MainContext::JS_popThreadDefault>("popThreadDefault"),
+            InstanceMethod<&MainContext::JS_pushThreadDefault>(
+                "pushThreadDefault"),
+            InstanceMethod<&MainContext::JS_popThreadDefault>(
+                "popThreadDefault"),
         },
         addon);
 }
@@ -50,7 +52,7 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
 
 MainContext::~MainContext()
 {
-    *self_ = nullptr;    /* the fast iteration() throws from now on */
+    *self_ = nullptr; /* the fast iteration() throws from now on */
     if (main_) {
         g_main_context_unref(main_);
     }
@@ -78,7 +80,8 @@ Napi::Value MainContext::JS_iteration(const Napi::CallbackInfo &info)
     REQUIRE_ARG_BOOLEAN(0, mayBlock);
     DriverScope driver(addon_, "iteration");
     bool dispatched = g_main_context_iteration(main_, mayBlock);
-    return driver.Finish(info.Env(), Napi::Boolean::New(info.Env(), dispatched));
+    return driver.Finish(info.Env(),
+                         Napi::Boolean::New(info.Env(), dispatched));
 }
 
 Napi::Value MainContext::JS_pending(const Napi::CallbackInfo &info)

@@ -53,10 +53,11 @@ private:
     Napi::Value JS_popThreadDefault(const Napi::CallbackInfo &info);
 
     Addon *addon_;
-    GMainContext *main_ = nullptr;   /* one reference */
+    GMainContext *main_ = nullptr; /* one reference */
     /* For the fast iteration() (fast-method.h). */
-    std::shared_ptr<MainContext *> self_ = std::make_shared<MainContext *>(this);
-    unsigned pushed_ = 0;            /* pushThreadDefault() not yet popped */
+    std::shared_ptr<MainContext *> self_ = std::make_shared<MainContext *>(
+        this);
+    unsigned pushed_ = 0; /* pushThreadDefault() not yet popped */
 };
 
 } // namespace aiocontext

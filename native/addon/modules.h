@@ -31,11 +31,13 @@ void InitWrongThreadGuard(Addon *addon);
 void EndWrongThreadGuard(Addon *addon);
 
 /* Module-level functions, exported by addon.cc under the same names. */
-Napi::Value JS_clockNs(const Napi::CallbackInfo &info);             /* clock.cc */
-Napi::Value JS_virtualClockControl(const Napi::CallbackInfo &info); /* clock.cc */
-Napi::Value JS_pipe(const Napi::CallbackInfo &info);                /* pipe.cc */
-Napi::Value JS_setPromiseHook(const Napi::CallbackInfo &info);      /* returned-promise.cc */
-Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info);       /* file.cc */
+Napi::Value JS_clockNs(const Napi::CallbackInfo &info); /* clock.cc */
+Napi::Value JS_virtualClockControl(
+    const Napi::CallbackInfo &info);                 /* clock.cc */
+Napi::Value JS_pipe(const Napi::CallbackInfo &info); /* pipe.cc */
+Napi::Value JS_setPromiseHook(
+    const Napi::CallbackInfo &info); /* returned-promise.cc */
+Napi::Value JS_alignedBuffer(const Napi::CallbackInfo &info); /* file.cc */
 
 } // namespace aiocontext
 

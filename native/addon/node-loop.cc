@@ -14,17 +14,16 @@ namespace aiocontext {
 
 Napi::Function NodeLoop::Init(Napi::Env env, Addon *addon)
 {
-    return DefineClass(
-        env, "NodeLoop",
-        {
-            InstanceMethod<&NodeLoop::JS_ref>("ref"),
-            InstanceMethod<&NodeLoop::JS_unref>("unref"),
-            InstanceMethod<&NodeLoop::JS_close>("close"),
-            InstanceAccessor<&NodeLoop::JS_attached>("attached"),
-            InstanceAccessor<&NodeLoop::JS_hasRef>("hasRef"),
-            InstanceAccessor<&NodeLoop::JS_stats>("stats"),
-        },
-        addon);
+    return DefineClass(env, "NodeLoop",
+                       {
+                           InstanceMethod<&NodeLoop::JS_ref>("ref"),
+                           InstanceMethod<&NodeLoop::JS_unref>("unref"),
+                           InstanceMethod<&NodeLoop::JS_close>("close"),
+                           InstanceAccessor<&NodeLoop::JS_attached>("attached"),
+                           InstanceAccessor<&NodeLoop::JS_hasRef>("hasRef"),
+                           InstanceAccessor<&NodeLoop::JS_stats>("stats"),
+                       },
+                       addon);
 }
 
 /* The open Context of @value (a native Context of this addon), else
@@ -45,7 +44,8 @@ static Context *ContextFromValue(Addon *addon, napi_env env, Napi::Value value)
 }
 
 NodeLoop::NodeLoop(const Napi::CallbackInfo &info)
-    : Napi::ObjectWrap<NodeLoop>(info), addon_(static_cast<Addon *>(info.Data()))
+    : Napi::ObjectWrap<NodeLoop>(info),
+      addon_(static_cast<Addon *>(info.Data()))
 {
     Napi::Env env = info.Env();
     GMainContext *main = MainContext::FromValue(addon_, env, info[0]);
@@ -60,7 +60,8 @@ NodeLoop::NodeLoop(const Napi::CallbackInfo &info)
         return;
     }
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
-        ThrowAioError(addon_, env, "UNKNOWN", "Node's event loop is not available");
+        ThrowAioError(addon_, env, "UNKNOWN",
+                      "Node's event loop is not available");
         return;
     }
     glue_ = LoopGlueNew(addon_, env, loop, main, ctx, this);
@@ -68,7 +69,7 @@ NodeLoop::NodeLoop(const Napi::CallbackInfo &info)
         return;
     }
     refd_ = true;
-    Ref();   /* a loop runs with no JS reference left: see the header */
+    Ref(); /* a loop runs with no JS reference left: see the header */
     selfRef_ = true;
 }
 
@@ -79,7 +80,7 @@ NodeLoop::~NodeLoop()
     if (glue_) {
         LoopGlue *g = glue_;
         glue_ = nullptr;
-        LoopGlueClose(g);   /* calls Forget(): harmless now */
+        LoopGlueClose(g); /* calls Forget(): harmless now */
     }
 }
 
@@ -113,7 +114,7 @@ Napi::Value NodeLoop::JS_close(const Napi::CallbackInfo &info)
 {
     (void)info;
     if (glue_) {
-        LoopGlueClose(glue_);   /* calls Forget() */
+        LoopGlueClose(glue_); /* calls Forget() */
     }
     if (selfRef_) {
         selfRef_ = false;
@@ -129,7 +130,8 @@ Napi::Value NodeLoop::JS_attached(const Napi::CallbackInfo &info)
 
 Napi::Value NodeLoop::JS_hasRef(const Napi::CallbackInfo &info)
 {
-    return Napi::Boolean::New(info.Env(), glue_ ? LoopGlueHasRef(glue_) : refd_);
+    return Napi::Boolean::New(info.Env(),
+                              glue_ ? LoopGlueHasRef(glue_) : refd_);
 }
 
 Napi::Value NodeLoop::JS_stats(const Napi::CallbackInfo &info)
@@ -138,8 +140,10 @@ Napi::Value NodeLoop::JS_stats(const Napi::CallbackInfo &info)
     const NodeLoopStats &s = glue_ ? LoopGlueStats(glue_) : last_;
     Napi::Object stats = Napi::Object::New(env);
 
-    stats.Set("wakeups", Napi::Number::New(env, static_cast<double>(s.wakeups)));
-    stats.Set("dispatches", Napi::Number::New(env, static_cast<double>(s.dispatches)));
+    stats.Set("wakeups",
+              Napi::Number::New(env, static_cast<double>(s.wakeups)));
+    stats.Set("dispatches",
+              Napi::Number::New(env, static_cast<double>(s.dispatches)));
     stats.Set("fds", Napi::Number::New(env, s.fds));
     stats.Set("keepingAlive", Napi::Boolean::New(env, s.keepingAlive));
     return stats;

@@ -48,10 +48,10 @@ private:
     Napi::Value JS_stats(const Napi::CallbackInfo &info);
 
     Addon *addon_;
-    LoopGlue *glue_ = nullptr;   /* until close */
-    bool selfRef_ = false;       /* Ref() taken while attached */
-    bool refd_ = false;          /* after close: what hasRef reports */
-    NodeLoopStats last_;         /* after close: what stats reports */
+    LoopGlue *glue_ = nullptr; /* until close */
+    bool selfRef_ = false;     /* Ref() taken while attached */
+    bool refd_ = false;        /* after close: what hasRef reports */
+    NodeLoopStats last_;       /* after close: what stats reports */
 };
 
 } // namespace aiocontext

@@ -14,7 +14,7 @@
 #ifndef AIOCONTEXT_REGISTRY_H
 #define AIOCONTEXT_REGISTRY_H
 
-#include "aio.h"   /* G_BEGIN_DECLS inside: no extern "C" needed */
+#include "aio.h" /* G_BEGIN_DECLS inside: no extern "C" needed */
 
 #include <cstdint>
 #include <memory>
@@ -37,12 +37,18 @@ inline uint64_t ShareContext(AioContext *ctx, const std::string &name)
 {
     return aio_registry_share_context(ctx, name.c_str());
 }
-inline void ForgetContext(AioContext *ctx) { aio_registry_forget_context(ctx); }
+inline void ForgetContext(AioContext *ctx)
+{
+    aio_registry_forget_context(ctx);
+}
 inline uint64_t ShareBh(QEMUBH *bh, const std::string &name)
 {
     return aio_registry_share_bh(bh, name.c_str());
 }
-inline void ForgetBh(QEMUBH *bh) { aio_registry_forget_bh(bh); }
+inline void ForgetBh(QEMUBH *bh)
+{
+    aio_registry_forget_bh(bh);
+}
 
 /* Any thread: 0 with *@out set, or -ENOENT / -EINVAL. */
 inline int Lookup(uint64_t id, AioRegistryKind kind, EntryRef *out)
@@ -63,14 +69,38 @@ inline int LookupBh(uint64_t id, BhRef *out)
     return Lookup(id, AIO_REGISTRY_BH, out);
 }
 
-inline std::string Name(const EntryRef &ref) { return aio_registry_entry_name(ref.get()); }
-inline int Notify(const ContextRef &ref) { return aio_registry_notify(ref.get()); }
-inline int Acquire(const ContextRef &ref) { return aio_registry_acquire(ref.get()); }
-inline int Release(const ContextRef &ref) { return aio_registry_release(ref.get()); }
-inline void ReleaseAll(const ContextRef &ref) { aio_registry_release_all(ref.get()); }
-inline int Schedule(const BhRef &ref) { return aio_registry_bh_schedule(ref.get()); }
-inline int Cancel(const BhRef &ref) { return aio_registry_bh_cancel(ref.get()); }
-inline int IsScheduled(const BhRef &ref) { return aio_registry_bh_is_scheduled(ref.get()); }
+inline std::string Name(const EntryRef &ref)
+{
+    return aio_registry_entry_name(ref.get());
+}
+inline int Notify(const ContextRef &ref)
+{
+    return aio_registry_notify(ref.get());
+}
+inline int Acquire(const ContextRef &ref)
+{
+    return aio_registry_acquire(ref.get());
+}
+inline int Release(const ContextRef &ref)
+{
+    return aio_registry_release(ref.get());
+}
+inline void ReleaseAll(const ContextRef &ref)
+{
+    aio_registry_release_all(ref.get());
+}
+inline int Schedule(const BhRef &ref)
+{
+    return aio_registry_bh_schedule(ref.get());
+}
+inline int Cancel(const BhRef &ref)
+{
+    return aio_registry_bh_cancel(ref.get());
+}
+inline int IsScheduled(const BhRef &ref)
+{
+    return aio_registry_bh_is_scheduled(ref.get());
+}
 
 } // namespace registry
 } // namespace aiocontext

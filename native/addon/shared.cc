@@ -59,18 +59,12 @@ static void ThrowRemote(Addon *addon, napi_env env, int err,
                         const std::string &subject, const char *kind)
 {
     switch (err) {
-    case -ENOENT:
-        ThrowState(addon, env, AioState::Closed, subject);
-        break;
+    case -ENOENT: ThrowState(addon, env, AioState::Closed, subject); break;
     case -EINVAL:
         ThrowTypeError(env, std::string("the token does not name ") + kind);
         break;
-    case -EPERM:
-        ThrowState(addon, env, AioState::NotAcquired, subject);
-        break;
-    default:
-        ThrowErrno(addon, env, -err, "aiocontext registry");
-        break;
+    case -EPERM: ThrowState(addon, env, AioState::NotAcquired, subject); break;
+    default: ThrowErrno(addon, env, -err, "aiocontext registry"); break;
     }
 }
 
@@ -133,7 +127,7 @@ public:
 private:
     bool Check(napi_env env)
     {
-        if (!entry_) {   /* only if the constructor threw */
+        if (!entry_) { /* only if the constructor threw */
             ThrowState(state_->addon, env, AioState::Closed, subject_);
             return false;
         }

@@ -27,7 +27,8 @@ Napi::Value Context::JS_setThreadPoolParams(const Napi::CallbackInfo &info)
     REQUIRE_ARG_INT64(1, max);
     int ret = aio_context_set_thread_pool_params(core_, min, max);
     if (ret < 0) {
-        ThrowErrno(addon_, info.Env(), -ret, "aio_context_set_thread_pool_params");
+        ThrowErrno(addon_, info.Env(), -ret,
+                   "aio_context_set_thread_pool_params");
     }
     return Napi::Value();
 }

@@ -35,7 +35,8 @@ Timer::Timer(const Napi::CallbackInfo &info)
 {
     if (!info[0].IsExternal() ||
         info[0].As<Napi::External<Addon>>().Data() != addon_) {
-        ThrowTypeError(info.Env(), "Illegal constructor: use AioContext.timer()");
+        ThrowTypeError(info.Env(),
+                       "Illegal constructor: use AioContext.timer()");
         return;
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.timer);
@@ -51,8 +52,8 @@ Napi::Object Timer::New(Context *ctx, QEMUClockType clock, int scale,
 {
     Addon *addon = ctx->addon();
     Napi::Env env(addon->env);
-    Napi::Object obj =
-        addon->timerClass.New({Napi::External<Addon>::New(env, addon)});
+    Napi::Object obj = addon->timerClass.New(
+        {Napi::External<Addon>::New(env, addon)});
     if (env.IsExceptionPending()) {
         return Napi::Object();
     }
@@ -81,10 +82,10 @@ void Timer::Run(void *opaque)
 void Timer::Free()
 {
     if (timer_) {
-        timer_free(timer_);      /* synchronous: never called again */
+        timer_free(timer_); /* synchronous: never called again */
         timer_ = nullptr;
     }
-    callback_.Reset();           /* a running callback keeps its own handle */
+    callback_.Reset(); /* a running callback keeps its own handle */
     Unref();
 }
 

@@ -66,13 +66,13 @@ private:
     Napi::Value JS_expired(const Napi::CallbackInfo &info);
 
     Addon *addon_;
-    Context::Link owner_;             /* the context (see Context::link) */
-    QEMUTimer *timer_ = nullptr;      /* null once freed */
+    Context::Link owner_;        /* the context (see Context::link) */
+    QEMUTimer *timer_ = nullptr; /* null once freed */
     Napi::FunctionReference callback_;
     int scale_ = 1;
     bool deleted_ = false;
     bool closed_ = false;
-    std::list<Timer *>::iterator pos_;   /* in the context's timers_ */
+    std::list<Timer *>::iterator pos_; /* in the context's timers_ */
 };
 
 } // namespace aiocontext

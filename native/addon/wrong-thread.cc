@@ -81,15 +81,15 @@ static void OnWrongThread(AioContext *ctx, void *)
         return;
     }
     g_warning("aiocontext: the GSource of '%s' was run outside its home "
-              "thread; nothing was done", aio_context_get_name(ctx));
+              "thread; nothing was done",
+              aio_context_get_name(ctx));
 }
 
 void InitWrongThreadGuard(Addon *addon)
 {
     static std::once_flag once;
-    std::call_once(once, [] {
-        aio_set_wrong_thread_handler(OnWrongThread, nullptr);
-    });
+    std::call_once(
+        once, [] { aio_set_wrong_thread_handler(OnWrongThread, nullptr); });
     tlsAddon = addon;
 }
 

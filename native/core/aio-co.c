@@ -25,7 +25,7 @@ static void co_schedule_bh_cb(void *opaque)
      * coroutines' links and state are visible. */
     list = __atomic_exchange_n(&ctx->scheduled_coroutines, NULL,
                                __ATOMIC_ACQUIRE);
-    while (list) {              /* LIFO to scheduling order */
+    while (list) { /* LIFO to scheduling order */
         Coroutine *next = list->co_scheduled_next;
 
         list->co_scheduled_next = straight;
@@ -41,7 +41,7 @@ static void co_schedule_bh_cb(void *opaque)
          * CAS in aio_co_schedule(). */
         __atomic_store_n(&co->scheduled, NULL, __ATOMIC_SEQ_CST);
         qemu_aio_coroutine_enter(ctx, co);
-        aio_context_unref(ctx);     /* taken by aio_co_schedule() */
+        aio_context_unref(ctx); /* taken by aio_co_schedule() */
     }
 }
 
@@ -54,15 +54,13 @@ static QEMUBH *co_schedule_bh(AioContext *ctx)
     if (bh) {
         return bh;
     }
-    bh = aio_bh_new_full(ctx, co_schedule_bh_cb, ctx, "co_schedule_bh",
-                         NULL);
+    bh = aio_bh_new_full(ctx, co_schedule_bh_cb, ctx, "co_schedule_bh", NULL);
     /* Release publishes the BH; pairs with the acquire load above. */
-    if (__atomic_compare_exchange_n(&ctx->co_schedule_bh, &expected, bh,
-                                    false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
+    if (__atomic_compare_exchange_n(&ctx->co_schedule_bh, &expected, bh, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         return bh;
     }
-    qemu_bh_delete(bh);         /* another thread won */
+    qemu_bh_delete(bh); /* another thread won */
     return expected;
 }
 
@@ -72,11 +70,12 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
     Coroutine *head;
 
     if (!__atomic_compare_exchange_n(&co->scheduled, &expected,
-                                     "aio_co_schedule", false,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-        fprintf(stderr, "aiocontext: %s: coroutine '%s' was already "
-                "scheduled (by %s) and has not run yet\n", __func__,
-                co->name, expected);
+                                     "aio_co_schedule", false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST)) {
+        fprintf(stderr,
+                "aiocontext: %s: coroutine '%s' was already "
+                "scheduled (by %s) and has not run yet\n",
+                __func__, co->name, expected);
         abort();
     }
     /* Until @co was entered; the BH drops it. */
@@ -91,8 +90,8 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
         co->co_scheduled_next = head;
         /* Release: the link (and the caller's writes) before the push.
          * Pairs with the exchange in co_schedule_bh_cb(). */
-    } while (!__atomic_compare_exchange_n(&ctx->scheduled_coroutines, &head,
-                                          co, true, __ATOMIC_RELEASE,
+    } while (!__atomic_compare_exchange_n(&ctx->scheduled_coroutines, &head, co,
+                                          true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     qemu_bh_schedule(co_schedule_bh(ctx));
     __atomic_fetch_sub(&ctx->co_schedulers, 1, __ATOMIC_RELEASE);
@@ -161,11 +160,11 @@ void coroutine_fn aio_co_reschedule_self(AioContext *new_ctx)
 {
     Coroutine *self = qemu_coroutine_self();
     AioContext *old_ctx = qemu_coroutine_get_aio_context(self);
-    Reschedule r = { self, new_ctx };
+    Reschedule r = {self, new_ctx};
 
     if (!qemu_in_coroutine() || !old_ctx) {
         fprintf(stderr, "aiocontext: aio_co_reschedule_self() needs a "
-                "coroutine entered from a context\n");
+                        "coroutine entered from a context\n");
         abort();
     }
     if (old_ctx == new_ctx) {

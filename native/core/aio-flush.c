@@ -10,7 +10,7 @@
 #include <poll.h>
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
-static AioContext *default_ctx;     /* under default_lock, set once */
+static AioContext *default_ctx; /* under default_lock, set once */
 
 bool aio_pending(AioContext *ctx)
 {
@@ -30,7 +30,7 @@ bool aio_pending(AioContext *ctx)
     aio__lockcnt_inc(&ctx->list_lock);
     for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node;
          node = atomic_load_acquire(&node->next)) {
-        struct pollfd pfd = { .fd = node->pfd.fd };
+        struct pollfd pfd = {.fd = node->pfd.fd};
 
         if (atomic_read(&node->deleted) || node->is_notifier || node->nval ||
             !aio__node_check(ctx, node)) {
@@ -43,8 +43,7 @@ bool aio_pending(AioContext *ctx)
         }
     }
     aio__lockcnt_dec(&ctx->list_lock);
-    if (fds->len &&
-        poll((struct pollfd *)(void *)fds->data, fds->len, 0) > 0) {
+    if (fds->len && poll((struct pollfd *)(void *)fds->data, fds->len, 0) > 0) {
         for (guint i = 0; i < fds->len; i++) {
             struct pollfd *p = &g_array_index(fds, struct pollfd, i);
 
@@ -65,8 +64,8 @@ static bool flush_busy(AioContext *ctx)
     bool busy = aio__bh_pending(ctx);
 
     aio__lockcnt_inc(&ctx->list_lock);
-    for (AioHandler *node = atomic_load_acquire(&ctx->handlers);
-         node && !busy; node = atomic_load_acquire(&node->next)) {
+    for (AioHandler *node = atomic_load_acquire(&ctx->handlers); node && !busy;
+         node = atomic_load_acquire(&node->next)) {
         if (!atomic_read(&node->deleted) && node->io_flush) {
             busy = node->io_flush(node->opaque);
         }

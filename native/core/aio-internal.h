@@ -41,14 +41,14 @@ void __tsan_release(void *addr);
 #endif
 
 #define container_of(ptr, type, member) \
-    ((type *)((char *)(ptr) - offsetof(type, member)))
+    ((type *)((char *)(ptr)-offsetof(type, member)))
 
-#define smp_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define atomic_read(p)        __atomic_load_n((p), __ATOMIC_RELAXED)
-#define atomic_set(p, v)      __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define atomic_load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define atomic_read(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define atomic_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* Poll handlers idle this long leave the poll list (io_uring only). */
@@ -70,7 +70,7 @@ void __tsan_release(void *addr);
  */
 typedef struct AioLockCnt {
     pthread_mutex_t mutex;
-    unsigned count;     /* atomic */
+    unsigned count; /* atomic */
 } AioLockCnt;
 
 void aio__lockcnt_init(AioLockCnt *lc);
@@ -94,11 +94,11 @@ unsigned aio__lockcnt_count(AioLockCnt *lc);
 /* ------------------------------------------------------------------------ */
 
 enum {
-    BH_PENDING   = 1 << 0,  /* linked into ctx->bh_list or a slice */
-    BH_SCHEDULED = 1 << 1,  /* call the callback */
-    BH_DELETED   = 1 << 2,  /* free without calling */
-    BH_ONESHOT   = 1 << 3,  /* free after calling */
-    BH_IDLE      = 1 << 4,  /* not progress; waits cap at 10 ms */
+    BH_PENDING = 1 << 0,   /* linked into ctx->bh_list or a slice */
+    BH_SCHEDULED = 1 << 1, /* call the callback */
+    BH_DELETED = 1 << 2,   /* free without calling */
+    BH_ONESHOT = 1 << 3,   /* free after calling */
+    BH_IDLE = 1 << 4,      /* not progress; waits cap at 10 ms */
 };
 
 struct QEMUBH {
@@ -112,7 +112,7 @@ struct QEMUBH {
     QEMUBH *next;
     /* Link in ctx->all_bhs (not oneshots), under ctx->bh_all_lock. */
     QEMUBH *all_next, *all_prev;
-    unsigned flags;     /* atomic, BH_* */
+    unsigned flags; /* atomic, BH_* */
 };
 
 /* One aio_bh_poll() call's stolen part of bh_list.  Slices of nested calls
@@ -139,7 +139,7 @@ void aio__bh_finalize(AioContext *ctx);
 
 /* fdmon-epoll, per context. */
 typedef struct AioContextEpoll {
-    int fd;         /* -1 when epoll is not available; home thread closes it */
+    int fd; /* -1 when epoll is not available; home thread closes it */
     /* epoll_ctl refused an fd (set by any thread under list_lock's mutex;
      * atomic): the home thread moves the context to poll for good at its
      * next aio_poll() or GSource prepare, so that only the home thread
@@ -155,11 +155,11 @@ typedef struct AioContextEpoll {
 
 /* fdmon-io_uring, per handler. */
 typedef struct AioHandlerUring {
-    unsigned flags;             /* FDMON_IO_URING_* (atomic) */
-    AioHandler *submit_next;    /* link in AioContextUring.submit_list */
-    bool inflight;      /* a POLL_ADD is queued or in the kernel (home) */
-    bool multishot;     /* ...and it is a multishot one (home) */
-    bool parked;        /* completed while poll(2) stood in (home) */
+    unsigned flags;          /* FDMON_IO_URING_* (atomic) */
+    AioHandler *submit_next; /* link in AioContextUring.submit_list */
+    bool inflight;           /* a POLL_ADD is queued or in the kernel (home) */
+    bool multishot;          /* ...and it is a multishot one (home) */
+    bool parked;             /* completed while poll(2) stood in (home) */
     /* Not armed because busy polling watches it (AioContextUring.resting,
      * home thread only). */
     AioHandler *rest_next;
@@ -168,12 +168,12 @@ typedef struct AioHandlerUring {
 
 /* fdmon-io_uring, per context. */
 typedef struct AioContextUring {
-    void *ring;                 /* struct io_uring *, NULL if not set up */
+    void *ring; /* struct io_uring *, NULL if not set up */
     /* Handlers whose POLL_ADD/POLL_REMOVE wait to be submitted (a
      * lock-free LIFO; any thread pushes, the home thread takes all). */
     AioHandler *submit_list;
-    bool parked;                /* some node is parked (home) */
-    bool no_multishot;          /* the kernel refused a multishot POLL_ADD */
+    bool parked;       /* some node is parked (home) */
+    bool no_multishot; /* the kernel refused a multishot POLL_ADD */
     /* Poll handlers left without a POLL_ADD while busy polling checks
      * them instead (home). */
     AioHandler *resting;
@@ -218,18 +218,18 @@ bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h);
 /* ------------------------------------------------------------------------ */
 
 struct AioHandler {
-    GPollFD pfd;            /* events: what we wait for; revents: last seen */
+    GPollFD pfd; /* events: what we wait for; revents: last seen */
     IOHandler *io_read;
     IOHandler *io_write;
     AioPollFn *io_poll;
     IOHandler *io_poll_ready;
     IOHandler *io_poll_begin;
     IOHandler *io_poll_end;
-    AioFlushHandler *io_flush;  /* the 2012 API: requests in flight? */
+    AioFlushHandler *io_flush; /* the 2012 API: requests in flight? */
     void *opaque;
     bool is_external;
-    bool is_notifier;       /* the context's own notifier: never progress */
-    bool is_internal;       /* an I/O engine's: not counted in the stats */
+    bool is_notifier; /* the context's own notifier: never progress */
+    bool is_internal; /* an I/O engine's: not counted in the stats */
 
     /* ctx->handlers, newest first.  next is published with a release store
      * so that walkers (who only follow next) see a complete node; prev and
@@ -239,7 +239,7 @@ struct AioHandler {
 
     /* Set (under the mutex) when the node was replaced or removed while
      * someone walked the list; walkers skip it; the last walker frees it. */
-    bool deleted;           /* atomic */
+    bool deleted; /* atomic */
     AioHandler *next_deleted;
 
     /* Ready list of one aio_poll() call (home thread only).  A nested call
@@ -256,9 +256,9 @@ struct AioHandler {
      * thread only). */
     AioHandler *poll_next;
     AioHandler **poll_pprev;
-    int64_t poll_ns;            /* adaptive busy-poll time */
-    int64_t poll_idle_timeout;  /* realtime ns after which it is idle */
-    bool poll_ready;            /* io_poll found work; call io_poll_ready */
+    int64_t poll_ns;           /* adaptive busy-poll time */
+    int64_t poll_idle_timeout; /* realtime ns after which it is idle */
+    bool poll_ready;           /* io_poll found work; call io_poll_ready */
 
     /* The GSource pfd was added to, or NULL; changed under the mutex. */
     GSource *in_source;
@@ -274,7 +274,7 @@ struct AioHandler {
     AioHandlerUring uring;
 };
 
-#define AIO_READ_EVENTS  (G_IO_IN | G_IO_HUP | G_IO_ERR)
+#define AIO_READ_EVENTS (G_IO_IN | G_IO_HUP | G_IO_ERR)
 #define AIO_WRITE_EVENTS (G_IO_OUT | G_IO_ERR)
 
 /* Registers the context's own notifier.  Called once from aio_context_new. */
@@ -347,7 +347,7 @@ typedef struct QEMUTimerList {
     AioContext *ctx;
     QEMUClockType clock;
     pthread_mutex_t active_timers_lock;
-    QEMUTimer *active_timers;   /* sorted by expire_time; equal: FIFO */
+    QEMUTimer *active_timers; /* sorted by expire_time; equal: FIFO */
 } QEMUTimerList;
 
 typedef struct QEMUTimerListGroup {
@@ -355,7 +355,7 @@ typedef struct QEMUTimerListGroup {
 } QEMUTimerListGroup;
 
 struct QEMUTimer {
-    int64_t expire_time;        /* ns, -1 when not armed; under the lock */
+    int64_t expire_time; /* ns, -1 when not armed; under the lock */
     QEMUTimerList *timer_list;
     QEMUTimerCB *cb;
     void *opaque;
@@ -401,7 +401,7 @@ void aio__clock_thread_init(void);
 typedef struct FDMonOps FDMonOps;
 
 struct AioContext {
-    int refcount;               /* atomic */
+    int refcount; /* atomic */
     /* What the loop did (aio_context_get_stats()).  Home thread only:
      * plain increments where each event happens. */
     AioContextCounters counters;
@@ -412,7 +412,7 @@ struct AioContext {
     void *observer_opaque;
     char *name;
     pthread_t home;
-    pthread_mutex_t lock;           /* aio_context_acquire/release */
+    pthread_mutex_t lock; /* aio_context_acquire/release */
     AioLeakFunc *leak_fn;
     void *leak_opaque;
 
@@ -433,27 +433,27 @@ struct AioContext {
     AioLockCnt list_lock;
     AioHandler *handlers;
     AioHandler *deleted_handlers;
-    AioHandler *poll_handlers;  /* home thread only */
-    unsigned nr_handlers;       /* user handlers; under the mutex */
-    int poll_disable_cnt;       /* handlers without io_poll; under mutex */
-    int external_disable_cnt;   /* atomic */
+    AioHandler *poll_handlers; /* home thread only */
+    unsigned nr_handlers;      /* user handlers; under the mutex */
+    int poll_disable_cnt;      /* handlers without io_poll; under mutex */
+    int external_disable_cnt;  /* atomic */
 
     /* BHs: a lock-free LIFO, plus the slices of active aio_bh_poll()s. */
-    QEMUBH *bh_list;            /* atomic */
-    BHListSlice *slices_head, *slices_tail;  /* home thread only */
+    QEMUBH *bh_list;                        /* atomic */
+    BHListSlice *slices_head, *slices_tail; /* home thread only */
     pthread_mutex_t bh_all_lock;
-    QEMUBH *all_bhs;            /* non-oneshot BHs, for leak reports */
-    int nr_bhs;                 /* atomic */
+    QEMUBH *all_bhs; /* non-oneshot BHs, for leak reports */
+    int nr_bhs;      /* atomic */
 
     /* Timers. */
     QEMUTimerListGroup tlg;
-    int nr_timers;              /* atomic */
+    int nr_timers; /* atomic */
 
     /* Adaptive polling (parameters read racily by design). */
     int64_t poll_max_ns;
     int64_t poll_grow;
     int64_t poll_shrink;
-    bool poll_started;          /* home thread only */
+    bool poll_started; /* home thread only */
     /* This aio_poll() call busy-polls (or meant to): only then may an fd
      * monitor leave polled handlers unwatched (home thread only). */
     bool poll_this_call;
@@ -462,8 +462,8 @@ struct AioContext {
     /* Bumped by every aio_context_set_poll_params() (any thread); the
      * home thread resets the handlers' poll times when it differs from
      * poll_params_seen. */
-    unsigned poll_params_gen;   /* atomic */
-    unsigned poll_params_seen;  /* home thread only */
+    unsigned poll_params_gen;  /* atomic */
+    unsigned poll_params_seen; /* home thread only */
 
     /* fd monitor and its scratch space (home thread only). */
     const FDMonOps *fdmon_ops;
@@ -530,15 +530,15 @@ typedef enum {
 struct Coroutine {
     CoroutineEntry *entry;
     void *entry_arg;
-    const char *name;           /* static string */
+    const char *name; /* static string */
     /* Who entered it, while it runs (or has entered another); NULL when
      * yielded.  Atomic: qemu_coroutine_entered() reads it from anywhere. */
     Coroutine *caller;
-    AioContext *ctx;            /* atomic: the context it last ran in */
+    AioContext *ctx; /* atomic: the context it last ran in */
     /* Non-NULL from aio_co_schedule() until the co_schedule BH takes it
      * (atomic; a second schedule in between is a bug). */
     const char *scheduled;
-    Coroutine *co_scheduled_next;   /* ctx->scheduled_coroutines */
+    Coroutine *co_scheduled_next; /* ctx->scheduled_coroutines */
     /* One link for whichever FIFO holds it: a CoQueue, a CoMutex's
      * waiters, another coroutine's wake-up queue, or the pending list of
      * qemu_aio_coroutine_enter().  It is in at most one at a time. */
@@ -546,14 +546,14 @@ struct Coroutine {
     /* Coroutines it woke with aio_co_enter() while running: entered after
      * it yields, by the loop that entered it. */
     Coroutine *wakeup_head, *wakeup_tail;
-    unsigned locks_held;        /* CoMutexes it holds */
-    CoroutineAction action;     /* why the last switch into it happened */
+    unsigned locks_held;    /* CoMutexes it holds */
+    CoroutineAction action; /* why the last switch into it happened */
     Coroutine *pool_next;
 
     /* Back end. */
-    bool is_leader;             /* a thread's original stack */
+    bool is_leader; /* a thread's original stack */
     ucontext_t uc;
-    void *stack;                /* usable part (above the guard page) */
+    void *stack; /* usable part (above the guard page) */
     size_t stack_size;
     void *tsan_fiber;
 };

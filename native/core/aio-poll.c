@@ -17,8 +17,7 @@
  * stop, polls every handler once more: an event that raced with
  * io_poll_end() would otherwise be missed until the fd fires.  Returns:
  * whether that last poll found work.  Home thread only. */
-static bool poll_set_started(AioContext *ctx, AioHandler **ready,
-                             bool started)
+static bool poll_set_started(AioContext *ctx, AioHandler **ready, bool started)
 {
     bool progress = false;
 
@@ -100,7 +99,7 @@ static bool remove_idle_poll_handlers(AioContext *ctx, AioHandler **ready,
     for (AioHandler *node = ctx->poll_handlers, *next; node; node = next) {
         next = node->poll_next;
         if (atomic_read(&node->deleted)) {
-            continue;   /* retired: no callback may run any more */
+            continue; /* retired: no callback may run any more */
         }
         if (node->poll_idle_timeout == 0) {
             node->poll_idle_timeout = now + ctx->poll_idle_interval_ns;
@@ -199,8 +198,7 @@ void aio__poll_params_sync(AioContext *ctx)
     }
 }
 
-static bool try_poll_mode(AioContext *ctx, AioHandler **ready,
-                          int64_t *timeout)
+static bool try_poll_mode(AioContext *ctx, AioHandler **ready, int64_t *timeout)
 {
     int64_t max_ns = 0;
 
@@ -332,8 +330,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     if (use_notify_me) {
         /* Finish the wait before the counter drops.  Pairs with the
          * atomic read in aio_notify(). */
-        atomic_store_release(&ctx->notify_me,
-                             atomic_read(&ctx->notify_me) - 2);
+        atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) - 2);
     }
     aio_notify_accept(ctx);
 
@@ -357,8 +354,8 @@ bool aio_poll(AioContext *ctx, bool blocking)
     return progress;
 }
 
-void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
-                                 int64_t grow, int64_t shrink)
+void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
+                                 int64_t shrink)
 {
     g_return_if_fail(max_ns >= 0 && grow >= 0 && shrink >= 0);
 

@@ -17,15 +17,14 @@ AioWait global_aio_wait;
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wait_cond = PTHREAD_COND_INITIALIZER;
-static unsigned wait_gen;           /* under wait_lock; atomic for readers */
-static GList *polled_contexts;      /* under wait_lock; one entry per wait */
+static unsigned wait_gen;      /* under wait_lock; atomic for readers */
+static GList *polled_contexts; /* under wait_lock; one entry per wait */
 
 void aio_wait_begin(AioContext *ctx)
 {
     if (aio_context_in_home_thread(ctx)) {
         pthread_mutex_lock(&wait_lock);
-        polled_contexts = g_list_prepend(polled_contexts,
-                                         aio_context_ref(ctx));
+        polled_contexts = g_list_prepend(polled_contexts, aio_context_ref(ctx));
         pthread_mutex_unlock(&wait_lock);
     }
     /* Seq-cst: announce before reading the condition.  Pairs with the

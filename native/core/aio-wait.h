@@ -62,27 +62,29 @@ void aio_wait_for_kick(unsigned generation);
  *
  * Returns: whether it waited at all.
  */
-#define AIO_WAIT_WHILE(ctx, cond) ({                                    \
-    bool waited_ = false;                                               \
-    AioContext *ctx_ = (ctx);                                           \
-    aio_wait_begin(ctx_);                                               \
-    if (aio_context_in_home_thread(ctx_)) {                             \
-        while ((cond)) {                                                \
-            aio_poll(ctx_, true);                                       \
-            waited_ = true;                                             \
-        }                                                               \
-    } else {                                                            \
-        for (;;) {                                                      \
-            unsigned gen_ = aio_wait_generation();                      \
-            if (!(cond)) {                                              \
-                break;                                                  \
-            }                                                           \
-            aio_wait_for_kick(gen_);                                    \
-            waited_ = true;                                             \
-        }                                                               \
-    }                                                                   \
-    aio_wait_end(ctx_);                                                 \
-    waited_; })
+#define AIO_WAIT_WHILE(ctx, cond) \
+    ({ \
+        bool waited_ = false; \
+        AioContext *ctx_ = (ctx); \
+        aio_wait_begin(ctx_); \
+        if (aio_context_in_home_thread(ctx_)) { \
+            while ((cond)) { \
+                aio_poll(ctx_, true); \
+                waited_ = true; \
+            } \
+        } else { \
+            for (;;) { \
+                unsigned gen_ = aio_wait_generation(); \
+                if (!(cond)) { \
+                    break; \
+                } \
+                aio_wait_for_kick(gen_); \
+                waited_ = true; \
+            } \
+        } \
+        aio_wait_end(ctx_); \
+        waited_; \
+    })
 
 G_END_DECLS
 

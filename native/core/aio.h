@@ -399,9 +399,8 @@ QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
  * Schedules a call to @cb without a handle: it cannot be cancelled.  The
  * best way to hand work to another thread's context.  Any thread.
  */
-void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,
-                                  void *opaque, const char *name,
-                                  GDestroyNotify destroy);
+void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
+                                  const char *name, GDestroyNotify destroy);
 
 /** aio_bh_schedule_oneshot: the same, without a name or destroy notify. */
 void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
@@ -523,9 +522,8 @@ int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
  * Returns: as aio_set_fd_handler().
  */
 typedef void EventNotifierHandler(EventNotifier *e);
-int aio_set_event_notifier(AioContext *ctx, EventNotifier *e,
-                           bool is_external, EventNotifierHandler *io_read,
-                           AioPollFn *io_poll,
+int aio_set_event_notifier(AioContext *ctx, EventNotifier *e, bool is_external,
+                           EventNotifierHandler *io_read, AioPollFn *io_poll,
                            EventNotifierHandler *io_poll_ready);
 
 /**
@@ -572,8 +570,8 @@ bool aio_external_disabled(AioContext *ctx);
  * Resets every handler's adaptive poll time to 0 and notifies.  Any thread
  * (a stale value read once is harmless).
  */
-void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
-                                 int64_t grow, int64_t shrink);
+void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
+                                 int64_t shrink);
 
 /* ------------------------------------------------------------------------ */
 /* io_uring requests on the fd monitor's ring (QEMU 10.2's aio_add_sqe)      */
@@ -623,7 +621,7 @@ struct CqeHandler {
         int32_t res;
         uint32_t flags;
     } cqe;
-    CqeHandler *next;           /* private: the context's ready FIFO */
+    CqeHandler *next; /* private: the context's ready FIFO */
 };
 
 /**
@@ -868,10 +866,10 @@ const char *aio_fdmon_name(AioFdMonKind kind);
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
-    QEMU_CLOCK_REALTIME = 0,    /* monotonic; runs always */
-    QEMU_CLOCK_VIRTUAL = 1,     /* guest time; may be stopped and stepped */
-    QEMU_CLOCK_HOST = 2,        /* wall clock (follows NTP) */
-    QEMU_CLOCK_VIRTUAL_RT = 3,  /* VIRTUAL's cousin; same as realtime here */
+    QEMU_CLOCK_REALTIME = 0,   /* monotonic; runs always */
+    QEMU_CLOCK_VIRTUAL = 1,    /* guest time; may be stopped and stepped */
+    QEMU_CLOCK_HOST = 2,       /* wall clock (follows NTP) */
+    QEMU_CLOCK_VIRTUAL_RT = 3, /* VIRTUAL's cousin; same as realtime here */
     QEMU_CLOCK_MAX
 } QEMUClockType;
 
@@ -936,8 +934,8 @@ QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
 
 /** aio_timer_new_with_attrs: aio_timer_new() plus attribute bits. */
 QEMUTimer *aio_timer_new_with_attrs(AioContext *ctx, QEMUClockType type,
-                                    int scale, int attributes,
-                                    QEMUTimerCB *cb, void *opaque);
+                                    int scale, int attributes, QEMUTimerCB *cb,
+                                    void *opaque);
 
 /**
  * timer_mod_ns:

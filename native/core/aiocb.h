@@ -33,9 +33,9 @@ G_BEGIN_DECLS
 typedef struct BlockAIOCB BlockAIOCB;
 
 /* Request types of the engines (QEMU's QEMU_AIO_* from raw-aio.h). */
-#define QEMU_AIO_READ    0x0001
-#define QEMU_AIO_WRITE   0x0002
-#define QEMU_AIO_FLUSH   0x0008
+#define QEMU_AIO_READ 0x0001
+#define QEMU_AIO_WRITE 0x0002
+#define QEMU_AIO_FLUSH 0x0008
 #define QEMU_AIO_DISCARD 0x0040
 
 /**

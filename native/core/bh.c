@@ -91,9 +91,9 @@ static QEMUBH *bh_dequeue(BHListSlice *slice, unsigned *flags)
     slice->head = bh->next;
     /* The AND is a full barrier: bh->next is read before PENDING goes,
      * after which another thread may link the BH again and rewrite it. */
-    *flags = __atomic_fetch_and(&bh->flags,
-                                ~(unsigned)(BH_PENDING | BH_SCHEDULED | BH_IDLE),
-                                __ATOMIC_SEQ_CST);
+    *flags = __atomic_fetch_and(
+        &bh->flags, ~(unsigned)(BH_PENDING | BH_SCHEDULED | BH_IDLE),
+        __ATOMIC_SEQ_CST);
     return bh;
 }
 
@@ -119,15 +119,14 @@ QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
     return aio_bh_new_full(ctx, cb, opaque, NULL, NULL);
 }
 
-void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,
-                                  void *opaque, const char *name,
-                                  GDestroyNotify destroy)
+void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
+                                  const char *name, GDestroyNotify destroy)
 {
     QEMUBH *bh;
 
     g_return_if_fail(ctx != NULL && cb != NULL);
     bh = bh_alloc(ctx, cb, opaque, name, destroy);
-    bh->flags = BH_ONESHOT;     /* not yet published: a plain store */
+    bh->flags = BH_ONESHOT; /* not yet published: a plain store */
     bh_enqueue(bh, BH_SCHEDULED | BH_ONESHOT);
 }
 

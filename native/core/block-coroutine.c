@@ -38,7 +38,10 @@ static int co_request_wait(CoRequest *req)
     return req->ret;
 }
 
-#define CO_REQUEST_INIT { qemu_coroutine_self(), -EINPROGRESS, false }
+#define CO_REQUEST_INIT \
+    { \
+        qemu_coroutine_self(), -EINPROGRESS, false \
+    }
 
 int coroutine_fn thread_pool_submit_co(ThreadPoolAio *pool,
                                        ThreadPoolFunc *func, void *arg)
@@ -79,8 +82,7 @@ int coroutine_fn aio_file_co_fdatasync(AioFile *f)
     return co_request_wait(&req);
 }
 
-int coroutine_fn aio_file_co_discard(AioFile *f, int64_t offset,
-                                     int64_t bytes)
+int coroutine_fn aio_file_co_discard(AioFile *f, int64_t offset, int64_t bytes)
 {
     CoRequest req = CO_REQUEST_INIT;
 

@@ -57,8 +57,7 @@ int coroutine_fn aio_file_co_fdatasync(AioFile *f);
 /** aio_file_co_discard: aio_file_discard(), yielding; as above.
  * Returns: 0, or a negative errno (-EOPNOTSUPP where holes cannot be
  * punched). */
-int coroutine_fn aio_file_co_discard(AioFile *f, int64_t offset,
-                                     int64_t bytes);
+int coroutine_fn aio_file_co_discard(AioFile *f, int64_t offset, int64_t bytes);
 
 G_END_DECLS
 

@@ -32,9 +32,9 @@ static int64_t timespec_ns(clockid_t id)
 
 /* The virtual clock: process-wide, as in QEMU. */
 static pthread_mutex_t virtual_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool virtual_stopped;     /* under virtual_lock; read atomically */
-static int64_t virtual_offset;   /* added to monotonic time while running */
-static int64_t virtual_frozen;   /* the time while stopped */
+static bool virtual_stopped;   /* under virtual_lock; read atomically */
+static int64_t virtual_offset; /* added to monotonic time while running */
+static int64_t virtual_frozen; /* the time while stopped */
 
 /* Called with virtual_lock held. */
 static int64_t virtual_now_locked(void)
@@ -46,7 +46,7 @@ static int64_t virtual_now_locked(void)
     }
     if (__builtin_add_overflow(timespec_ns(CLOCK_MONOTONIC), virtual_offset,
                                &now)) {
-        return INT64_MAX;   /* stepped close to the end, then left running */
+        return INT64_MAX; /* stepped close to the end, then left running */
     }
     return now;
 }
@@ -64,14 +64,11 @@ static int64_t virtual_get_ns(void)
 int64_t qemu_clock_get_ns(QEMUClockType type)
 {
     switch (type) {
-    case QEMU_CLOCK_HOST:
-        return timespec_ns(CLOCK_REALTIME);
+    case QEMU_CLOCK_HOST: return timespec_ns(CLOCK_REALTIME);
     case QEMU_CLOCK_VIRTUAL:
-    case QEMU_CLOCK_VIRTUAL_RT:
-        return virtual_get_ns();
+    case QEMU_CLOCK_VIRTUAL_RT: return virtual_get_ns();
     case QEMU_CLOCK_REALTIME:
-    default:
-        return timespec_ns(CLOCK_MONOTONIC);
+    default: return timespec_ns(CLOCK_MONOTONIC);
     }
 }
 

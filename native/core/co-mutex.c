@@ -60,14 +60,16 @@ void coroutine_fn qemu_co_mutex_unlock(CoMutex *mutex)
     pthread_mutex_lock(&mutex->lock);
     if (!mutex->locked || mutex->holder != self) {
         pthread_mutex_unlock(&mutex->lock);
-        fprintf(stderr, "aiocontext: coroutine '%s' unlocked a CoMutex it "
-                "does not hold\n", self->name);
+        fprintf(stderr,
+                "aiocontext: coroutine '%s' unlocked a CoMutex it "
+                "does not hold\n",
+                self->name);
         abort();
     }
     next = aio__co_fifo_pop(&mutex->head, &mutex->tail);
     if (next) {
         mutex->waiters--;
-        mutex->holder = next;       /* hand-off: stays locked */
+        mutex->holder = next; /* hand-off: stays locked */
     } else {
         mutex->locked = false;
         mutex->holder = NULL;
@@ -88,8 +90,10 @@ void coroutine_fn qemu_co_mutex_assert_locked(CoMutex *mutex)
     mine = mutex->locked && mutex->holder == self;
     pthread_mutex_unlock(&mutex->lock);
     if (!mine) {
-        fprintf(stderr, "aiocontext: coroutine '%s' does not hold the "
-                "CoMutex\n", self->name);
+        fprintf(stderr,
+                "aiocontext: coroutine '%s' does not hold the "
+                "CoMutex\n",
+                self->name);
         abort();
     }
 }

@@ -22,7 +22,7 @@ void coroutine_fn qemu_co_sleep_ns(QEMUClockType type, int64_t ns)
 
     if (!qemu_in_coroutine() || !ctx) {
         fprintf(stderr, "aiocontext: qemu_co_sleep_ns() needs a coroutine "
-                "entered from a context\n");
+                        "entered from a context\n");
         abort();
     }
     timer = aio_timer_new(ctx, type, SCALE_NS, co_sleep_cb, self);

@@ -31,7 +31,7 @@
 
 typedef struct AioSource {
     GSource source;
-    AioContext *ctx;        /* strong: taken at creation, dropped in finalize */
+    AioContext *ctx; /* strong: taken at creation, dropped in finalize */
 } AioSource;
 
 static void aio_context_finalize(AioContext *ctx);
@@ -59,9 +59,9 @@ static char *try_io_uring(AioContext *ctx)
     if (ret == 0) {
         return NULL;
     }
-    return ret == -ENOSYS ? g_strdup("built without liburing")
-                          : g_strdup_printf("io_uring_queue_init: %s",
-                                            g_strerror(-ret));
+    return ret == -ENOSYS
+               ? g_strdup("built without liburing")
+               : g_strdup_printf("io_uring_queue_init: %s", g_strerror(-ret));
 }
 
 /* Sets up the fd monitor asked for.  What stays in place when that fails
@@ -71,7 +71,7 @@ static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
 {
     switch (fdmon) {
     case AIO_FDMON_REQUEST_POLL:
-        aio__fdmon_epoll_cleanup(ctx);      /* never upgrade */
+        aio__fdmon_epoll_cleanup(ctx); /* never upgrade */
         break;
     case AIO_FDMON_REQUEST_EPOLL:
         if (!aio__fdmon_epoll_try_enable(ctx)) {
@@ -86,8 +86,8 @@ static void fdmon_setup(AioContext *ctx, AioFdMonRequest fdmon)
         ctx->fdmon_auto = true;
         /* An escape hatch, like libuv's UV_USE_IO_URING=0. */
         if (g_strcmp0(g_getenv("AIOCONTEXT_IO_URING"), "0") == 0) {
-            ctx->fdmon_fallback_reason =
-                g_strdup("io_uring turned off by AIOCONTEXT_IO_URING=0");
+            ctx->fdmon_fallback_reason = g_strdup(
+                "io_uring turned off by AIOCONTEXT_IO_URING=0");
         } else {
             ctx->fdmon_fallback_reason = try_io_uring(ctx);
         }
@@ -284,8 +284,7 @@ static bool block_io_in_flight(AioContext *ctx)
     LuringState *luring = aio_get_linux_io_uring(ctx);
 
     thread_pool_get_stats(ctx, &pool);
-    return pool.queued || pool.active ||
-           (laio && laio_in_flight(laio)) ||
+    return pool.queued || pool.active || (laio && laio_in_flight(laio)) ||
            (luring && luring_in_flight(luring));
 }
 
@@ -330,7 +329,7 @@ void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
 
 /* ---- GSource ----------------------------------------------------------- */
 
-static AioWrongThreadFunc *wrong_thread_fn;   /* atomic */
+static AioWrongThreadFunc *wrong_thread_fn; /* atomic */
 static void *wrong_thread_opaque;
 
 void aio_set_wrong_thread_handler(AioWrongThreadFunc *fn, void *opaque)
@@ -353,7 +352,8 @@ static bool gsource_in_home_thread(AioContext *ctx)
         fn(ctx, atomic_read(&wrong_thread_opaque));
     } else {
         g_critical("aiocontext: the GSource of '%s' was run outside its "
-                   "home thread; nothing was done", ctx->name);
+                   "home thread; nothing was done",
+                   ctx->name);
     }
     return false;
 }
@@ -368,7 +368,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     }
 
     if (ctx->fdmon_auto) {
-        aio__fdmon_io_uring_stop(ctx);      /* no-op once switched */
+        aio__fdmon_io_uring_stop(ctx); /* no-op once switched */
     }
     aio__fdmon_epoll_fallback(ctx);
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
@@ -403,8 +403,7 @@ static gboolean aio_ctx_check(GSource *source)
     if (aio__bh_pending(ctx)) {
         return TRUE;
     }
-    return aio__pending(ctx) ||
-           aio__timerlistgroup_deadline_ns(&ctx->tlg) == 0;
+    return aio__pending(ctx) || aio__timerlistgroup_deadline_ns(&ctx->tlg) == 0;
 }
 
 static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
@@ -522,7 +521,7 @@ int aio_context_attach(AioContext *ctx, GMainContext *main, int priority)
     source = aio_get_g_source(ctx);
     g_source_set_priority(source, priority);
     id = g_source_attach(source, main);
-    ctx->attached = source;     /* keeps the reference from get_g_source */
+    ctx->attached = source; /* keeps the reference from get_g_source */
     return (int)id;
 }
 
@@ -582,19 +581,16 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     stats->bhs = (unsigned)atomic_read(&ctx->nr_bhs);
     stats->timers = (unsigned)atomic_read(&ctx->nr_timers);
     if (aio_context_in_home_thread(ctx)) {
-        stats->counters = ctx->counters;   /* the home thread's own */
+        stats->counters = ctx->counters; /* the home thread's own */
     }
 }
 
 const char *aio_fdmon_name(AioFdMonKind kind)
 {
     switch (kind) {
-    case AIO_FDMON_EPOLL:
-        return "epoll";
-    case AIO_FDMON_IO_URING:
-        return "io_uring";
+    case AIO_FDMON_EPOLL: return "epoll";
+    case AIO_FDMON_IO_URING: return "io_uring";
     case AIO_FDMON_POLL:
-    default:
-        return "poll";
+    default: return "poll";
     }
 }

@@ -43,11 +43,10 @@
 #endif
 
 #ifdef CO_ASAN
-void __sanitizer_start_switch_fiber(void **fake_stack_save,
-                                    const void *bottom, size_t size);
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
-                                     const void **bottom_old,
-                                     size_t *size_old);
+                                     const void **bottom_old, size_t *size_old);
 #endif
 #ifdef CO_TSAN
 void *__tsan_get_current_fiber(void);
@@ -71,8 +70,8 @@ static GPrivate leader_key = G_PRIVATE_INIT(leader_free);
 static GPrivate current_ctx_key = G_PRIVATE_INIT(NULL);
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static Coroutine *pool;         /* under pool_lock */
-static unsigned pool_size;      /* under pool_lock; atomic for readers */
+static Coroutine *pool;    /* under pool_lock */
+static unsigned pool_size; /* under pool_lock; atomic for readers */
 
 AioContext *aio__set_current_context(AioContext *ctx)
 {
@@ -140,9 +139,9 @@ static CoroutineAction co_switch(Coroutine *from, Coroutine *to,
 #endif
 #ifdef CO_ASAN
     /* A terminating coroutine's fake stack is dead: NULL frees it. */
-    __sanitizer_start_switch_fiber(
-        action == COROUTINE_TERMINATE ? NULL : &fake_stack,
-        to->stack, to->stack_size);
+    __sanitizer_start_switch_fiber(action == COROUTINE_TERMINATE ? NULL
+                                                                 : &fake_stack,
+                                   to->stack, to->stack_size);
 #endif
     if (swapcontext(&from->uc, &to->uc) != 0) {
         perror("aiocontext: swapcontext");
@@ -198,8 +197,8 @@ static Coroutine *co_new(void)
     co->uc.uc_stack.ss_size = co->stack_size;
     co->uc.uc_stack.ss_flags = 0;
     /* makecontext passes ints: the pointer goes in two halves. */
-    makecontext(&co->uc, (void (*)(void))co_trampoline, 2,
-                (int)(uint32_t)p, (int)(uint32_t)((uint64_t)p >> 32));
+    makecontext(&co->uc, (void (*)(void))co_trampoline, 2, (int)(uint32_t)p,
+                (int)(uint32_t)((uint64_t)p >> 32));
 #ifdef CO_TSAN
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -317,8 +316,10 @@ void qemu_aio_coroutine_enter(AioContext *ctx, Coroutine *co)
         to->co_queue_next = NULL;
 
         if (atomic_read(&to->caller)) {
-            fprintf(stderr, "aiocontext: coroutine '%s' entered while it "
-                    "is running\n", to->name);
+            fprintf(stderr,
+                    "aiocontext: coroutine '%s' entered while it "
+                    "is running\n",
+                    to->name);
             abort();
         }
         atomic_set(&to->caller, from);
@@ -334,18 +335,18 @@ void qemu_aio_coroutine_enter(AioContext *ctx, Coroutine *co)
             to->wakeup_head = to->wakeup_tail = NULL;
         }
         switch (ret) {
-        case COROUTINE_YIELD:
-            break;
+        case COROUTINE_YIELD: break;
         case COROUTINE_TERMINATE:
             if (to->locks_held) {
-                fprintf(stderr, "aiocontext: coroutine '%s' ended holding "
-                        "%u CoMutex(es)\n", to->name, to->locks_held);
+                fprintf(stderr,
+                        "aiocontext: coroutine '%s' ended holding "
+                        "%u CoMutex(es)\n",
+                        to->name, to->locks_held);
                 abort();
             }
             co_delete(to);
             break;
-        default:
-            abort();
+        default: abort();
         }
     }
 }
@@ -369,7 +370,7 @@ void coroutine_fn qemu_coroutine_yield(void)
 
     if (!to || self->is_leader) {
         fprintf(stderr, "aiocontext: qemu_coroutine_yield() outside a "
-                "coroutine\n");
+                        "coroutine\n");
         abort();
     }
     atomic_set(&self->caller, NULL);

@@ -215,7 +215,7 @@ typedef struct CoMutex {
     pthread_mutex_t lock;
     bool locked;
     Coroutine *holder;
-    Coroutine *head, *tail;     /* waiters, FIFO */
+    Coroutine *head, *tail; /* waiters, FIFO */
     unsigned waiters;
 } CoMutex;
 

@@ -58,8 +58,7 @@ static void node_sync_source(AioContext *ctx, AioHandler *node)
 static void fdmon_sync_source(AioContext *ctx)
 {
     GSource *src = ctx->source;
-    bool want = src && !g_source_is_destroyed(src) &&
-                ctx->fdmon_pfd.fd >= 0 &&
+    bool want = src && !g_source_is_destroyed(src) && ctx->fdmon_pfd.fd >= 0 &&
                 (!aio__gsource_per_fd(ctx) ||
                  ctx->fdmon_ops == &aio__fdmon_io_uring_ops);
 
@@ -269,7 +268,7 @@ int aio_set_fd_handler(AioContext *ctx, int fd, bool is_external,
 {
     g_return_val_if_fail(ctx != NULL, -EINVAL);
     if (fd == event_notifier_get_fd(&ctx->notifier)) {
-        return -EBUSY;      /* the context's own notifier is not for users */
+        return -EBUSY; /* the context's own notifier is not for users */
     }
     return set_fd_handler(ctx, fd, is_external, io_read, io_write, NULL,
                           io_poll, io_poll_ready, opaque, false, false);
@@ -293,10 +292,9 @@ int aio__set_internal_event_notifier(AioContext *ctx, EventNotifier *e,
                                      AioPollFn *io_poll,
                                      EventNotifierHandler *io_poll_ready)
 {
-    return set_fd_handler(ctx, event_notifier_get_fd(e), false,
-                          (IOHandler *)io_read, NULL, NULL, io_poll,
-                          (IOHandler *)io_poll_ready, e, false,
-                          io_read || io_poll);
+    return set_fd_handler(
+        ctx, event_notifier_get_fd(e), false, (IOHandler *)io_read, NULL, NULL,
+        io_poll, (IOHandler *)io_poll_ready, e, false, io_read || io_poll);
 }
 
 int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
@@ -314,9 +312,8 @@ int aio_set_fd_poll(AioContext *ctx, int fd, IOHandler *io_poll_begin,
     return node ? 0 : -ENOENT;
 }
 
-int aio_set_event_notifier(AioContext *ctx, EventNotifier *e,
-                           bool is_external, EventNotifierHandler *io_read,
-                           AioPollFn *io_poll,
+int aio_set_event_notifier(AioContext *ctx, EventNotifier *e, bool is_external,
+                           EventNotifierHandler *io_read, AioPollFn *io_poll,
                            EventNotifierHandler *io_poll_ready)
 {
     /* The callbacks take the notifier itself as their opaque pointer. */
@@ -517,15 +514,14 @@ bool aio__dispatch_handler(AioContext *ctx, AioHandler *node)
 bool aio__gsource_collect(AioContext *ctx, AioHandler **ready)
 {
     if (aio__gsource_per_fd(ctx)) {
-        return false;       /* GLib's poll filled each node's revents */
+        return false; /* GLib's poll filled each node's revents */
     }
     ctx->fdmon_pfd.revents = 0;
     ctx->fdmon_ops->gsource_dispatch(ctx, ready);
     return true;
 }
 
-bool aio__dispatch_handlers(AioContext *ctx, bool collected,
-                            AioHandler **ready)
+bool aio__dispatch_handlers(AioContext *ctx, bool collected, AioHandler **ready)
 {
     bool progress = false;
 

@@ -57,7 +57,7 @@ static void fallback_locked(AioContext *ctx)
     if (ctx->fdmon_ops == &aio__fdmon_epoll_ops) {
         ctx->fdmon_ops = &aio__fdmon_poll_ops;
         ctx->fdmon_pfd.fd = -1;
-        aio__gsource_sync_all_locked(ctx);  /* GLib polls each fd again */
+        aio__gsource_sync_all_locked(ctx); /* GLib polls each fd again */
     }
     if (ctx->epoll.fd >= 0) {
         /* Not closed yet: see AioContextEpoll.retired_fd. */
@@ -81,14 +81,13 @@ void aio__fdmon_epoll_fallback(AioContext *ctx)
 static uint32_t epoll_events(AioHandler *node)
 {
     return ((node->pfd.events & G_IO_IN) ? EPOLLIN : 0) |
-           ((node->pfd.events & G_IO_OUT) ? EPOLLOUT : 0) |
-           EPOLLHUP | EPOLLERR;
+           ((node->pfd.events & G_IO_OUT) ? EPOLLOUT : 0) | EPOLLHUP | EPOLLERR;
 }
 
 static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
                                AioHandler *new_node)
 {
-    struct epoll_event event = { 0 };
+    struct epoll_event event = {0};
     int r;
 
     if (atomic_read(&ctx->epoll.failed)) {
@@ -110,7 +109,7 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
     }
     event.data.ptr = new_node;
     event.events = epoll_events(new_node);
-    AIO_KERNEL_PUBLISH(new_node);   /* epoll_wait() hands it to the loop */
+    AIO_KERNEL_PUBLISH(new_node); /* epoll_wait() hands it to the loop */
     r = epoll_ctl(ctx->epoll.fd, old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                   new_node->pfd.fd, &event);
     if (r < 0 && old_node && errno == ENOENT) {
@@ -141,7 +140,7 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandler **ready,
         return aio__fdmon_poll_ops.wait(ctx, ready, timeout);
     }
     if (timeout > 0) {
-        struct pollfd pfd = { .fd = ctx->epoll.fd, .events = POLLIN };
+        struct pollfd pfd = {.fd = ctx->epoll.fd, .events = POLLIN};
         struct timespec ts = {
             .tv_sec = timeout / 1000000000LL,
             .tv_nsec = timeout % 1000000000LL,
@@ -240,7 +239,7 @@ bool aio__fdmon_epoll_try_enable(AioContext *ctx)
     }
     ctx->fdmon_ops = &aio__fdmon_epoll_ops;
     ctx->fdmon_pfd.fd = ctx->epoll.fd;
-    aio__gsource_sync_all_locked(ctx);  /* GLib polls the epoll fd now */
+    aio__gsource_sync_all_locked(ctx); /* GLib polls the epoll fd now */
     aio__lockcnt_unlock(&ctx->list_lock);
     return true;
 }

@@ -46,7 +46,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "aiocontext-config.h"   /* CONFIG_LINUX_IO_URING */
+#include "aiocontext-config.h" /* CONFIG_LINUX_IO_URING */
 #include "fdmon.h"
 
 #include <errno.h>
@@ -58,9 +58,9 @@
 enum {
     FDMON_IO_URING_ENTRIES = 128,
     FDMON_IO_URING_CQ_ENTRIES = 4096,
-    FDMON_IO_URING_PENDING = 1 << 0,   /* on ctx->uring.submit_list */
-    FDMON_IO_URING_ADD     = 1 << 1,   /* submit a POLL_ADD */
-    FDMON_IO_URING_REMOVE  = 1 << 2,   /* retired: POLL_REMOVE, then free */
+    FDMON_IO_URING_PENDING = 1 << 0, /* on ctx->uring.submit_list */
+    FDMON_IO_URING_ADD = 1 << 1,     /* submit a POLL_ADD */
+    FDMON_IO_URING_REMOVE = 1 << 2,  /* retired: POLL_REMOVE, then free */
 };
 
 static struct io_uring *ring_of(AioContext *ctx)
@@ -71,17 +71,16 @@ static struct io_uring *ring_of(AioContext *ctx)
 /* Any thread.  Same wait-free shape as bh.c's enqueue. */
 static void enqueue(AioContext *ctx, AioHandler *node, unsigned flags)
 {
-    unsigned old = __atomic_fetch_or(&node->uring.flags,
-                                     FDMON_IO_URING_PENDING | flags,
-                                     __ATOMIC_SEQ_CST);
+    unsigned old = __atomic_fetch_or(
+        &node->uring.flags, FDMON_IO_URING_PENDING | flags, __ATOMIC_SEQ_CST);
 
     if (!(old & FDMON_IO_URING_PENDING)) {
         AioHandler *head = atomic_read(&ctx->uring.submit_list);
 
         do {
             node->uring.submit_next = head;
-        } while (!__atomic_compare_exchange_n(&ctx->uring.submit_list, &head, node,
-                                              true, __ATOMIC_RELEASE,
+        } while (!__atomic_compare_exchange_n(&ctx->uring.submit_list, &head,
+                                              node, true, __ATOMIC_RELEASE,
                                               __ATOMIC_RELAXED));
     }
 }
@@ -198,17 +197,17 @@ static void fill_sq_ring(AioContext *ctx, bool polling)
          * (below, or by its completion). */
         AioHandler *next = node->uring.submit_next;
         /* REMOVE stays set: it tells the completion to free the node. */
-        unsigned flags = __atomic_fetch_and(&node->uring.flags,
-                                            ~(unsigned)(FDMON_IO_URING_PENDING |
-                                                        FDMON_IO_URING_ADD),
-                                            __ATOMIC_SEQ_CST);
+        unsigned flags = __atomic_fetch_and(
+            &node->uring.flags,
+            ~(unsigned)(FDMON_IO_URING_PENDING | FDMON_IO_URING_ADD),
+            __ATOMIC_SEQ_CST);
 
         if (flags & FDMON_IO_URING_REMOVE) {
             unrest(node);
             if (node->uring.inflight) {
-                add_poll_remove_sqe(ctx, node);     /* its CQE frees it */
+                add_poll_remove_sqe(ctx, node); /* its CQE frees it */
             } else {
-                release_node(ctx, node);    /* never armed, or completed */
+                release_node(ctx, node); /* never armed, or completed */
             }
         } else if ((flags & FDMON_IO_URING_ADD) && !node->uring.inflight) {
             if (polling && can_rest(node)) {
@@ -286,10 +285,11 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         return false;
     }
     if (!node) {
-        return false;       /* a TIMEOUT or POLL_REMOVE completion */
+        return false; /* a TIMEOUT or POLL_REMOVE completion */
     }
     /* A multishot POLL_ADD stays armed while the kernel says "more". */
-    node->uring.inflight = node->uring.multishot && (cqe->flags & IORING_CQE_F_MORE);
+    node->uring.inflight = node->uring.multishot &&
+                           (cqe->flags & IORING_CQE_F_MORE);
     flags = __atomic_load_n(&node->uring.flags, __ATOMIC_SEQ_CST);
     if (flags & FDMON_IO_URING_REMOVE) {
         /* Once its last POLL_ADD is over: if the node still waits on
@@ -306,16 +306,15 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
         enqueue(ctx, node, FDMON_IO_URING_ADD);
         return false;
     }
-    if (cqe->res < 0 ||
-        ((cqe->res & (G_IO_HUP | G_IO_ERR)) &&
-         fcntl(node->pfd.fd, F_GETFD) < 0 && errno == EBADF)) {
+    if (cqe->res < 0 || ((cqe->res & (G_IO_HUP | G_IO_ERR)) &&
+                         fcntl(node->pfd.fd, F_GETFD) < 0 && errno == EBADF)) {
         /* -EBADF and the like: the fd is gone; do not re-arm (it would
          * fail again at once, forever).  The POLL_ADD holds the file open,
          * so an fd closed while registered shows up as a HUP when its peer
          * goes: then our fd number is no longer open, and poll(2) would
          * have said POLLNVAL. */
         if (node->uring.inflight) {
-            add_poll_remove_sqe(ctx, node);     /* a multishot one */
+            add_poll_remove_sqe(ctx, node); /* a multishot one */
         }
         aio__handler_set_nval(ctx, node);
         return false;
@@ -332,7 +331,7 @@ static bool process_cqe(AioContext *ctx, AioHandler **ready,
     if (node->uring.inflight) {
         /* Multishot: still armed. */
     } else if (busy_polling(ctx) && can_rest(node)) {
-        rest(ctx, node);    /* busy polling checks it from now on */
+        rest(ctx, node); /* busy polling checks it from now on */
     } else {
         /* One-shot: re-arm, but only at the next submission, after the
          * callback ran.  Arming now (a full SQ ring gets flushed) would
@@ -353,13 +352,14 @@ static int process_cq_ring(AioContext *ctx, AioHandler **ready)
 
     do {
         seen = 0;
-        io_uring_for_each_cqe(ring, head, cqe) {
+        io_uring_for_each_cqe(ring, head, cqe)
+        {
             n += process_cqe(ctx, ready, cqe);
             seen++;
         }
         io_uring_cq_advance(ring, seen);
         if (io_uring_cq_has_overflow(ring)) {
-            io_uring_get_events(ring);      /* flush them into the ring */
+            io_uring_get_events(ring); /* flush them into the ring */
         }
     } while (seen || io_uring_cq_ready(ring));
     return n;
@@ -494,13 +494,13 @@ static void fdmon_io_uring_poll_begin(AioContext *ctx)
     struct io_uring *ring = ring_of(ctx);
 
     if (aio_external_disabled(ctx)) {
-        return;     /* wait() hands over to poll(2) anyway */
+        return; /* wait() hands over to poll(2) anyway */
     }
     unpark(ctx);
     fill_sq_ring(ctx, true);
-    arm_resting(ctx, true);     /* those off the poll list meanwhile */
+    arm_resting(ctx, true); /* those off the poll list meanwhile */
     if (io_uring_sq_ready(ring)) {
-        io_uring_submit(ring);  /* on failure, need_wait() stays true */
+        io_uring_submit(ring); /* on failure, need_wait() stays true */
     }
 }
 
@@ -527,8 +527,8 @@ static bool fdmon_io_uring_need_wait(AioContext *ctx)
      * that wait() handles them.  This is what lets io_uring drop idle poll
      * handlers without starving fds. */
     return io_uring_cq_ready(ring) || io_uring_cq_has_overflow(ring) ||
-           io_uring_sq_ready(ring) || atomic_read(&ctx->uring.submit_list) != NULL ||
-           ctx->uring.parked ||
+           io_uring_sq_ready(ring) ||
+           atomic_read(&ctx->uring.submit_list) != NULL || ctx->uring.parked ||
            /* Found ready by a GSource check that no dispatch followed. */
            ctx->uring.checked != NULL ||
            /* aio_add_sqe() completions waiting for the dispatch phase. */
@@ -545,7 +545,7 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
     if (aio_external_disabled(ctx)) {
         submit_sqes(ctx);
         process_cq_ring(ctx, NULL);
-        kick_cqe_handlers(ctx);     /* GLib would not see them */
+        kick_cqe_handlers(ctx); /* GLib would not see them */
         return;
     }
     unpark(ctx);
@@ -572,8 +572,7 @@ static bool fdmon_io_uring_gsource_check(AioContext *ctx)
     return ctx->uring.checked != NULL || ctx->uring.cqe_ready != NULL;
 }
 
-static void fdmon_io_uring_gsource_dispatch(AioContext *ctx,
-                                            AioHandler **ready)
+static void fdmon_io_uring_gsource_dispatch(AioContext *ctx, AioHandler **ready)
 {
     take_checked(ctx, ready);
     process_cq_ring(ctx, ready);
@@ -601,8 +600,7 @@ int aio__fdmon_io_uring_setup(AioContext *ctx)
         .flags = IORING_SETUP_CQSIZE,
         .cq_entries = FDMON_IO_URING_CQ_ENTRIES,
     };
-    int ret = io_uring_queue_init_params(FDMON_IO_URING_ENTRIES, ring,
-                                         &params);
+    int ret = io_uring_queue_init_params(FDMON_IO_URING_ENTRIES, ring, &params);
 
     if (ret < 0) {
         g_free(ring);
@@ -643,7 +641,6 @@ bool aio_has_io_uring(AioContext *ctx)
     return ctx->fdmon_ops == &aio__fdmon_io_uring_ops;
 }
 
-
 void aio_add_sqe(AioContext *ctx,
                  void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                  void *opaque, CqeHandler *cqe_handler)
@@ -674,7 +671,8 @@ static bool ring_has_sqe_cqe(struct io_uring *ring)
     struct io_uring_cqe *cqe;
     unsigned head;
 
-    io_uring_for_each_cqe(ring, head, cqe) {
+    io_uring_for_each_cqe(ring, head, cqe)
+    {
         if (cqe->user_data & 1) {
             return true;
         }
@@ -708,7 +706,7 @@ bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
     }
     io_uring_prep_cancel64(sqe, cqe_handler_user_data(h), 0);
     io_uring_sqe_set_data(sqe, NULL);
-    io_uring_submit(ring);      /* on failure, at the next wait */
+    io_uring_submit(ring); /* on failure, at the next wait */
     return true;
 }
 
@@ -725,7 +723,8 @@ static void retired_read(EventNotifier *e)
 
     do {
         seen = 0;
-        io_uring_for_each_cqe(ring, head, cqe) {
+        io_uring_for_each_cqe(ring, head, cqe)
+        {
             if (cqe->user_data & 1) {
                 queue_cqe_handler(ctx, cqe);
             }
@@ -737,7 +736,7 @@ static void retired_read(EventNotifier *e)
         }
     } while (seen || io_uring_cq_ready(ring));
     if (io_uring_sq_ready(ring)) {
-        io_uring_submit(ring);      /* what a failed submission left */
+        io_uring_submit(ring); /* what a failed submission left */
     }
     if (ctx->uring.sqe_inflight == 0) {
         /* Off the fd sets before the fd closes. */
@@ -778,7 +777,7 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
             }
         }
         retired = ring_of(ctx);
-        io_uring_submit(retired);   /* on failure, retired_read() retries */
+        io_uring_submit(retired); /* on failure, retired_read() retries */
         ctx->uring.ring = NULL;
     } else {
         aio__fdmon_io_uring_cleanup(ctx);
@@ -799,7 +798,7 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     while (aio__pop_ready_handler(&ctx->uring.checked)) {
     }
     for (node = ctx->handlers; node; node = next_node) {
-        next_node = node->next;     /* before it may be freed */
+        next_node = node->next; /* before it may be freed */
         memset(&node->uring, 0, sizeof(node->uring));
         if (node->fdmon_owned && atomic_read(&node->deleted)) {
             aio__handler_release(ctx, node);
@@ -814,7 +813,8 @@ void aio__fdmon_io_uring_stop(AioContext *ctx)
     if (retired) {
         ctx->uring.retired = retired;
         ctx->uring.retired_e = (EventNotifier){
-            .rfd = retired->ring_fd, .wfd = retired->ring_fd,
+            .rfd = retired->ring_fd,
+            .wfd = retired->ring_fd,
             .initialized = true,
         };
         aio__set_internal_event_notifier(ctx, &ctx->uring.retired_e,
@@ -837,13 +837,17 @@ void aio_add_sqe(AioContext *ctx,
                  void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                  void *opaque, CqeHandler *cqe_handler)
 {
-    (void)ctx; (void)prep_sqe; (void)opaque; (void)cqe_handler;
-    g_assert_not_reached();     /* aio_has_io_uring() said false */
+    (void)ctx;
+    (void)prep_sqe;
+    (void)opaque;
+    (void)cqe_handler;
+    g_assert_not_reached(); /* aio_has_io_uring() said false */
 }
 
 bool aio__fdmon_io_uring_cancel(AioContext *ctx, CqeHandler *h)
 {
-    (void)ctx; (void)h;
+    (void)ctx;
+    (void)h;
     return false;
 }
 

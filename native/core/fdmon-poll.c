@@ -51,8 +51,7 @@ static int poll_ns(GPollFD *fds, unsigned nfds, int64_t timeout)
     return ppoll((struct pollfd *)fds, nfds, &ts, NULL);
 }
 
-static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready,
-                           int64_t timeout)
+static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready, int64_t timeout)
 {
     unsigned n = 0;
     int ret;
@@ -95,7 +94,7 @@ static int fdmon_poll_wait(AioContext *ctx, AioHandler **ready,
         int revents = ctx->pollfds[i].revents;
 
         if (!ctx->pollnodes[i]) {
-            continue;       /* the io_uring ring fd */
+            continue; /* the io_uring ring fd */
         } else if (revents & G_IO_NVAL) {
             /* Closed while registered: stop polling it, or every wait
              * would return at once. */

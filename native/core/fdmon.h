@@ -20,8 +20,7 @@ struct FDMonOps {
      * Tells the back end that the set of watched fds changed.
      * Called with list_lock's mutex held, from any thread.
      */
-    void (*update)(AioContext *ctx, AioHandler *old_node,
-                   AioHandler *new_node);
+    void (*update)(AioContext *ctx, AioHandler *old_node, AioHandler *new_node);
 
     /*
      * wait:

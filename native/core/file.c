@@ -22,25 +22,25 @@
 #include <unistd.h>
 
 struct AioFile {
-    AioContext *ctx;            /* strong reference */
+    AioContext *ctx; /* strong reference */
     int fd;
     bool owns_fd;
     bool direct;
-    AioEngine engine;           /* never AUTO */
+    AioEngine engine; /* never AUTO */
     char *fallback_reason;
     unsigned in_flight;
-    LinuxAioState *laio;        /* engine == LINUX_AIO */
-    LuringState *luring;        /* engine == IO_URING */
+    LinuxAioState *laio; /* engine == LINUX_AIO */
+    LuringState *luring; /* engine == IO_URING */
 };
 
 typedef struct FileReq {
     AioFile *f;
     int fd;
-    int type;                   /* QEMU_AIO_* */
-    int error;                  /* < 0: fail with it, without any I/O */
+    int type;  /* QEMU_AIO_* */
+    int error; /* < 0: fail with it, without any I/O */
     int64_t offset;
-    int64_t bytes;              /* discard only */
-    struct iovec *iov;          /* threads engine: our copy */
+    int64_t bytes;     /* discard only */
+    struct iovec *iov; /* threads engine: our copy */
     int niov;
     BlockCompletionFunc *cb;
     void *opaque;
@@ -65,8 +65,7 @@ static void choose_engine(AioFile *f, AioEngine want)
 
     f->engine = AIO_ENGINE_THREADS;
     switch (want) {
-    case AIO_ENGINE_THREADS:
-        return;
+    case AIO_ENGINE_THREADS: return;
     case AIO_ENGINE_LINUX_AIO:
         if (!f->direct) {
             f->fallback_reason = g_strdup(
@@ -99,8 +98,7 @@ static void choose_engine(AioFile *f, AioEngine want)
     g_error_free(err);
 }
 
-int aio_file_new_fd(AioContext *ctx, int fd, AioEngine engine,
-                    AioFile **pfile)
+int aio_file_new_fd(AioContext *ctx, int fd, AioEngine engine, AioFile **pfile)
 {
     AioFile *f;
     int fl;
@@ -158,14 +156,26 @@ int aio_file_close(AioFile *f)
     return ret;
 }
 
-int aio_file_get_fd(AioFile *f) { return f->fd; }
-AioEngine aio_file_get_engine(AioFile *f) { return f->engine; }
+int aio_file_get_fd(AioFile *f)
+{
+    return f->fd;
+}
+AioEngine aio_file_get_engine(AioFile *f)
+{
+    return f->engine;
+}
 const char *aio_file_get_fallback_reason(AioFile *f)
 {
     return f->fallback_reason;
 }
-bool aio_file_is_direct(AioFile *f) { return f->direct; }
-unsigned aio_file_in_flight(AioFile *f) { return f->in_flight; }
+bool aio_file_is_direct(AioFile *f)
+{
+    return f->direct;
+}
+unsigned aio_file_in_flight(AioFile *f)
+{
+    return f->in_flight;
+}
 
 /* ------------------------------------------------------------------------ */
 /* The threads engine: the system calls, on a worker                         */
@@ -180,9 +190,8 @@ static int rw_loop(FileReq *r)
     int niov = r->niov;
 
     while (niov > 0) {
-        ssize_t n = is_read
-            ? preadv(r->fd, r->iov, niov, r->offset + done)
-            : pwritev(r->fd, r->iov, niov, r->offset + done);
+        ssize_t n = is_read ? preadv(r->fd, r->iov, niov, r->offset + done)
+                            : pwritev(r->fd, r->iov, niov, r->offset + done);
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -192,7 +201,7 @@ static int rw_loop(FileReq *r)
         }
         if (n == 0) {
             if (!is_read) {
-                return -ENOSPC;     /* a write that makes no progress */
+                return -ENOSPC; /* a write that makes no progress */
             }
             aio__iov_zero_from(r->iov, niov, 0);
             break;
@@ -212,13 +221,13 @@ static int file_job(void *opaque)
     }
     switch (r->type) {
     case QEMU_AIO_READ:
-    case QEMU_AIO_WRITE:
-        return rw_loop(r);
-    case QEMU_AIO_FLUSH:
-        return fdatasync(r->fd) < 0 ? -errno : 0;
+    case QEMU_AIO_WRITE: return rw_loop(r);
+    case QEMU_AIO_FLUSH: return fdatasync(r->fd) < 0 ? -errno : 0;
     case QEMU_AIO_DISCARD:
         return fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                         r->offset, r->bytes) < 0 ? -errno : 0;
+                         r->offset, r->bytes) < 0
+                   ? -errno
+                   : 0;
     }
     return -EINVAL;
 }
@@ -256,8 +265,8 @@ static FileReq *file_req_new(AioFile *f, int type, BlockCompletionFunc *cb,
 
 static BlockAIOCB *submit_threads(FileReq *r)
 {
-    return thread_pool_submit_aio(aio_get_thread_pool(r->f->ctx), file_job,
-                                  r, file_req_done, r);
+    return thread_pool_submit_aio(aio_get_thread_pool(r->f->ctx), file_job, r,
+                                  file_req_done, r);
 }
 
 static BlockAIOCB *file_rw(AioFile *f, int type, int64_t offset,
@@ -276,7 +285,7 @@ static BlockAIOCB *file_rw(AioFile *f, int type, int64_t offset,
         /* Nothing to transfer: 0, on every engine.  A 0-byte write would
          * return 0 from pwritev(2) and from io_uring, which both loops
          * take for a write that makes no progress (-ENOSPC). */
-        return submit_threads(r);       /* rw_loop() with no buffer */
+        return submit_threads(r); /* rw_loop() with no buffer */
     }
     switch (f->engine) {
     case AIO_ENGINE_IO_URING:
@@ -293,9 +302,8 @@ static BlockAIOCB *file_rw(AioFile *f, int type, int64_t offset,
     }
 }
 
-BlockAIOCB *aio_file_preadv(AioFile *f, int64_t offset,
-                            const struct iovec *iov, int niov,
-                            BlockCompletionFunc *cb, void *opaque)
+BlockAIOCB *aio_file_preadv(AioFile *f, int64_t offset, const struct iovec *iov,
+                            int niov, BlockCompletionFunc *cb, void *opaque)
 {
     return file_rw(f, QEMU_AIO_READ, offset, iov, niov, cb, opaque);
 }
@@ -313,10 +321,10 @@ BlockAIOCB *aio_file_fdatasync(AioFile *f, BlockCompletionFunc *cb,
     FileReq *r = file_req_new(f, QEMU_AIO_FLUSH, cb, opaque);
 
     if (f->engine == AIO_ENGINE_IO_URING) {
-        return luring_submit_aio(f->luring, f->fd, 0, NULL, 0,
-                                 QEMU_AIO_FLUSH, file_req_done, r);
+        return luring_submit_aio(f->luring, f->fd, 0, NULL, 0, QEMU_AIO_FLUSH,
+                                 file_req_done, r);
     }
-    return submit_threads(r);   /* linux-aio too, as QEMU */
+    return submit_threads(r); /* linux-aio too, as QEMU */
 }
 
 BlockAIOCB *aio_file_discard(AioFile *f, int64_t offset, int64_t bytes,

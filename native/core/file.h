@@ -86,8 +86,7 @@ int aio_file_open(AioContext *ctx, const char *path, int flags, mode_t mode,
  *
  * Returns: 0; -EBADF if @fd is not open; -EINVAL for a bad @engine.
  */
-int aio_file_new_fd(AioContext *ctx, int fd, AioEngine engine,
-                    AioFile **pfile);
+int aio_file_new_fd(AioContext *ctx, int fd, AioEngine engine, AioFile **pfile);
 
 /**
  * aio_file_close:
@@ -137,9 +136,8 @@ unsigned aio_file_in_flight(AioFile *f);
  * (take a reference with qemu_aio_ref() to keep it longer).  Cancel with
  * aio_cancel_async().
  */
-BlockAIOCB *aio_file_preadv(AioFile *f, int64_t offset,
-                            const struct iovec *iov, int niov,
-                            BlockCompletionFunc *cb, void *opaque);
+BlockAIOCB *aio_file_preadv(AioFile *f, int64_t offset, const struct iovec *iov,
+                            int niov, BlockCompletionFunc *cb, void *opaque);
 
 /** aio_file_pwritev: as aio_file_preadv(), writing; @cb gets the bytes
  * written (all of them) or a negative errno. */

@@ -39,25 +39,29 @@
  * (fdmon-io_uring.c's 4096), leaving the rest to the POLL_ADDs. */
 #define LURING_SHARED_MAX 2048
 
-enum { LURING_PENDING, LURING_KERNEL, LURING_DONE };
+enum {
+    LURING_PENDING,
+    LURING_KERNEL,
+    LURING_DONE
+};
 
 typedef struct LuringAIOCB {
     BlockAIOCB common;
     LuringState *s;
     int fd;
-    int type;                   /* QEMU_AIO_* */
+    int type; /* QEMU_AIO_* */
     int state;
-    bool cancelled;             /* an ASYNC_CANCEL was sent */
-    bool shared;                /* KERNEL: on the monitor's ring */
-    CqeHandler cqe_handler;     /* the monitor ring's completion */
+    bool cancelled;         /* an ASYNC_CANCEL was sent */
+    bool shared;            /* KERNEL: on the monitor's ring */
+    CqeHandler cqe_handler; /* the monitor ring's completion */
     int64_t offset;
-    int64_t bytes;              /* discard */
-    struct iovec *iov;          /* what is left to transfer (our copy) */
+    int64_t bytes;     /* discard */
+    struct iovec *iov; /* what is left to transfer (our copy) */
     int niov;
-    size_t size;                /* total bytes of the read or write */
-    size_t done;                /* transferred so far */
-    int ret;                    /* DONE: the result */
-    AioReqLink link;            /* s->pending or s->done */
+    size_t size;     /* total bytes of the read or write */
+    size_t done;     /* transferred so far */
+    int ret;         /* DONE: the result */
+    AioReqLink link; /* s->pending or s->done */
 } LuringAIOCB;
 
 struct LuringState {
@@ -68,9 +72,9 @@ struct LuringState {
     AioReqFifo pending;
     AioReqFifo done;
     unsigned plugged;
-    unsigned in_kernel;         /* requests with an SQE (cancels excluded) */
-    unsigned in_shared;         /* ...of them, on the monitor's ring */
-    unsigned in_flight;         /* requests whose callback has not run */
+    unsigned in_kernel; /* requests with an SQE (cancels excluded) */
+    unsigned in_shared; /* ...of them, on the monitor's ring */
+    unsigned in_flight; /* requests whose callback has not run */
     LuringStats stats;
 };
 
@@ -177,7 +181,7 @@ static bool apply_result(LuringState *s, LuringAIOCB *acb, int res)
         return true;
     }
     if (res == 0) {
-        if (acb->type == QEMU_AIO_READ) {   /* end of file */
+        if (acb->type == QEMU_AIO_READ) { /* end of file */
             aio__iov_zero_from(acb->iov, acb->niov, 0);
             acb->ret = acb->done;
         } else {
@@ -220,7 +224,7 @@ static void process_completions(LuringState *s)
             acb = io_uring_cqe_get_data(cqe);
             io_uring_cqe_seen(&s->ring, cqe);
             if (!acb) {
-                continue;           /* an ASYNC_CANCEL's own CQE */
+                continue; /* an ASYNC_CANCEL's own CQE */
             }
             s->in_kernel--;
             if (!apply_result(s, acb, res)) {
@@ -288,12 +292,10 @@ static void luring_cancel(BlockAIOCB *common)
         acb->state = LURING_DONE;
         aio__fifo_append(&s->done, &acb->link);
         qemu_bh_schedule(s->completion_bh);
-    } else if (acb->state == LURING_KERNEL && !acb->cancelled &&
-               acb->shared) {
+    } else if (acb->state == LURING_KERNEL && !acb->cancelled && acb->shared) {
         /* On the monitor's ring, or on the ring it retired when it
          * stopped; best effort likewise. */
-        acb->cancelled = aio__fdmon_io_uring_cancel(s->ctx,
-                                                    &acb->cqe_handler);
+        acb->cancelled = aio__fdmon_io_uring_cancel(s->ctx, &acb->cqe_handler);
     } else if (acb->state == LURING_KERNEL && !acb->cancelled) {
         /* Best effort: without an SQE the request just completes. */
         sqe = io_uring_get_sqe(&s->ring);
@@ -371,8 +373,7 @@ void luring_io_unplug(LuringState *s)
 {
     g_assert(s->plugged > 0);
     /* SQEs a failed io_uring_submit() left in the ring go out too. */
-    if (--s->plugged == 0 &&
-        (s->pending.head || io_uring_sq_ready(&s->ring))) {
+    if (--s->plugged == 0 && (s->pending.head || io_uring_sq_ready(&s->ring))) {
         luring_flush(s);
     }
 }
@@ -407,7 +408,7 @@ LuringState *aio_setup_linux_io_uring(AioContext *ctx, GError **error)
     }
     ret = event_notifier_init(&s->e, false);
     if (ret == 0 && s->e.rfd != s->e.wfd) {
-        ret = -ENOSYS;          /* a pipe cannot be the ring's eventfd */
+        ret = -ENOSYS; /* a pipe cannot be the ring's eventfd */
     }
     if (ret == 0) {
         ret = io_uring_register_eventfd(&s->ring, s->e.rfd);
@@ -463,8 +464,14 @@ BlockAIOCB *luring_submit_aio(LuringState *s, int fd, int64_t offset,
                               const struct iovec *iov, int niov, int type,
                               BlockCompletionFunc *cb, void *opaque)
 {
-    (void)s; (void)fd; (void)offset; (void)iov; (void)niov; (void)type;
-    (void)cb; (void)opaque;
+    (void)s;
+    (void)fd;
+    (void)offset;
+    (void)iov;
+    (void)niov;
+    (void)type;
+    (void)cb;
+    (void)opaque;
     g_assert_not_reached();
 }
 
@@ -472,19 +479,39 @@ BlockAIOCB *luring_submit_discard(LuringState *s, int fd, int64_t offset,
                                   int64_t bytes, BlockCompletionFunc *cb,
                                   void *opaque)
 {
-    (void)s; (void)fd; (void)offset; (void)bytes; (void)cb; (void)opaque;
+    (void)s;
+    (void)fd;
+    (void)offset;
+    (void)bytes;
+    (void)cb;
+    (void)opaque;
     g_assert_not_reached();
 }
 
-void luring_io_plug(LuringState *s) { (void)s; g_assert_not_reached(); }
-void luring_io_unplug(LuringState *s) { (void)s; g_assert_not_reached(); }
-unsigned luring_in_flight(LuringState *s) { (void)s; return 0; }
+void luring_io_plug(LuringState *s)
+{
+    (void)s;
+    g_assert_not_reached();
+}
+void luring_io_unplug(LuringState *s)
+{
+    (void)s;
+    g_assert_not_reached();
+}
+unsigned luring_in_flight(LuringState *s)
+{
+    (void)s;
+    return 0;
+}
 void luring_get_stats(LuringState *s, LuringStats *stats)
 {
     (void)s;
     memset(stats, 0, sizeof(*stats));
 }
-void aio__linux_io_uring_free(AioContext *ctx) { (void)ctx; }
+void aio__linux_io_uring_free(AioContext *ctx)
+{
+    (void)ctx;
+}
 
 #endif
 

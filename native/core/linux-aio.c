@@ -33,25 +33,29 @@
 /* iocbs per io_submit() call and events per batch read. */
 #define LAIO_BATCH 64
 
-enum { LAIO_PENDING, LAIO_KERNEL, LAIO_DONE };
+enum {
+    LAIO_PENDING,
+    LAIO_KERNEL,
+    LAIO_DONE
+};
 
 typedef struct LaioAIOCB {
     BlockAIOCB common;
     LinuxAioState *s;
     struct iocb iocb;
-    struct iovec *iov;          /* our copy */
+    struct iovec *iov; /* our copy */
     int niov;
     size_t nbytes;
     int type;
     int state;
-    int ret;                    /* DONE */
-    AioReqLink link;            /* s->pending or s->done */
+    int ret;         /* DONE */
+    AioReqLink link; /* s->pending or s->done */
 } LaioAIOCB;
 
 struct LinuxAioState {
     AioContext *ctx;
     io_context_t io_ctx;
-    bool user_ring;             /* the ring can be read in user space */
+    bool user_ring; /* the ring can be read in user space */
     EventNotifier e;
     QEMUBH *completion_bh;
     AioReqFifo pending;
@@ -106,13 +110,13 @@ static int fetch_events(LinuxAioState *s, struct io_event *ev, int max)
     int n = 0;
 
     if (!s->user_ring) {
-        struct timespec zero = { 0, 0 };
+        struct timespec zero = {0, 0};
         int ret = io_getevents(s->io_ctx, 0, max, ev, &zero);
 
         return ret > 0 ? ret : 0;
     }
     head = atomic_read(&ring->head);
-    tail = atomic_load_acquire(&ring->tail);    /* see ring_has_events() */
+    tail = atomic_load_acquire(&ring->tail); /* see ring_has_events() */
     while (head != tail && n < max) {
         ev[n++] = ring->io_events[head];
         head = (head + 1) % ring->nr;
@@ -133,8 +137,7 @@ static void laio_flush(LinuxAioState *s)
         LaioAIOCB *acb;
         int n = 0, ret;
 
-        while (link && n < LAIO_BATCH &&
-               s->in_kernel + n < LAIO_MAX_EVENTS) {
+        while (link && n < LAIO_BATCH && s->in_kernel + n < LAIO_MAX_EVENTS) {
             iocbs[n++] = &container_of(link, LaioAIOCB, link)->iocb;
             link = link->next;
         }
@@ -170,7 +173,7 @@ static int event_result(LaioAIOCB *acb, long res)
     if (acb->type == QEMU_AIO_WRITE) {
         return -ENOSPC;
     }
-    aio__iov_zero_from(acb->iov, acb->niov, res);   /* end of file */
+    aio__iov_zero_from(acb->iov, acb->niov, res); /* end of file */
     return res;
 }
 
@@ -221,8 +224,7 @@ static void laio_read(EventNotifier *e)
 
 static bool laio_poll(void *opaque)
 {
-    LinuxAioState *s = container_of((EventNotifier *)opaque,
-                                    LinuxAioState, e);
+    LinuxAioState *s = container_of((EventNotifier *)opaque, LinuxAioState, e);
 
     return s->event_idx < s->event_max || ring_has_events(s);
 }
@@ -319,7 +321,7 @@ LinuxAioState *aio_setup_linux_aio(AioContext *ctx, GError **error)
     s = g_new0(LinuxAioState, 1);
     ret = event_notifier_init(&s->e, false);
     if (ret == 0 && s->e.rfd != s->e.wfd) {
-        ret = -ENOSYS;          /* IOCB_FLAG_RESFD needs an eventfd */
+        ret = -ENOSYS; /* IOCB_FLAG_RESFD needs an eventfd */
     }
     if (ret < 0) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-ret),
@@ -336,8 +338,7 @@ LinuxAioState *aio_setup_linux_aio(AioContext *ctx, GError **error)
         g_free(s);
         return NULL;
     }
-    s->user_ring =
-        ((struct aio_ring *)s->io_ctx)->magic == AIO_RING_MAGIC;
+    s->user_ring = ((struct aio_ring *)s->io_ctx)->magic == AIO_RING_MAGIC;
     s->ctx = ctx;
     aio__fifo_init(&s->pending);
     aio__fifo_init(&s->done);
@@ -381,15 +382,36 @@ BlockAIOCB *laio_submit_aio(LinuxAioState *s, int fd, int64_t offset,
                             const struct iovec *iov, int niov, int type,
                             BlockCompletionFunc *cb, void *opaque)
 {
-    (void)s; (void)fd; (void)offset; (void)iov; (void)niov; (void)type;
-    (void)cb; (void)opaque;
+    (void)s;
+    (void)fd;
+    (void)offset;
+    (void)iov;
+    (void)niov;
+    (void)type;
+    (void)cb;
+    (void)opaque;
     g_assert_not_reached();
 }
 
-void laio_io_plug(LinuxAioState *s) { (void)s; g_assert_not_reached(); }
-void laio_io_unplug(LinuxAioState *s) { (void)s; g_assert_not_reached(); }
-unsigned laio_in_flight(LinuxAioState *s) { (void)s; return 0; }
-void aio__linux_aio_free(AioContext *ctx) { (void)ctx; }
+void laio_io_plug(LinuxAioState *s)
+{
+    (void)s;
+    g_assert_not_reached();
+}
+void laio_io_unplug(LinuxAioState *s)
+{
+    (void)s;
+    g_assert_not_reached();
+}
+unsigned laio_in_flight(LinuxAioState *s)
+{
+    (void)s;
+    return 0;
+}
+void aio__linux_aio_free(AioContext *ctx)
+{
+    (void)ctx;
+}
 
 #endif
 

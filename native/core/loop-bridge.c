@@ -30,9 +30,9 @@
 /* One distinct fd GLib asks for. */
 typedef struct BridgeWatch {
     int fd;
-    int events;         /* G_IO_*, merged over this round's GPollFDs */
-    uint64_t round;     /* the round that last asked for it */
-    bool watched;       /* the foreign loop accepted the last watch_fd */
+    int events;     /* G_IO_*, merged over this round's GPollFDs */
+    uint64_t round; /* the round that last asked for it */
+    bool watched;   /* the foreign loop accepted the last watch_fd */
 } BridgeWatch;
 
 struct AioLoopBridge {
@@ -40,15 +40,15 @@ struct AioLoopBridge {
     const AioLoopBridgeOps *ops;
     void *opaque;
     int max_priority;
-    GPollFD *fds;       /* GLib's query of this round */
+    GPollFD *fds; /* GLib's query of this round */
     int nfds;
     int nalloc;
-    GHashTable *watches;    /* fd -> BridgeWatch */
-    GArray *refused;        /* GPollFD of the fds the foreign loop refused */
-    uint64_t round;         /* before_poll calls that queried */
-    unsigned nwatched;      /* watches the foreign loop accepted */
-    bool acquired;      /* we own @main (g_main_context_acquire) */
-    bool prepared;      /* before_poll ran, after_poll has not */
+    GHashTable *watches; /* fd -> BridgeWatch */
+    GArray *refused;     /* GPollFD of the fds the foreign loop refused */
+    uint64_t round;      /* before_poll calls that queried */
+    unsigned nwatched;   /* watches the foreign loop accepted */
+    bool acquired;       /* we own @main (g_main_context_acquire) */
+    bool prepared;       /* before_poll ran, after_poll has not */
 };
 
 AioLoopBridge *aio_loop_bridge_new(GMainContext *main,
@@ -127,7 +127,7 @@ static void apply_watches(AioLoopBridge *b)
         if (w->watched) {
             b->nwatched++;
         } else {
-            GPollFD p = { .fd = w->fd, .events = (gushort)w->events };
+            GPollFD p = {.fd = w->fd, .events = (gushort)w->events};
             g_array_append_val(b->refused, p);
         }
     }
@@ -221,8 +221,8 @@ bool aio_loop_bridge_before_poll(AioLoopBridge *b)
         b->acquired = true;
     }
     ready = g_main_context_prepare(b->main, &b->max_priority);
-    while ((n = g_main_context_query(b->main, b->max_priority, &timeout,
-                                     b->fds, b->nalloc)) > b->nalloc) {
+    while ((n = g_main_context_query(b->main, b->max_priority, &timeout, b->fds,
+                                     b->nalloc)) > b->nalloc) {
         b->nalloc = n;
         b->fds = g_renew(GPollFD, b->fds, n);
     }
@@ -244,8 +244,8 @@ void aio_loop_bridge_fd_ready(AioLoopBridge *b, int fd, int revents)
 {
     for (int i = 0; i < b->nfds; i++) {
         if (b->fds[i].fd == fd) {
-            b->fds[i].revents |= revents &
-                (b->fds[i].events | G_IO_HUP | G_IO_ERR | G_IO_NVAL);
+            b->fds[i].revents |= revents & (b->fds[i].events | G_IO_HUP |
+                                            G_IO_ERR | G_IO_NVAL);
         }
     }
 }

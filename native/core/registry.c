@@ -34,17 +34,17 @@ struct AioRegistryEntry {
     uint64_t id;
     AioRegistryKind kind;
     char *name;
-    int refcnt;                 /* atomic; the tables hold one */
+    int refcnt; /* atomic; the tables hold one */
 
     pthread_mutex_t lock;
     /* AIO_REGISTRY_CONTEXT: */
-    AioContext *ctx;            /* valid while @open */
-    bool open;                  /* false once withdrawn; under @lock */
-    unsigned waiting;           /* threads inside acquire; under @lock */
-    GArray *holders;            /* of Holder; under @lock */
-    pthread_cond_t released;    /* @waiting or @holders went down */
+    AioContext *ctx;         /* valid while @open */
+    bool open;               /* false once withdrawn; under @lock */
+    unsigned waiting;        /* threads inside acquire; under @lock */
+    GArray *holders;         /* of Holder; under @lock */
+    pthread_cond_t released; /* @waiting or @holders went down */
     /* AIO_REGISTRY_BH: */
-    QEMUBH *bh;                 /* NULL once withdrawn; under @lock */
+    QEMUBH *bh; /* NULL once withdrawn; under @lock */
 };
 
 /* The tables.  Intentionally never freed: other threads may still look ids
@@ -52,9 +52,9 @@ struct AioRegistryEntry {
 static struct {
     pthread_mutex_t lock;
     uint64_t next_id;
-    GHashTable *by_id;          /* &entry->id -> entry (holds a reference) */
-    GHashTable *by_object;      /* AioContext * or QEMUBH * -> entry */
-} tables = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
+    GHashTable *by_id;     /* &entry->id -> entry (holds a reference) */
+    GHashTable *by_object; /* AioContext * or QEMUBH * -> entry */
+} tables = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1};
 
 /* Called with tables.lock held. */
 static void tables_init_locked(void)
@@ -266,7 +266,7 @@ int aio_registry_acquire(AioRegistryEntry *e)
         pthread_mutex_unlock(&e->lock);
         return -ENOENT;
     }
-    e->waiting++;       /* keeps forget_context from returning */
+    e->waiting++; /* keeps forget_context from returning */
     pthread_mutex_unlock(&e->lock);
 
     /* Outside the entry lock: this may block for as long as another
@@ -286,7 +286,7 @@ int aio_registry_acquire(AioRegistryEntry *e)
     if (h) {
         h->levels++;
     } else {
-        Holder n = { .thread = pthread_self(), .levels = 1 };
+        Holder n = {.thread = pthread_self(), .levels = 1};
         g_array_append_val(e->holders, n);
     }
     pthread_mutex_unlock(&e->lock);

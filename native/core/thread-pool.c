@@ -32,29 +32,33 @@
 
 #define THREAD_POOL_IDLE_TIMEOUT_NS (10 * (int64_t)1000000000)
 
-enum { THREAD_QUEUED, THREAD_ACTIVE, THREAD_DONE };
+enum {
+    THREAD_QUEUED,
+    THREAD_ACTIVE,
+    THREAD_DONE
+};
 
 typedef struct ThreadPoolElementAio {
     BlockAIOCB common;
     ThreadPoolAio *pool;
     ThreadPoolFunc *func;
     void *arg;
-    int state;                  /* atomic; see the file comment */
-    int ret;                    /* written before state becomes DONE */
-    GList queue_link;           /* in pool->queue while QUEUED (lock) */
-    struct ThreadPoolElementAio *all_next, **all_pprev;     /* home */
+    int state;        /* atomic; see the file comment */
+    int ret;          /* written before state becomes DONE */
+    GList queue_link; /* in pool->queue while QUEUED (lock) */
+    struct ThreadPoolElementAio *all_next, **all_pprev; /* home */
 } ThreadPoolElementAio;
 
 struct ThreadPoolAio {
     AioContext *ctx;
     QEMUBH *completion_bh;
     QEMUBH *new_thread_bh;
-    ThreadPoolElementAio *all_head, **all_tail;     /* home thread */
+    ThreadPoolElementAio *all_head, **all_tail; /* home thread */
 
     pthread_mutex_t lock;
-    pthread_cond_t request_cond;    /* a request was queued, or params */
-    pthread_cond_t worker_stopped;  /* a worker exited */
-    GQueue queue;                   /* QUEUED requests, FIFO */
+    pthread_cond_t request_cond;   /* a request was queued, or params */
+    pthread_cond_t worker_stopped; /* a worker exited */
+    GQueue queue;                  /* QUEUED requests, FIFO */
     int cur_threads;
     int idle_threads;
     int new_threads;
@@ -118,7 +122,7 @@ static void spawn_thread_bh_fn(void *opaque)
     pthread_mutex_lock(&pool->lock);
     do_spawn_thread(pool);
     pthread_mutex_unlock(&pool->lock);
-    join_exited(pool);      /* those that timed out meanwhile */
+    join_exited(pool); /* those that timed out meanwhile */
 }
 
 /* Decides one more thread.  Called with the lock held. */
@@ -200,7 +204,7 @@ static void *worker_thread(void *opaque)
     pool->cur_threads--;
     {
         pthread_t self = pthread_self();
-        g_array_append_val(pool->exited, self);   /* joined by join_exited() */
+        g_array_append_val(pool->exited, self); /* joined by join_exited() */
     }
     pthread_cond_signal(&pool->worker_stopped);
     pthread_mutex_unlock(&pool->lock);
@@ -415,7 +419,7 @@ void aio__thread_pool_free(AioContext *ctx)
         pthread_cond_wait(&pool->worker_stopped, &pool->lock);
     }
     pthread_mutex_unlock(&pool->lock);
-    join_exited(pool);      /* every worker has returned from worker_thread() */
+    join_exited(pool); /* every worker has returned from worker_thread() */
     g_array_free(pool->exited, TRUE);
 
     /* Every request is DONE now; their callbacks run here. */

@@ -97,8 +97,7 @@ BlockAIOCB *thread_pool_submit_aio(ThreadPoolAio *pool, ThreadPoolFunc *func,
  * thread_pool_submit(), later "submit-no-complete"); its return value is
  * ignored.  The pool still counts it until it has run.  Home thread only.
  */
-void thread_pool_submit(ThreadPoolAio *pool, ThreadPoolFunc *func,
-                        void *arg);
+void thread_pool_submit(ThreadPoolAio *pool, ThreadPoolFunc *func, void *arg);
 
 /**
  * aio_context_set_thread_pool_params:

@@ -39,8 +39,8 @@ void aio__timerlistgroup_deinit(QEMUTimerListGroup *tlg)
 }
 
 QEMUTimer *aio_timer_new_with_attrs(AioContext *ctx, QEMUClockType type,
-                                    int scale, int attributes,
-                                    QEMUTimerCB *cb, void *opaque)
+                                    int scale, int attributes, QEMUTimerCB *cb,
+                                    void *opaque)
 {
     QEMUTimer *ts;
 

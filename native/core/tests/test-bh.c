@@ -52,7 +52,7 @@ static void count_cb(void *opaque)
 static void test_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -71,7 +71,7 @@ static void test_schedule(void)
 static void test_schedule10(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { .max = 10 };
+    Counter c = {.max = 10};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -96,7 +96,7 @@ static void test_schedule10(void)
 static void test_cancel(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -115,7 +115,7 @@ static void test_cancel(void)
 static void test_delete(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -134,7 +134,7 @@ static void test_delete(void)
 static void test_delete_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { .max = 1 };
+    Counter c = {.max = 1};
 
     c.bh = aio_bh_new(ctx, counter_delete_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -155,7 +155,10 @@ static void test_delete_from_cb_many(void)
 {
     AioContext *ctx = test_ctx_new();
     Counter c[4] = {
-        { .max = 1 }, { .max = 3 }, { .max = 2 }, { .max = 4 },
+        {.max = 1},
+        {.max = 3},
+        {.max = 2},
+        {.max = 4},
     };
 
     for (int i = 0; i < 4; i++) {
@@ -175,7 +178,7 @@ static void test_delete_from_cb_many(void)
     g_assert_null(c[0].bh);
 
     TEST_POLL_UNTIL(ctx, c[0].n >= c[0].max && c[1].n >= c[1].max &&
-                         c[2].n >= c[2].max && c[3].n >= c[3].max);
+                             c[2].n >= c[2].max && c[3].n >= c[3].max);
     for (int i = 0; i < 4; i++) {
         g_assert_cmpint(c[i].n, ==, c[i].max);
         g_assert_null(c[i].bh);
@@ -189,7 +192,7 @@ static void test_delete_from_cb_many(void)
 static void test_flush(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -213,7 +216,7 @@ static void test_gsource_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -234,7 +237,7 @@ static void test_gsource_schedule10(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { .max = 10 };
+    Counter c = {.max = 10};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -261,7 +264,7 @@ static void test_gsource_cancel(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -282,7 +285,7 @@ static void test_gsource_delete(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -304,7 +307,7 @@ static void test_gsource_delete_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { .max = 1 };
+    Counter c = {.max = 1};
 
     c.bh = aio_bh_new(ctx, counter_delete_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -337,7 +340,10 @@ static void test_gsource_delete_from_cb_many(void)
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
     Counter c[4] = {
-        { .max = 1 }, { .max = 3 }, { .max = 2 }, { .max = 4 },
+        {.max = 1},
+        {.max = 3},
+        {.max = 2},
+        {.max = 4},
     };
 
     for (int i = 0; i < 4; i++) {
@@ -370,7 +376,7 @@ static void test_gsource_flush(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Counter c = { 0 };
+    Counter c = {0};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -505,7 +511,7 @@ static void test_schedule_from_cb_next_pass(void)
 static void test_aio_bh_poll_one_slice(void)
 {
     AioContext *ctx = test_ctx_new();
-    Counter c = { .max = 3 };
+    Counter c = {.max = 3};
 
     c.bh = aio_bh_new(ctx, counter_cb, &c);
     qemu_bh_schedule(c.bh);
@@ -546,7 +552,7 @@ static void test_nested_poll_drains_slice(void)
     AioContext *ctx = test_ctx_new();
     GString *log = g_string_new(NULL);
     LogBH a, b, c, d;
-    NestData nest = { .d = &d };
+    NestData nest = {.d = &d};
 
     log_bh_init(&a, ctx, 'A', log);
     log_bh_init(&b, ctx, 'B', log);
@@ -693,7 +699,7 @@ static void schedule_then_delete_cb(void *opaque)
 static void test_schedule_then_delete_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
-    SelfBH s = { 0 };
+    SelfBH s = {0};
 
     s.bh = aio_bh_new(ctx, schedule_then_delete_cb, &s);
     qemu_bh_schedule(s.bh);
@@ -778,7 +784,7 @@ static void oneshot_destroy(void *opaque)
 static void test_oneshot(void)
 {
     AioContext *ctx = test_ctx_new();
-    OneshotData d = { 0 };
+    OneshotData d = {0};
 
     aio_bh_schedule_oneshot_full(ctx, oneshot_cb, &d, "oneshot",
                                  oneshot_destroy);
@@ -817,7 +823,7 @@ static void test_oneshot_plain(void)
 static void test_oneshot_destroy_at_unref(void)
 {
     AioContext *ctx = test_ctx_new();
-    OneshotData d = { 0 };
+    OneshotData d = {0};
 
     aio_bh_schedule_oneshot_full(ctx, oneshot_cb, &d, "never-run",
                                  oneshot_destroy);
@@ -965,7 +971,7 @@ static void self_delete_destroy(void *opaque)
 static void test_destroy_delete_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
-    SelfDelete d = { 0 };
+    SelfDelete d = {0};
 
     d.bh = aio_bh_new_full(ctx, self_delete_cb, &d, "self-delete",
                            self_delete_destroy);
@@ -997,13 +1003,12 @@ static void leak_log_cb(const char *name, void *opaque)
 static void test_leak_handler_names(void)
 {
     AioContext *ctx = test_ctx_new();
-    LeakLog log = { g_ptr_array_new_with_free_func(g_free) };
+    LeakLog log = {g_ptr_array_new_with_free_func(g_free)};
     int destroyed = 0;
     QEMUBH *deleted;
 
     aio_context_set_leak_handler(ctx, leak_log_cb, &log);
-    aio_bh_new_full(ctx, test_never_called, &destroyed, "leaky",
-                    count_destroy);
+    aio_bh_new_full(ctx, test_never_called, &destroyed, "leaky", count_destroy);
     deleted = aio_bh_new_full(ctx, test_never_called, NULL, "deleted", NULL);
     qemu_bh_delete(deleted);
     aio_context_unref(ctx);
@@ -1018,7 +1023,7 @@ static void test_leak_handler_names(void)
 static void test_leak_handler_default_name(void)
 {
     AioContext *ctx = test_ctx_new();
-    LeakLog log = { g_ptr_array_new_with_free_func(g_free) };
+    LeakLog log = {g_ptr_array_new_with_free_func(g_free)};
     QEMUBH *scheduled;
     const char *a, *b;
 
@@ -1079,15 +1084,15 @@ static void test_leak_warning_without_handler(void)
  */
 typedef struct {
     QEMUBH *bh;
-    gint requested;     /* atomic: written by the worker */
-    int seen;           /* home thread */
-    int runs;           /* home thread */
+    gint requested; /* atomic: written by the worker */
+    int seen;       /* home thread */
+    int runs;       /* home thread */
 } SchedSlot;
 
 typedef struct {
     AioContext *ctx;
     SchedSlot own[SCHED_THREADS];
-    SchedSlot shared;   /* requested counts every worker's schedules */
+    SchedSlot shared; /* requested counts every worker's schedules */
 } SchedTest;
 
 typedef struct {
@@ -1133,7 +1138,7 @@ static gboolean sched_all_seen(SchedTest *t)
 static void test_threads_concurrent_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
-    SchedTest t = { .ctx = ctx };
+    SchedTest t = {.ctx = ctx};
     SchedWorker w[SCHED_THREADS];
     GThread *threads[SCHED_THREADS];
 
@@ -1177,8 +1182,8 @@ static void test_threads_concurrent_schedule(void)
 
 typedef struct {
     AioContext *ctx;
-    int calls;          /* home thread */
-    gint destroys;      /* atomic: destroy runs in the home thread, but
+    int calls;     /* home thread */
+    gint destroys; /* atomic: destroy runs in the home thread, but
                          * keep it simple for the thread checker */
 } OneshotThreads;
 
@@ -1206,7 +1211,7 @@ static gpointer oneshot_worker(gpointer opaque)
 static void test_threads_oneshot(void)
 {
     AioContext *ctx = test_ctx_new();
-    OneshotThreads o = { .ctx = ctx };
+    OneshotThreads o = {.ctx = ctx};
     GThread *threads[SCHED_THREADS];
 
     for (int i = 0; i < SCHED_THREADS; i++) {
@@ -1280,8 +1285,7 @@ int main(int argc, char **argv)
     g_test_add_func("/bh/destroy/on-delete", test_destroy_on_delete);
     g_test_add_func("/bh/destroy/deleted-freed-at-unref",
                     test_destroy_after_run_and_delete);
-    g_test_add_func("/bh/destroy/delete-from-cb",
-                    test_destroy_delete_from_cb);
+    g_test_add_func("/bh/destroy/delete-from-cb", test_destroy_delete_from_cb);
     g_test_add_func("/bh/leak/handler-gets-name", test_leak_handler_names);
     g_test_add_func("/bh/leak/default-name", test_leak_handler_default_name);
     g_test_add_func("/bh/leak/warning-without-handler",

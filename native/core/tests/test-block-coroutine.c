@@ -61,7 +61,7 @@ static void submitter_entry(void *opaque)
 
     s->all_on_workers = true;
     for (int i = 0; i < 5; i++) {
-        Job j = { s->base + i, pthread_self(), false };
+        Job j = {s->base + i, pthread_self(), false};
 
         s->sum += thread_pool_submit_co(pool, job_fn, &j);
         s->all_on_workers &= j.on_worker;
@@ -77,9 +77,9 @@ static void test_thread_pool_submit_co(void)
     int done;
 
     for (int i = 0; i < 8; i++) {
-        s[i] = (Submitter){ ctx, i * 100, 0, false, false, false };
+        s[i] = (Submitter){ctx, i * 100, 0, false, false, false};
         aio_co_enter(ctx, qemu_coroutine_create(submitter_entry, &s[i]));
-        g_assert_false(s[i].done);              /* waiting for its job */
+        g_assert_false(s[i].done); /* waiting for its job */
     }
     do {
         done = 0;
@@ -108,17 +108,18 @@ typedef struct FileJob {
     bool done;
 } FileJob;
 
-static const char payload[] = "coroutine bytes!";     /* 16 + NUL */
+static const char payload[] = "coroutine bytes!"; /* 16 + NUL */
 
 static void file_entry(void *opaque)
 {
     FileJob *j = opaque;
     struct iovec w[2] = {
-        { (void *)payload, 10 }, { (void *)(payload + 10), 6 },
+        {(void *)payload, 10},
+        {(void *)(payload + 10), 6},
     };
-    struct iovec r = { j->back, 16 };
-    struct iovec eof = { j->back + 16, 16 };
-    struct iovec h = { j->hole, 16 };
+    struct iovec r = {j->back, 16};
+    struct iovec eof = {j->back + 16, 16};
+    struct iovec h = {j->hole, 16};
 
     j->wrote = aio_file_co_pwritev(j->file, 8192, w, 2);
     j->synced = aio_file_co_fdatasync(j->file);
@@ -135,12 +136,13 @@ static void run_file_engine(AioEngine engine)
     AioContext *ctx = test_ctx_new();
     char *dir = g_dir_make_tmp("coro-file-XXXXXX", NULL);
     char *path = g_build_filename(dir, "data", NULL);
-    FileJob j = { 0 };
+    FileJob j = {0};
     int64_t deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
 
     g_assert_nonnull(dir);
-    g_assert_cmpint(aio_file_open(ctx, path, O_RDWR | O_CREAT, 0600, engine,
-                                  &j.file), ==, 0);
+    g_assert_cmpint(
+        aio_file_open(ctx, path, O_RDWR | O_CREAT, 0600, engine, &j.file), ==,
+        0);
     memset(j.back, 'x', sizeof(j.back));
     memset(j.hole, 'x', sizeof(j.hole));
     g_assert_false(aio_context_has_armed_work(ctx));
@@ -156,7 +158,7 @@ static void run_file_engine(AioEngine engine)
     g_assert_cmpint(j.synced, ==, 0);
     g_assert_cmpint(j.read, ==, 16);
     g_assert_cmpmem(j.back, 16, payload, 16);
-    g_assert_cmpint(j.read_eof, ==, 0);             /* at the end */
+    g_assert_cmpint(j.read_eof, ==, 0); /* at the end */
     if (j.discarded == -EOPNOTSUPP) {
         g_test_message("%s: no hole punching here", aio_engine_name(engine));
     } else {
@@ -199,7 +201,7 @@ static void test_file_linux_aio(void)
 /* A thread-pool job in flight is armed work                                 */
 /* ------------------------------------------------------------------------ */
 
-static bool job_release;        /* atomic */
+static bool job_release; /* atomic */
 
 /* Runs until the test releases it. */
 static int held_job(void *opaque)
@@ -214,8 +216,8 @@ static void armed_entry(void *opaque)
 {
     AioContext *ctx = opaque;
 
-    g_assert_cmpint(thread_pool_submit_co(aio_get_thread_pool(ctx),
-                                          held_job, GINT_TO_POINTER(7)),
+    g_assert_cmpint(thread_pool_submit_co(aio_get_thread_pool(ctx), held_job,
+                                          GINT_TO_POINTER(7)),
                     ==, 7);
 }
 

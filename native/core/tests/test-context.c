@@ -59,8 +59,8 @@ static void test_timer_slack(void)
     ctx = test_ctx_new();
     g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, 1);
     /* A thread created afterwards inherits it. */
-    g_assert_cmpint(pthread_create(&th, NULL, slack_of_new_thread, NULL),
-                    ==, 0);
+    g_assert_cmpint(pthread_create(&th, NULL, slack_of_new_thread, NULL), ==,
+                    0);
     g_assert_cmpint(pthread_join(th, &child), ==, 0);
     g_assert_cmpint(GPOINTER_TO_INT(child), ==, 1);
     test_ctx_free(ctx);
@@ -156,7 +156,7 @@ static void test_in_home_thread(void)
 typedef struct {
     AioContext *ctx;
     TestFlag created;
-    TestFlag checked;   /* set by the home thread once it has looked */
+    TestFlag checked; /* set by the home thread once it has looked */
     bool home_there;
 } OtherHome;
 
@@ -175,7 +175,7 @@ static gpointer context_of_other_thread(gpointer opaque)
 
 static void test_home_is_creating_thread(void)
 {
-    OtherHome o = { 0 };
+    OtherHome o = {0};
     GThread *thread;
 
     test_flag_init(&o.created);
@@ -210,7 +210,7 @@ static void test_acquire_recursive(void)
 
 typedef struct {
     AioContext *ctx;
-    TestFlag state;     /* 1: about to acquire, 2: acquired, 3: released */
+    TestFlag state; /* 1: about to acquire, 2: acquired, 3: released */
 } Contender;
 
 static gpointer contender(gpointer opaque)
@@ -220,7 +220,7 @@ static gpointer contender(gpointer opaque)
     test_flag_set(&c->state, 1);
     aio_context_acquire(c->ctx);
     test_flag_set(&c->state, 2);
-    aio_context_acquire(c->ctx);    /* recursive in this thread too */
+    aio_context_acquire(c->ctx); /* recursive in this thread too */
     aio_context_release(c->ctx);
     aio_context_release(c->ctx);
     test_flag_set(&c->state, 3);
@@ -230,7 +230,7 @@ static gpointer contender(gpointer opaque)
 static void test_acquire_excludes_other_thread(void)
 {
     AioContext *ctx = test_ctx_new();
-    Contender c = { .ctx = ctx };
+    Contender c = {.ctx = ctx};
     GThread *thread;
 
     test_flag_init(&c.state);
@@ -340,11 +340,12 @@ static void test_unref_releases_handlers(void)
 
     test_pipe(fds);
     test_write_byte(fds[1]);
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, count_cb, NULL,
-                                       NULL, NULL, &n), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, count_cb, NULL, NULL, NULL, &n),
+        ==, 0);
     g_assert_cmpint(event_notifier_init(&e, true), ==, 0);
-    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, never_ev,
-                                           NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ctx, &e, false, never_ev, NULL, NULL), ==, 0);
     g_assert_cmpuint(test_stats(ctx).handlers, ==, 2);
 
     /* Never polled: finalization drops the handler without calling it. */
@@ -406,14 +407,15 @@ static void test_has_armed_work(void)
 
     test_pipe(fds);
     g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, test_never_called,
-                                       NULL, NULL, NULL, NULL), ==, 0);
+                                       NULL, NULL, NULL, NULL),
+                    ==, 0);
     g_assert_true(aio_context_has_armed_work(ctx));
     test_remove_fd(ctx, fds[0]);
     g_assert_false(aio_context_has_armed_work(ctx));
 
     g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
-    g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, never_ev,
-                                           NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ctx, &e, false, never_ev, NULL, NULL), ==, 0);
     g_assert_true(aio_context_has_armed_work(ctx));
     g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, NULL, NULL, NULL),
                     ==, 0);
@@ -448,7 +450,7 @@ static void test_has_armed_work_other_thread(void)
         GThread *thread;
 
         qemu_bh_schedule(bh);
-        g_log_set_always_fatal(G_LOG_FATAL_MASK);  /* reach the end */
+        g_log_set_always_fatal(G_LOG_FATAL_MASK); /* reach the end */
         thread = g_thread_new("armed-work", armed_work_from_thread, ctx);
         g_assert_cmpint(GPOINTER_TO_INT(g_thread_join(thread)), ==, 2);
         g_assert_true(aio_context_has_armed_work(ctx));

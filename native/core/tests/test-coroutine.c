@@ -19,8 +19,8 @@
 
 typedef struct IOThread {
     pthread_t thread;
-    AioContext *ctx;            /* set before iothread_start() returns */
-    bool stop;                  /* atomic */
+    AioContext *ctx; /* set before iothread_start() returns */
+    bool stop;       /* atomic */
     pthread_mutex_t lock;
     pthread_cond_t cond;
 } IOThread;
@@ -96,27 +96,27 @@ static void steps_entry(void *opaque)
 
 static void test_enter_yield(void)
 {
-    Steps s = { 0 };
+    Steps s = {0};
     Coroutine *co = qemu_coroutine_create(steps_entry, &s);
 
     g_assert_false(qemu_in_coroutine());
     g_assert_cmpstr(qemu_coroutine_name(co), ==, "steps_entry");
     g_assert_false(qemu_coroutine_entered(co));
-    g_assert_cmpint(s.step, ==, 0);     /* created, not started */
+    g_assert_cmpint(s.step, ==, 0); /* created, not started */
 
     qemu_coroutine_enter(co);
     g_assert_cmpint(s.step, ==, 1);
     g_assert_true(s.in_coroutine);
     g_assert_true(s.self == co);
     g_assert_true(s.entered_inside);
-    g_assert_false(qemu_coroutine_entered(co));   /* yielded */
+    g_assert_false(qemu_coroutine_entered(co)); /* yielded */
     g_assert_false(qemu_in_coroutine());
     g_assert_null(qemu_coroutine_get_aio_context(co));
 
     qemu_coroutine_enter_if_inactive(co);
     g_assert_cmpint(s.step, ==, 2);
     qemu_coroutine_enter(co);
-    g_assert_cmpint(s.step, ==, 3);             /* ended, freed */
+    g_assert_cmpint(s.step, ==, 3); /* ended, freed */
 }
 
 static void noop_entry(void *opaque)
@@ -170,7 +170,7 @@ static void nest_outer(void *opaque)
 
 static void test_nested_enter(void)
 {
-    Nest n = { g_string_new(NULL), NULL };
+    Nest n = {g_string_new(NULL), NULL};
 
     n.inner = qemu_coroutine_create(nest_inner, &n);
     qemu_coroutine_enter(qemu_coroutine_create(nest_outer, &n));
@@ -189,7 +189,7 @@ typedef struct Chain {
     Coroutine *co[2];
     bool done[2];
     unsigned enters;
-    uintptr_t low[2], high[2];  /* stack addresses seen in each loop */
+    uintptr_t low[2], high[2]; /* stack addresses seen in each loop */
 } Chain;
 
 static void chain_entry(void *opaque, int me)
@@ -212,12 +212,18 @@ static void chain_entry(void *opaque, int me)
     }
 }
 
-static void chain_a(void *opaque) { chain_entry(opaque, 0); }
-static void chain_b(void *opaque) { chain_entry(opaque, 1); }
+static void chain_a(void *opaque)
+{
+    chain_entry(opaque, 0);
+}
+static void chain_b(void *opaque)
+{
+    chain_entry(opaque, 1);
+}
 
 static void test_chained_enter(void)
 {
-    Chain c = { .ctx = test_ctx_new(), .low = { UINTPTR_MAX, UINTPTR_MAX } };
+    Chain c = {.ctx = test_ctx_new(), .low = {UINTPTR_MAX, UINTPTR_MAX}};
 
     c.co[0] = qemu_coroutine_create(chain_a, &c);
     c.co[1] = qemu_coroutine_create(chain_b, &c);
@@ -274,14 +280,14 @@ static void *schedule_from_thread(void *opaque)
 static void test_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
-    Where w = { 0 };
+    Where w = {0};
     Coroutine *co = qemu_coroutine_create(where_entry, &w);
-    void *args[2] = { ctx, co };
+    void *args[2] = {ctx, co};
     pthread_t th;
 
     /* From another thread: runs from the context's BH, in its home. */
-    g_assert_cmpint(pthread_create(&th, NULL, schedule_from_thread, args),
-                    ==, 0);
+    g_assert_cmpint(pthread_create(&th, NULL, schedule_from_thread, args), ==,
+                    0);
     g_assert_cmpint(pthread_join(th, NULL), ==, 0);
     g_assert_cmpint(w.runs, ==, 0);
     g_assert_true(aio_pending(ctx));
@@ -306,7 +312,7 @@ static void test_schedule(void)
 
     /* Scheduled together: entered in scheduling order. */
     {
-        Where w2 = { 0 };
+        Where w2 = {0};
         GString *log = g_string_new(NULL);
         Coroutine *a = qemu_coroutine_create_named(where_entry, &w2, "a");
         Coroutine *b = qemu_coroutine_create_named(where_entry, &w2, "b");
@@ -346,7 +352,7 @@ static void test_schedule_twice_aborts(void)
 
         qemu_coroutine_enter(co);
         aio_co_schedule(ctx, co);
-        aio_co_schedule(ctx, co);       /* aborts */
+        aio_co_schedule(ctx, co); /* aborts */
         return;
     }
     g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -389,9 +395,9 @@ static void test_schedule_self_repeatedly(void)
 typedef struct Hopper {
     IOThread *threads;
     int start;
-    unsigned *handoffs;         /* atomic */
-    unsigned *wrong;            /* atomic: ran outside the expected thread */
-    unsigned *finished;         /* atomic */
+    unsigned *handoffs; /* atomic */
+    unsigned *wrong;    /* atomic: ran outside the expected thread */
+    unsigned *finished; /* atomic */
 } Hopper;
 
 static void hopper_entry(void *opaque)
@@ -424,15 +430,14 @@ static void test_multithread_hops(void)
         iothread_start(&threads[i]);
     }
     for (int i = 0; i < MT_COROUTINES; i++) {
-        h[i] = (Hopper){ threads, i % MT_THREADS, &handoffs, &wrong,
-                         &finished };
+        h[i] = (Hopper){threads, i % MT_THREADS, &handoffs, &wrong, &finished};
         aio_co_schedule(threads[i % MT_THREADS].ctx,
                         qemu_coroutine_create(hopper_entry, &h[i]));
     }
     /* Not this thread's context: waits for aio_wait_kick(). */
     waited = AIO_WAIT_WHILE(threads[0].ctx,
                             __atomic_load_n(&finished, __ATOMIC_SEQ_CST) <
-                            MT_COROUTINES);
+                                MT_COROUTINES);
     g_assert_true(waited);
     g_assert_cmpuint(finished, ==, MT_COROUTINES);
     g_assert_cmpuint(handoffs, ==, MT_COROUTINES * MT_HOPS);
@@ -459,7 +464,7 @@ static void locker_entry(void *opaque)
     qemu_co_mutex_lock(l->mutex);
     qemu_co_mutex_assert_locked(l->mutex);
     g_string_append_printf(l->log, "%s+ ", l->name);
-    qemu_coroutine_yield();             /* hold it across a yield */
+    qemu_coroutine_yield(); /* hold it across a yield */
     g_string_append_printf(l->log, "%s- ", l->name);
     qemu_co_mutex_unlock(l->mutex);
 }
@@ -469,7 +474,7 @@ static void test_co_mutex_fifo(void)
     AioContext *ctx = test_ctx_new();
     CoMutex m;
     GString *log = g_string_new(NULL);
-    Locker l[3] = { { &m, log, "a" }, { &m, log, "b" }, { &m, log, "c" } };
+    Locker l[3] = {{&m, log, "a"}, {&m, log, "b"}, {&m, log, "c"}};
     Coroutine *co[3];
 
     qemu_co_mutex_init(&m);
@@ -503,8 +508,8 @@ static void test_co_mutex_fifo(void)
 typedef struct Contender {
     CoMutex *mutex;
     AioContext *ctx;
-    unsigned *counter;          /* under the CoMutex only */
-    unsigned *finished;         /* atomic */
+    unsigned *counter;  /* under the CoMutex only */
+    unsigned *finished; /* atomic */
 } Contender;
 
 static void contender_entry(void *opaque)
@@ -541,12 +546,12 @@ static void test_co_mutex_multithread(void)
     for (int i = 0; i < CM_THREADS * CM_PER_THREAD; i++) {
         AioContext *ctx = threads[i % CM_THREADS].ctx;
 
-        c[i] = (Contender){ &m, ctx, &counter, &finished };
+        c[i] = (Contender){&m, ctx, &counter, &finished};
         aio_co_schedule(ctx, qemu_coroutine_create(contender_entry, &c[i]));
     }
     AIO_WAIT_WHILE(threads[0].ctx,
                    __atomic_load_n(&finished, __ATOMIC_SEQ_CST) <
-                   CM_THREADS * CM_PER_THREAD);
+                       CM_THREADS * CM_PER_THREAD);
     for (int i = 0; i < CM_THREADS; i++) {
         iothread_stop(&threads[i]);
     }
@@ -574,7 +579,7 @@ static void waiter_entry(void *opaque)
     qemu_co_mutex_lock(w->mutex);
     g_string_append_printf(w->log, "%s: ", w->name);
     qemu_co_queue_wait(w->queue, w->mutex);
-    qemu_co_mutex_assert_locked(w->mutex);      /* taken again */
+    qemu_co_mutex_assert_locked(w->mutex); /* taken again */
     g_string_append_printf(w->log, "%s! ", w->name);
     qemu_co_mutex_unlock(w->mutex);
 }
@@ -586,8 +591,10 @@ static void test_co_queue(void)
     CoMutex m;
     GString *log = g_string_new(NULL);
     Waiter w[4] = {
-        { &q, &m, log, "a" }, { &q, &m, log, "b" },
-        { &q, &m, log, "c" }, { &q, &m, log, "d" },
+        {&q, &m, log, "a"},
+        {&q, &m, log, "b"},
+        {&q, &m, log, "c"},
+        {&q, &m, log, "d"},
     };
 
     qemu_co_queue_init(&q);
@@ -599,7 +606,7 @@ static void test_co_queue(void)
     }
     g_assert_cmpstr(log->str, ==, "a: b: c: d: ");
     g_assert_false(qemu_co_queue_empty(&q));
-    g_assert_false(m.locked);       /* each released it to wait */
+    g_assert_false(m.locked); /* each released it to wait */
 
     g_assert_true(qemu_co_queue_next(&q));
     g_assert_cmpstr(log->str, ==, "a: b: c: d: a! ");
@@ -636,7 +643,7 @@ static void sleeper_entry(void *opaque)
 static void test_co_sleep(void)
 {
     AioContext *ctx = test_ctx_new();
-    Sleeper s = { QEMU_CLOCK_REALTIME, 5 * SCALE_MS, 0, false };
+    Sleeper s = {QEMU_CLOCK_REALTIME, 5 * SCALE_MS, 0, false};
     int64_t deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
 
     aio_co_enter(ctx, qemu_coroutine_create(sleeper_entry, &s));
@@ -647,11 +654,11 @@ static void test_co_sleep(void)
     }
     g_assert_true(s.done);
     g_assert_cmpint(s.slept, >=, 5 * SCALE_MS);
-    g_assert_cmpuint(test_stats(ctx).timers, ==, 0);    /* freed */
+    g_assert_cmpuint(test_stats(ctx).timers, ==, 0); /* freed */
 
     /* On a stopped virtual clock only a step wakes it. */
     qemu_clock_virtual_stop();
-    s = (Sleeper){ QEMU_CLOCK_VIRTUAL, 1000 * SCALE_MS, 0, false };
+    s = (Sleeper){QEMU_CLOCK_VIRTUAL, 1000 * SCALE_MS, 0, false};
     aio_co_enter(ctx, qemu_coroutine_create(sleeper_entry, &s));
     g_assert_false(aio_poll(ctx, false));
     g_assert_false(s.done);
@@ -711,8 +718,8 @@ static void test_wait_while_kicked_home(void)
     pthread_t th;
 
     g_assert_cmpint(pthread_create(&th, NULL, set_and_kick, &flag), ==, 0);
-    g_assert_true(AIO_WAIT_WHILE(ctx,
-                                 !__atomic_load_n(&flag, __ATOMIC_SEQ_CST)));
+    g_assert_true(
+        AIO_WAIT_WHILE(ctx, !__atomic_load_n(&flag, __ATOMIC_SEQ_CST)));
     g_assert_cmpint(pthread_join(th, NULL), ==, 0);
     test_ctx_free(ctx);
 }
@@ -721,7 +728,7 @@ static void test_wait_while_kicked_home(void)
  * the condition false from a BH and kicks. */
 typedef struct Foreign {
     AioContext *ctx;
-    int n;                      /* atomic */
+    int n; /* atomic */
     bool waited;
 } Foreign;
 
@@ -744,13 +751,14 @@ static void foreign_bh(void *opaque)
 
 static void test_wait_while_foreign(void)
 {
-    Foreign f = { test_ctx_new(), 2, false };
+    Foreign f = {test_ctx_new(), 2, false};
     pthread_t th;
     int64_t deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
 
     g_assert_cmpint(pthread_create(&th, NULL, foreign_waiter, &f), ==, 0);
-    while (__atomic_load_n(&global_aio_wait.num_waiters, __ATOMIC_SEQ_CST) == 0
-           && g_get_monotonic_time() < deadline) {
+    while (__atomic_load_n(&global_aio_wait.num_waiters, __ATOMIC_SEQ_CST) ==
+               0 &&
+           g_get_monotonic_time() < deadline) {
         g_usleep(1000);
     }
     aio_bh_schedule_oneshot(f.ctx, foreign_bh, &f);
@@ -787,7 +795,7 @@ static void inflight_read(void *opaque)
     InFlight *f = opaque;
 
     test_read_all(f->fds[0]);
-    __atomic_fetch_add(&f->reads, 1, __ATOMIC_SEQ_CST);  /* complete_later */
+    __atomic_fetch_add(&f->reads, 1, __ATOMIC_SEQ_CST); /* complete_later */
     f->in_flight--;
 }
 
@@ -810,7 +818,7 @@ static void *complete_later(void *opaque)
 static void test_pending(void)
 {
     AioContext *ctx = test_ctx_new();
-    InFlight f = { ctx, 0, 0, 0, { -1, -1 } };
+    InFlight f = {ctx, 0, 0, 0, {-1, -1}};
     QEMUBH *bh = aio_bh_new(ctx, test_never_called, NULL);
     QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                  test_never_called, NULL);
@@ -826,11 +834,12 @@ static void test_pending(void)
     timer_del(t);
     g_assert_false(aio_pending(ctx));
     g_assert_cmpint(aio_set_fd_handler(ctx, f.fds[0], false, inflight_read,
-                                       NULL, NULL, NULL, &f), ==, 0);
+                                       NULL, NULL, NULL, &f),
+                    ==, 0);
     g_assert_false(aio_pending(ctx));
     test_write_byte(f.fds[1]);
     g_assert_true(aio_pending(ctx));
-    g_assert_cmpint(f.reads, ==, 0);            /* nothing ran */
+    g_assert_cmpint(f.reads, ==, 0); /* nothing ran */
     g_assert_true(aio_poll(ctx, false));
     g_assert_cmpint(f.reads, ==, 1);
     g_assert_false(aio_pending(ctx));
@@ -846,7 +855,7 @@ static void test_pending(void)
 static void test_flush(void)
 {
     AioContext *ctx = test_ctx_new();
-    InFlight f = { ctx, 3, 0, 0, { -1, -1 } };
+    InFlight f = {ctx, 3, 0, 0, {-1, -1}};
     pthread_t th;
 
     test_pipe(f.fds);
@@ -867,9 +876,9 @@ static void test_flush(void)
     g_assert_cmpint(f.flush_calls, ==, 1);
 
     /* io_flush alone registers nothing: the handler is removed. */
-    g_assert_cmpint(aio_set_fd_handler_flush(ctx, f.fds[0], false, NULL,
-                                             NULL, inflight_flush, NULL,
-                                             NULL, &f), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler_flush(ctx, f.fds[0], false, NULL, NULL,
+                                             inflight_flush, NULL, NULL, &f),
+                    ==, 0);
     g_assert_cmpuint(test_stats(ctx).handlers, ==, 0);
     close(f.fds[0]);
     close(f.fds[1]);

@@ -20,9 +20,9 @@
 /* @e comes first: the handler receives &e and casts it back. */
 typedef struct {
     EventNotifier e;
-    int n;          /* handler calls */
-    int active;     /* calls still expected; 0 = none */
-    bool auto_set;  /* set again from the handler while active */
+    int n;         /* handler calls */
+    int active;    /* calls still expected; 0 = none */
+    bool auto_set; /* set again from the handler while active */
 } EvData;
 
 static void ev_ready_cb(EventNotifier *e)
@@ -50,8 +50,8 @@ static void ev_init(EvData *d, int active, bool auto_set)
 static void ev_set_handler(AioContext *ctx, EvData *d,
                            EventNotifierHandler *handler)
 {
-    g_assert_cmpint(aio_set_event_notifier(ctx, &d->e, false, handler,
-                                           NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ctx, &d->e, false, handler, NULL, NULL), ==, 0);
 }
 
 static void test_event_add_remove(void)
@@ -184,8 +184,9 @@ static void test_event_external(void)
         EvData d;
 
         ev_init(&d, 10, true);
-        g_assert_cmpint(aio_set_event_notifier(ctx, &d.e, true, ev_ready_cb,
-                                               NULL, NULL), ==, 0);
+        g_assert_cmpint(
+            aio_set_event_notifier(ctx, &d.e, true, ev_ready_cb, NULL, NULL),
+            ==, 0);
         event_notifier_set(&d.e);
         for (int j = 0; j < depth; j++) {
             aio_disable_external(ctx);
@@ -345,11 +346,11 @@ struct FdData {
     int fd;
     int reads;
     int writes;
-    GString *log;           /* optional: 'R' / 'W' per call */
-    bool drain;             /* read cb empties the fd */
-    bool remove_in_read;    /* read cb removes this fd's handler */
-    bool remove_in_write;   /* write cb removes this fd's handler */
-    FdData *other;          /* read cb removes other->fd's handler */
+    GString *log;         /* optional: 'R' / 'W' per call */
+    bool drain;           /* read cb empties the fd */
+    bool remove_in_read;  /* read cb removes this fd's handler */
+    bool remove_in_write; /* write cb removes this fd's handler */
+    FdData *other;        /* read cb removes other->fd's handler */
 };
 
 static void fd_data_init(FdData *d, AioContext *ctx, int fd, GString *log)
@@ -392,8 +393,8 @@ static void fd_write_cb(void *opaque)
     }
 }
 
-static int set_rw(AioContext *ctx, int fd, bool is_external, bool rd,
-                  bool wr, FdData *d)
+static int set_rw(AioContext *ctx, int fd, bool is_external, bool rd, bool wr,
+                  FdData *d)
 {
     return aio_set_fd_handler(ctx, fd, is_external, rd ? fd_read_cb : NULL,
                               wr ? fd_write_cb : NULL, NULL, NULL, d);
@@ -559,7 +560,8 @@ static void replacer_read_cb(void *opaque)
     r->d.reads++;
     g_string_append_c(r->d.log, 'r');
     g_assert_cmpint(aio_set_fd_handler(r->d.ctx, r->d.fd, false, fd_read_cb,
-                                       NULL, NULL, NULL, r->next), ==, 0);
+                                       NULL, NULL, NULL, r->next),
+                    ==, 0);
 }
 
 static void test_replace_from_own_cb(void)
@@ -577,7 +579,8 @@ static void test_replace_from_own_cb(void)
     r.next = &next;
     test_write_byte(sv[1]);
     g_assert_cmpint(aio_set_fd_handler(ctx, sv[0], false, replacer_read_cb,
-                                       fd_write_cb, NULL, NULL, &r), ==, 0);
+                                       fd_write_cb, NULL, NULL, &r),
+                    ==, 0);
 
     /* The old handler's write callback is never called once replaced,
      * not even in the pass that replaced it. */
@@ -605,7 +608,7 @@ static void test_remove_from_own_cb(void)
 
     test_pipe(fds);
     fd_data_init(&d, ctx, fds[0], NULL);
-    d.remove_in_read = true;    /* and never drains */
+    d.remove_in_read = true; /* and never drains */
     g_assert_cmpint(set_rw(ctx, fds[0], false, true, false, &d), ==, 0);
 
     test_write_byte(fds[1]);
@@ -720,7 +723,7 @@ static void test_hup_calls_read(void)
     test_pipe(fds);
     fd_data_init(&d, ctx, fds[0], NULL);
     d.drain = true;
-    d.remove_in_read = true;    /* at EOF there is nothing else to do */
+    d.remove_in_read = true; /* at EOF there is nothing else to do */
     g_assert_cmpint(set_rw(ctx, fds[0], false, true, false, &d), ==, 0);
     g_assert_false(aio_poll(ctx, false));
 
@@ -848,8 +851,9 @@ static void test_external_paused_others_keep_firing(void)
 
     test_pipe(p);
     fd_data_init(&d, ctx, p[0], NULL);
-    g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, read_one_cb, NULL,
-                                       NULL, NULL, &d), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, p[0], false, read_one_cb, NULL, NULL, NULL, &d),
+        ==, 0);
     g_assert_false(aio_poll(ctx, false));
     aio_disable_external(ctx);
     g_assert_cmpint(write(p[1], "abc", 3), ==, 3);
@@ -899,13 +903,13 @@ static void fired_cb(void *opaque)
 #define CLOSED_POLLS 20
 
 typedef struct {
-    bool armed_first;   /* poll once (arming the back end) before close */
-    bool close_peer;    /* close the write end too (a pending HUP) */
+    bool armed_first; /* poll once (arming the back end) before close */
+    bool close_peer;  /* close the write end too (a pending HUP) */
 } ClosedCase;
 
-static const ClosedCase closed_before_poll = { false, false };
-static const ClosedCase closed_after_armed = { true, false };
-static const ClosedCase closed_after_armed_hup = { true, true };
+static const ClosedCase closed_before_poll = {false, false};
+static const ClosedCase closed_after_armed = {true, false};
+static const ClosedCase closed_after_armed_hup = {true, true};
 
 static void test_closed_fd_no_spin(gconstpointer data)
 {
@@ -942,7 +946,7 @@ static void test_closed_fd_no_spin(gconstpointer data)
     g_test_message("%d callbacks in the first %d polls", late_calls,
                    CLOSED_POLLS / 2);
     g_assert_cmpint(late_calls, <=, 1);
-    g_assert_cmpint(d.writes, ==, 0);     /* a pipe's read end: no OUT */
+    g_assert_cmpint(d.writes, ==, 0); /* a pipe's read end: no OUT */
     g_assert_cmpint(d.reads + d.writes, ==, late_calls);
     g_assert_cmpint(late_progress, ==, 0);
 
@@ -1089,7 +1093,8 @@ static void test_set_fd_poll(void)
     g_assert_cmpint(aio_set_fd_poll(ctx, fds[0], noop_io, noop_io), ==,
                     -ENOENT);
     g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, noop_io, NULL,
-                                       never_poll, noop_io, NULL), ==, 0);
+                                       never_poll, noop_io, NULL),
+                    ==, 0);
     g_assert_cmpint(aio_set_fd_poll(ctx, fds[0], noop_io, noop_io), ==, 0);
     g_assert_false(aio_poll(ctx, false));
 
@@ -1224,8 +1229,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/fd-handler/gsource/event/add-remove",
                     test_gsource_event_add_remove);
-    g_test_add_func("/fd-handler/gsource/event/wait",
-                    test_gsource_event_wait);
+    g_test_add_func("/fd-handler/gsource/event/wait", test_gsource_event_wait);
     g_test_add_func("/fd-handler/gsource/event/wait/no-flush-cb",
                     test_gsource_event_wait_no_flush_cb);
     g_test_add_func("/fd-handler/gsource/event/flush",
@@ -1244,8 +1248,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fd-handler/replace", test_replace);
     g_test_add_func("/fd-handler/replace-from-own-cb",
                     test_replace_from_own_cb);
-    g_test_add_func("/fd-handler/remove-from-own-cb",
-                    test_remove_from_own_cb);
+    g_test_add_func("/fd-handler/remove-from-own-cb", test_remove_from_own_cb);
     g_test_add_func("/fd-handler/remove-other-while-walking",
                     test_remove_other_while_walking);
     g_test_add_func("/fd-handler/remove-unregistered",
@@ -1272,9 +1275,9 @@ int main(int argc, char **argv)
                          &closed_before_poll, test_gsource_closed_fd_no_spin);
     g_test_add_data_func("/fd-handler/gsource/closed-fd/after-armed",
                          &closed_after_armed, test_gsource_closed_fd_no_spin);
-    g_test_add_data_func("/fd-handler/gsource/closed-fd/after-armed-peer-closed",
-                         &closed_after_armed_hup,
-                         test_gsource_closed_fd_no_spin);
+    g_test_add_data_func(
+        "/fd-handler/gsource/closed-fd/after-armed-peer-closed",
+        &closed_after_armed_hup, test_gsource_closed_fd_no_spin);
     g_test_add_func("/fd-handler/stats-handlers", test_stats_handlers);
     g_test_add_func("/fd-handler/set-fd-poll", test_set_fd_poll);
     g_test_add_func("/fd-handler/blocking-poll-woken-by-fd",

@@ -24,8 +24,8 @@
  */
 #include "test-util.h"
 
-#include "aiocontext-config.h"   /* CONFIG_LINUX_IO_URING */
-#include "fdmon.h"      /* aio-internal.h, AIO_EPOLL_THRESHOLD */
+#include "aiocontext-config.h" /* CONFIG_LINUX_IO_URING */
+#include "fdmon.h"             /* aio-internal.h, AIO_EPOLL_THRESHOLD */
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -96,11 +96,11 @@ static const char *fdmon_now(AioContext *ctx)
 /* One handler on an eventfd. */
 typedef struct Ev Ev;
 struct Ev {
-    EventNotifier e;        /* first: the callback's opaque is &e */
+    EventNotifier e; /* first: the callback's opaque is &e */
     AioContext *ctx;
     int calls;
-    bool drain;             /* clear the notifier in the callback */
-    bool remove_self;       /* remove the handler in the callback */
+    bool drain;       /* clear the notifier in the callback */
+    bool remove_self; /* remove the handler in the callback */
 };
 
 static void ev_cb(EventNotifier *e)
@@ -112,8 +112,8 @@ static void ev_cb(EventNotifier *e)
         event_notifier_test_and_clear(e);
     }
     if (ev->remove_self) {
-        g_assert_cmpint(aio_set_event_notifier(ev->ctx, e, false, NULL, NULL,
-                                               NULL), ==, 0);
+        g_assert_cmpint(
+            aio_set_event_notifier(ev->ctx, e, false, NULL, NULL, NULL), ==, 0);
     }
 }
 
@@ -127,14 +127,16 @@ static void ev_init(Ev *ev, AioContext *ctx)
 
 static void ev_add(Ev *ev, bool is_external)
 {
-    g_assert_cmpint(aio_set_event_notifier(ev->ctx, &ev->e, is_external,
-                                           ev_cb, NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ev->ctx, &ev->e, is_external, ev_cb, NULL, NULL),
+        ==, 0);
 }
 
 static void ev_remove(Ev *ev)
 {
-    g_assert_cmpint(aio_set_event_notifier(ev->ctx, &ev->e, false, NULL,
-                                           NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ev->ctx, &ev->e, false, NULL, NULL, NULL), ==,
+        0);
 }
 
 static Ev *evs_new(AioContext *ctx, unsigned n)
@@ -344,17 +346,17 @@ static void test_auto_glib_switches_to_poll(void)
     ev_add(&live, false);
     ev_add(&removed, false);
     ev_add(&queued, false);
-    g_assert_false(aio_poll(ctx, false));       /* all three armed */
+    g_assert_false(aio_poll(ctx, false)); /* all three armed */
     ev_remove(&removed);
-    g_assert_false(aio_poll(ctx, false));       /* its POLL_REMOVE goes */
-    ev_remove(&queued);                         /* only queued */
+    g_assert_false(aio_poll(ctx, false)); /* its POLL_REMOVE goes */
+    ev_remove(&queued);                   /* only queued */
     g_assert_cmpuint(allocated_nodes(ctx), >=, 2);
 
     main = test_attach(ctx);
     g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
     g_assert_null(test_stats(ctx).fdmon_fallback_reason);
     g_assert_null(ctx->uring.ring);
-    g_assert_cmpint(main_poll_nfds(main), ==, 3);   /* wake-up, notifier, live */
+    g_assert_cmpint(main_poll_nfds(main), ==, 3); /* wake-up, notifier, live */
 
     event_notifier_set(&live.e);
     event_notifier_set(&removed.e);
@@ -371,7 +373,7 @@ static void test_auto_glib_switches_to_poll(void)
     g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
 
     test_detach(ctx, main);
-    g_assert_cmpstr(fdmon_now(ctx), ==, "poll");    /* for good */
+    g_assert_cmpstr(fdmon_now(ctx), ==, "poll"); /* for good */
     ev_remove(&live);
     settle_nodes(ctx, 0);
     event_notifier_cleanup(&live.e);
@@ -400,8 +402,8 @@ static void test_auto_glib_switch_from_other_thread(void)
     ev_init(&ev, ctx);
     ev_add(&ev, false);
     g_assert_false(aio_poll(ctx, false));
-    source = g_thread_join(g_thread_new("get-g-source", get_g_source_thread,
-                                        ctx));
+    source = g_thread_join(
+        g_thread_new("get-g-source", get_g_source_thread, ctx));
     g_assert_nonnull(source);
     g_assert_cmpstr(fdmon_now(ctx), ==, "io_uring");
 
@@ -427,7 +429,7 @@ static void test_auto_glib_switch_from_other_thread(void)
 static void test_auto_upgrade_at_64(void)
 {
     AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_AUTO);
-    const unsigned n = AIO_EPOLL_THRESHOLD - 1;    /* + notifier = 64 */
+    const unsigned n = AIO_EPOLL_THRESHOLD - 1; /* + notifier = 64 */
     Ev *evs = evs_new(ctx, n);
 
     g_assert_cmpint(AIO_EPOLL_THRESHOLD, ==, 64);
@@ -661,8 +663,9 @@ static void test_epoll_ctl_failure_falls_back(void)
     ev_add(&ev, false);
     g_assert_cmpstr(fdmon_now(ctx), ==, "epoll");
 
-    g_assert_cmpint(aio_set_fd_handler(ctx, file, false, count_cb, NULL,
-                                       NULL, NULL, &file_calls), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler(ctx, file, false, count_cb, NULL, NULL,
+                                       NULL, &file_calls),
+                    ==, 0);
     g_assert_cmpstr(fdmon_now(ctx), ==, "poll");
 
     /* poll(2) says a regular file is always readable. */
@@ -701,7 +704,7 @@ static void *cross_fail_thread(void *opaque)
 {
     CrossFail *c = opaque;
 
-    g_usleep(1000);     /* most rounds: the home thread is in epoll_wait */
+    g_usleep(1000); /* most rounds: the home thread is in epoll_wait */
     c->ret = aio_set_fd_handler(c->ctx, c->file, false, count_cb, NULL, NULL,
                                 NULL, &c->calls);
     return NULL;
@@ -716,7 +719,7 @@ static void test_epoll_ctl_failure_other_thread(void)
     g_assert_no_error(err);
     for (int round = 0; round < 20; round++) {
         AioContext *ctx = test_ctx_new_full(NULL, AIO_FDMON_REQUEST_EPOLL);
-        CrossFail c = { .ctx = ctx, .file = file, .ret = 1 };
+        CrossFail c = {.ctx = ctx, .file = file, .ret = 1};
         gboolean expired = FALSE;
         QEMUTimer *watchdog = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
                                             test_set_flag, &expired);
@@ -727,7 +730,7 @@ static void test_epoll_ctl_failure_other_thread(void)
         ev_add(&ev, false);
         g_assert_cmpstr(fdmon_now(ctx), ==, "epoll");
         timer_mod(watchdog, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS +
-                            TEST_WAIT_MS);
+                                TEST_WAIT_MS);
         g_assert_cmpint(pthread_create(&th, NULL, cross_fail_thread, &c), ==,
                         0);
         while (__atomic_load_n(&c.calls, __ATOMIC_RELAXED) == 0 && !expired) {
@@ -769,8 +772,9 @@ static void test_epoll_ctl_failure_reason(void)
     AioContextStats st;
 
     g_assert_no_error(err);
-    g_assert_cmpint(aio_set_fd_handler(ctx, file, false, count_cb, NULL,
-                                       NULL, NULL, &file_calls), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler(ctx, file, false, count_cb, NULL, NULL,
+                                       NULL, &file_calls),
+                    ==, 0);
     st = test_stats(ctx);
     test_remove_fd(ctx, file);
     close(file);
@@ -884,7 +888,7 @@ static AioHandler *notifier_node(AioContext *ctx)
 
 static bool fd_readable(int fd)
 {
-    GPollFD pfd = { .fd = fd, .events = G_IO_IN };
+    GPollFD pfd = {.fd = fd, .events = G_IO_IN};
 
     return g_poll(&pfd, 1, 0) == 1;
 }
@@ -950,7 +954,7 @@ static void test_remove_armed_then_write(void)
 
     ev_init(&ev, ctx);
     ev_add(&ev, false);
-    g_assert_false(aio_poll(ctx, false));   /* arms it */
+    g_assert_false(aio_poll(ctx, false)); /* arms it */
     g_assert_cmpuint(allocated_nodes(ctx), ==, 1);
 
     ev_remove(&ev);
@@ -995,7 +999,7 @@ static void test_remove_fired_before_poll(void)
  * when called. */
 typedef struct {
     EventNotifier e;
-    int newest;                 /* index of the handler registered last */
+    int newest; /* index of the handler registered last */
     int calls[REPLACE_ROUNDS];
     int stale_calls;
 } Replace;
@@ -1016,15 +1020,14 @@ static void replace_cb(void *opaque)
     /* Never drained: the fd stays readable (level-triggered). */
 }
 
-static void replace_set(AioContext *ctx, Replace *r, ReplaceSlot *slots,
-                        int i)
+static void replace_set(AioContext *ctx, Replace *r, ReplaceSlot *slots, int i)
 {
     slots[i].r = r;
     slots[i].index = i;
     r->newest = i;
-    g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&r->e),
-                                       false, replace_cb, NULL, NULL, NULL,
-                                       &slots[i]), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&r->e), false,
+                                       replace_cb, NULL, NULL, NULL, &slots[i]),
+                    ==, 0);
 }
 
 /* Replaced 1000 times while data is pending, with a poll after every
@@ -1138,7 +1141,7 @@ static void test_remove_in_own_cb_drained(void)
  * this pass's ready list. */
 typedef struct CrossRemove CrossRemove;
 struct CrossRemove {
-    Ev ev;                  /* first */
+    Ev ev; /* first */
     CrossRemove *other;
     bool removed;
 };
@@ -1176,10 +1179,12 @@ static void test_remove_from_other_thread_while_ready(void)
     a.other = &b;
     b.other = &a;
     a.removed = b.removed = false;
-    g_assert_cmpint(aio_set_event_notifier(ctx, &a.ev.e, false,
-                                           cross_remove_cb, NULL, NULL), ==, 0);
-    g_assert_cmpint(aio_set_event_notifier(ctx, &b.ev.e, false,
-                                           cross_remove_cb, NULL, NULL), ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &a.ev.e, false, cross_remove_cb,
+                                           NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &b.ev.e, false, cross_remove_cb,
+                                           NULL, NULL),
+                    ==, 0);
     g_assert_false(aio_poll(ctx, false));
 
     event_notifier_set(&a.ev.e);
@@ -1207,7 +1212,7 @@ static void test_many_fds(void)
 {
     AioContext *ctx = test_ctx_new();
     AioFdMonRequest req = test_fdmon_request();
-    const unsigned ready[] = { 0, 1, 499, 500, MANY_FDS - 1 };
+    const unsigned ready[] = {0, 1, 499, 500, MANY_FDS - 1};
     Ev *evs;
 
     if (!ensure_fds(MANY_FDS)) {
@@ -1485,8 +1490,8 @@ static void test_gsource_remove_between_check_and_dispatch(void)
 static int blocking_polls_for_30ms(AioContext *ctx)
 {
     int fired = 0, polls = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 &fired);
 
     timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 30);
     while (!fired) {
@@ -1502,8 +1507,8 @@ static int blocking_polls_for_30ms(AioContext *ctx)
 static int blocking_iterations_for_30ms(AioContext *ctx, GMainContext *main)
 {
     int fired = 0, iterations = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 &fired);
 
     timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + 30);
     while (!fired) {
@@ -1634,8 +1639,7 @@ static void test_external_gsource(void)
     /* The notifier, in, ext (GLib's own wake-up fd), and io_uring's ring
      * fd, where aio_add_sqe() completions still arrive. */
     g_assert_cmpint(main_poll_nfds(main), ==,
-                    1 + 1 + 1 +
-                    (test_stats(ctx).fdmon == AIO_FDMON_IO_URING));
+                    1 + 1 + 1 + (test_stats(ctx).fdmon == AIO_FDMON_IO_URING));
     event_notifier_set(&ext.e);
     event_notifier_set(&in.e);
     g_assert_true(g_main_context_iteration(main, FALSE));
@@ -1710,7 +1714,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fdmon/selected", test_selected);
     g_test_add_func("/fdmon/auto/io_uring-unless-turned-off",
                     test_auto_io_uring_env);
-    if (req == AIO_FDMON_REQUEST_IO_URING) {    /* once, where it counts */
+    if (req == AIO_FDMON_REQUEST_IO_URING) { /* once, where it counts */
         g_test_add_func("/fdmon/auto/glib-switches-to-poll",
                         test_auto_glib_switches_to_poll);
         g_test_add_func("/fdmon/auto/glib-switch-from-other-thread",
@@ -1720,7 +1724,7 @@ int main(int argc, char **argv)
     switch (req) {
     case AIO_FDMON_REQUEST_AUTO:
         if (test_auto_tries_io_uring()) {
-            break;      /* auto is io_uring: the io_uring run covers it */
+            break; /* auto is io_uring: the io_uring run covers it */
         }
         g_test_add_func("/fdmon/auto/upgrade-at-64", test_auto_upgrade_at_64);
         g_test_add_func("/fdmon/auto/upgrade-dispatches",
@@ -1731,8 +1735,7 @@ int main(int argc, char **argv)
                         test_auto_gsource_after_upgrade);
         break;
     case AIO_FDMON_REQUEST_POLL:
-        g_test_add_func("/fdmon/poll/never-switches",
-                        test_poll_never_switches);
+        g_test_add_func("/fdmon/poll/never-switches", test_poll_never_switches);
         break;
     case AIO_FDMON_REQUEST_EPOLL:
         g_test_add_func("/fdmon/epoll/from-start", test_epoll_from_start);
@@ -1783,8 +1786,7 @@ int main(int argc, char **argv)
 
     /* Last: GLib runs suites in the order they were created. */
     g_test_add_func("/fdmon/scale/1000-fds", test_many_fds);
-    g_test_add_func("/fdmon/scale/1000-fds-all-ready",
-                    test_many_fds_all_ready);
+    g_test_add_func("/fdmon/scale/1000-fds-all-ready", test_many_fds_all_ready);
     g_test_add_func("/fdmon/scale/gsource-1000-fds-all-ready",
                     test_gsource_many_fds_all_ready);
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#define BLK 4096                /* O_DIRECT alignment used everywhere */
+#define BLK 4096 /* O_DIRECT alignment used everywhere */
 
 typedef struct Variant {
     AioEngine engine;
@@ -46,8 +46,9 @@ static bool env_open(Env *e, int flags)
     if (e->v->direct) {
         flags |= O_DIRECT;
     }
-    g_assert_cmpint(aio_file_open(e->ctx, e->path, flags, 0600,
-                                  e->v->engine, &e->f), ==, 0);
+    g_assert_cmpint(
+        aio_file_open(e->ctx, e->path, flags, 0600, e->v->engine, &e->f), ==,
+        0);
     if (aio_file_get_engine(e->f) != e->v->engine) {
         why = aio_file_get_fallback_reason(e->f);
         g_assert_nonnull(why);
@@ -143,21 +144,21 @@ static int wait_req(Env *e, Req *r)
 
 static int do_rw(Env *e, bool write, int64_t off, void *buf, size_t len)
 {
-    struct iovec iov = { buf, len };
-    Req r = { 0 };
+    struct iovec iov = {buf, len};
+    Req r = {0};
 
     if (write) {
         aio_file_pwritev(e->f, off, &iov, 1, req_cb, &r);
     } else {
         aio_file_preadv(e->f, off, &iov, 1, req_cb, &r);
     }
-    g_assert_cmpint(r.cb_count, ==, 0);     /* never inside the submit */
+    g_assert_cmpint(r.cb_count, ==, 0); /* never inside the submit */
     return wait_req(e, &r);
 }
 
 static int do_flush(Env *e)
 {
-    Req r = { 0 };
+    Req r = {0};
 
     aio_file_fdatasync(e->f, req_cb, &r);
     g_assert_cmpint(r.cb_count, ==, 0);
@@ -229,9 +230,9 @@ static void test_vectored(const void *data)
     guint8 *a = buf_new(BLK, 'a'), *b = buf_new(2 * BLK, 'b');
     guint8 *c = buf_new(BLK, 'c'), *r1 = buf_new(3 * BLK, 0);
     guint8 *r2 = buf_new(BLK, 0);
-    struct iovec w[3] = { { a, BLK }, { b, 2 * BLK }, { c, BLK } };
-    struct iovec rd[2] = { { r1, 3 * BLK }, { r2, BLK } };
-    Req r = { 0 };
+    struct iovec w[3] = {{a, BLK}, {b, 2 * BLK}, {c, BLK}};
+    struct iovec rd[2] = {{r1, 3 * BLK}, {r2, BLK}};
+    Req r = {0};
     Env e;
 
     if (!env_new(&e, data, 8 * BLK)) {
@@ -239,7 +240,7 @@ static void test_vectored(const void *data)
     }
     aio_file_pwritev(e.f, BLK, w, 3, req_cb, &r);
     g_assert_cmpint(wait_req(&e, &r), ==, 4 * BLK);
-    r = (Req){ 0 };
+    r = (Req){0};
     aio_file_preadv(e.f, BLK, rd, 2, req_cb, &r);
     g_assert_cmpint(wait_req(&e, &r), ==, 4 * BLK);
     for (int i = 0; i < 3 * BLK; i++) {
@@ -250,7 +251,11 @@ static void test_vectored(const void *data)
     }
     env_free(&e);
 out:
-    free(a); free(b); free(c); free(r1); free(r2);
+    free(a);
+    free(b);
+    free(c);
+    free(r1);
+    free(r2);
 }
 
 /* A read across the end of the file returns the bytes before it and
@@ -309,7 +314,7 @@ static void test_discard(const void *data)
 {
     guint8 *buf = buf_new(16 * BLK, 0xFF);
     struct stat st;
-    Req r = { 0 };
+    Req r = {0};
     Env e;
 
     if (!env_new(&e, data, 0)) {
@@ -382,7 +387,7 @@ static void test_many(const void *data)
     g_assert_cmpint(do_rw(&e, true, 0, pattern, blocks * BLK), ==,
                     blocks * BLK);
     for (int i = 0; i < MANY; i++) {
-        struct iovec iov = { bufs + (size_t)i * BLK, BLK };
+        struct iovec iov = {bufs + (size_t)i * BLK, BLK};
 
         aio_file_preadv(e.f, (int64_t)(i % blocks) * BLK, &iov, 1, req_cb,
                         &reqs[i]);
@@ -411,14 +416,13 @@ static bool plug(Env *e, bool on)
 {
     switch (e->v->engine) {
     case AIO_ENGINE_IO_URING:
-        (on ? luring_io_plug : luring_io_unplug)(
-            aio_get_linux_io_uring(e->ctx));
+        (on ? luring_io_plug
+            : luring_io_unplug)(aio_get_linux_io_uring(e->ctx));
         return true;
     case AIO_ENGINE_LINUX_AIO:
         (on ? laio_io_plug : laio_io_unplug)(aio_get_linux_aio(e->ctx));
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -442,12 +446,11 @@ static void test_cancel_mixed(const void *data)
     g_assert_cmpint(do_rw(&e, true, 0, pattern, BLK), ==, BLK);
     if (e.v->engine == AIO_ENGINE_THREADS) {
         /* One worker: the queue is long enough for cancels to win. */
-        g_assert_cmpint(aio_context_set_thread_pool_params(e.ctx, 0, 1),
-                        ==, 0);
+        g_assert_cmpint(aio_context_set_thread_pool_params(e.ctx, 0, 1), ==, 0);
     }
     plugged = plug(&e, true);
     for (int i = 0; i < n; i++) {
-        struct iovec iov = { bufs + (size_t)i * BLK, BLK };
+        struct iovec iov = {bufs + (size_t)i * BLK, BLK};
 
         acbs[i] = aio_file_preadv(e.f, 0, &iov, 1, req_cb, &reqs[i]);
     }
@@ -508,9 +511,9 @@ static void close_in_cb(void *opaque, int ret)
 static void test_close_in_flight(const void *data)
 {
     guint8 *buf = buf_new(BLK, 0);
-    struct iovec iov = { buf, BLK };
-    CloseInCb c = { 0 };
-    Req r = { 0 };
+    struct iovec iov = {buf, BLK};
+    CloseInCb c = {0};
+    Req r = {0};
     Env e;
 
     if (!env_new(&e, data, BLK)) {
@@ -536,8 +539,8 @@ out:
 static void test_bad_args(const void *data)
 {
     guint8 *buf = buf_new(BLK, 0);
-    struct iovec iov = { buf, BLK };
-    Req r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+    struct iovec iov = {buf, BLK};
+    Req r1 = {0}, r2 = {0}, r3 = {0};
     Env e;
 
     if (!env_new(&e, data, BLK)) {
@@ -575,15 +578,15 @@ static void nest_cb(void *opaque, int ret)
 static void test_nested_poll(const void *data)
 {
     guint8 *a = buf_new(BLK, 0), *b = buf_new(BLK, 0);
-    struct iovec ia = { a, BLK }, ib = { b, BLK };
-    Req rb = { 0 };
+    struct iovec ia = {a, BLK}, ib = {b, BLK};
+    Req rb = {0};
     Env e;
     Nest n;
 
     if (!env_new(&e, data, BLK)) {
         goto out;
     }
-    n = (Nest){ .ctx = e.ctx, .other = &rb };
+    n = (Nest){.ctx = e.ctx, .other = &rb};
     aio_file_preadv(e.f, 0, &ia, 1, nest_cb, &n);
     aio_file_preadv(e.f, 0, &ib, 1, req_cb, &rb);
     TEST_POLL_UNTIL(e.ctx, n.saw == BLK);
@@ -634,7 +637,7 @@ out:
 static void test_gsource(const void *data)
 {
     guint8 *bufs = buf_new(100 * BLK, 0), *pattern = buf_new(BLK, 0x19);
-    Req reqs[100] = { { 0 } };
+    Req reqs[100] = {{0}};
     GMainContext *main;
     Env e;
 
@@ -644,7 +647,7 @@ static void test_gsource(const void *data)
     g_assert_cmpint(do_rw(&e, true, 0, pattern, BLK), ==, BLK);
     main = test_attach(e.ctx);
     for (int i = 0; i < 100; i++) {
-        struct iovec iov = { bufs + i * BLK, BLK };
+        struct iovec iov = {bufs + i * BLK, BLK};
 
         aio_file_preadv(e.f, 0, &iov, 1, req_cb, &reqs[i]);
     }
@@ -672,15 +675,16 @@ out:
 
 static void test_linux_aio_needs_direct(void)
 {
-    static const Variant v = { AIO_ENGINE_LINUX_AIO, false };
+    static const Variant v = {AIO_ENGINE_LINUX_AIO, false};
     Env e;
 
     /* env_open skips on a fallback; open by hand instead. */
-    env_new(&e, &(Variant){ AIO_ENGINE_THREADS, false }, BLK);
+    env_new(&e, &(Variant){AIO_ENGINE_THREADS, false}, BLK);
     g_assert_cmpint(aio_file_close(e.f), ==, 0);
     e.v = &v;
-    g_assert_cmpint(aio_file_open(e.ctx, e.path, O_RDWR, 0,
-                                  AIO_ENGINE_LINUX_AIO, &e.f), ==, 0);
+    g_assert_cmpint(
+        aio_file_open(e.ctx, e.path, O_RDWR, 0, AIO_ENGINE_LINUX_AIO, &e.f), ==,
+        0);
     g_assert_cmpint(aio_file_get_engine(e.f), ==, AIO_ENGINE_THREADS);
     g_assert_nonnull(strstr(aio_file_get_fallback_reason(e.f), "O_DIRECT"));
     env_free(&e);
@@ -691,10 +695,10 @@ static void test_auto(void)
     Env e;
     bool off = g_strcmp0(g_getenv("AIOCONTEXT_IO_URING"), "0") == 0;
 
-    env_new(&e, &(Variant){ AIO_ENGINE_THREADS, false }, BLK);
+    env_new(&e, &(Variant){AIO_ENGINE_THREADS, false}, BLK);
     g_assert_cmpint(aio_file_close(e.f), ==, 0);
-    g_assert_cmpint(aio_file_open(e.ctx, e.path, O_RDWR, 0, AIO_ENGINE_AUTO,
-                                  &e.f), ==, 0);
+    g_assert_cmpint(
+        aio_file_open(e.ctx, e.path, O_RDWR, 0, AIO_ENGINE_AUTO, &e.f), ==, 0);
     if (off) {
         g_assert_cmpint(aio_file_get_engine(e.f), ==, AIO_ENGINE_THREADS);
         g_assert_cmpstr(aio_file_get_fallback_reason(e.f), ==,
@@ -714,9 +718,10 @@ static void test_open_errors(void)
     AioFile *f = NULL;
 
     g_assert_cmpint(aio_file_open(ctx, "/nonexistent/x", O_RDONLY, 0,
-                                  AIO_ENGINE_THREADS, &f), ==, -ENOENT);
-    g_assert_cmpint(aio_file_open(ctx, "/tmp", O_RDONLY, 0,
-                                  (AioEngine)42, &f), ==, -EINVAL);
+                                  AIO_ENGINE_THREADS, &f),
+                    ==, -ENOENT);
+    g_assert_cmpint(aio_file_open(ctx, "/tmp", O_RDONLY, 0, (AioEngine)42, &f),
+                    ==, -EINVAL);
     g_assert_cmpint(aio_file_new_fd(ctx, 9999, AIO_ENGINE_THREADS, &f), ==,
                     -EBADF);
     g_assert_null(f);
@@ -741,7 +746,7 @@ static void test_file_holds_context(void)
     g_assert_false(finalized);
     g_assert_cmpint(aio_file_close(f), ==, 0);
     g_assert_true(finalized);
-    g_assert_cmpint(fcntl(0, F_GETFD), >=, 0);  /* borrowed fd left open */
+    g_assert_cmpint(fcntl(0, F_GETFD), >=, 0); /* borrowed fd left open */
 }
 
 /* A request of 0 bytes (one empty buffer, or empty buffers only)
@@ -751,7 +756,7 @@ static void test_file_holds_context(void)
 static void test_zero_length(const void *data)
 {
     guint8 *buf = buf_new(BLK, 0x11);
-    struct iovec empty[3] = { { buf, 0 }, { buf, 0 }, { buf, 0 } };
+    struct iovec empty[3] = {{buf, 0}, {buf, 0}, {buf, 0}};
     Env e;
 
     if (!env_new(&e, data, 2 * BLK)) {
@@ -760,7 +765,7 @@ static void test_zero_length(const void *data)
     g_assert_cmpint(do_rw(&e, true, BLK, buf, 0), ==, 0);
     g_assert_cmpint(do_rw(&e, false, BLK, buf, 0), ==, 0);
     for (int write = 0; write < 2; write++) {
-        Req r = { 0 };
+        Req r = {0};
 
         if (write) {
             aio_file_pwritev(e.f, 0, empty, 3, req_cb, &r);
@@ -770,7 +775,7 @@ static void test_zero_length(const void *data)
         g_assert_cmpint(wait_req(&e, &r), ==, 0);
     }
     for (int i = 0; i < BLK; i++) {
-        g_assert_cmpint(buf[i], ==, 0x11);      /* nothing was read */
+        g_assert_cmpint(buf[i], ==, 0x11); /* nothing was read */
     }
     env_free(&e);
 out:
@@ -783,30 +788,30 @@ static const struct {
     const char *name;
     GTestDataFunc fn;
 } cases[] = {
-    { "readback", test_readback },
-    { "vectored", test_vectored },
-    { "short-read-eof", test_short_read },
-    { "zero-length", test_zero_length },
-    { "discard", test_discard },
-    { "flush", test_flush },
-    { "many-10000", test_many },
-    { "cancel-mixed", test_cancel_mixed },
-    { "close-in-flight", test_close_in_flight },
-    { "bad-args", test_bad_args },
-    { "nested-poll", test_nested_poll },
-    { "busy-poll", test_busy_poll },
-    { "gsource", test_gsource },
+    {"readback", test_readback},
+    {"vectored", test_vectored},
+    {"short-read-eof", test_short_read},
+    {"zero-length", test_zero_length},
+    {"discard", test_discard},
+    {"flush", test_flush},
+    {"many-10000", test_many},
+    {"cancel-mixed", test_cancel_mixed},
+    {"close-in-flight", test_close_in_flight},
+    {"bad-args", test_bad_args},
+    {"nested-poll", test_nested_poll},
+    {"busy-poll", test_busy_poll},
+    {"gsource", test_gsource},
 };
 
 static const struct {
     const char *name;
     Variant v;
 } variants[] = {
-    { "threads", { AIO_ENGINE_THREADS, false } },
-    { "threads-direct", { AIO_ENGINE_THREADS, true } },
-    { "io_uring", { AIO_ENGINE_IO_URING, false } },
-    { "io_uring-direct", { AIO_ENGINE_IO_URING, true } },
-    { "linux-aio", { AIO_ENGINE_LINUX_AIO, true } },
+    {"threads", {AIO_ENGINE_THREADS, false}},
+    {"threads-direct", {AIO_ENGINE_THREADS, true}},
+    {"io_uring", {AIO_ENGINE_IO_URING, false}},
+    {"io_uring-direct", {AIO_ENGINE_IO_URING, true}},
+    {"linux-aio", {AIO_ENGINE_LINUX_AIO, true}},
 };
 
 int main(int argc, char **argv)
@@ -825,8 +830,7 @@ int main(int argc, char **argv)
             char *path = g_strdup_printf("/file/%s/direct-alignment",
                                          variants[v].name);
 
-            g_test_add_data_func(path, &variants[v].v,
-                                 test_direct_alignment);
+            g_test_add_data_func(path, &variants[v].v, test_direct_alignment);
             g_free(path);
         }
     }

@@ -170,8 +170,8 @@ static void test_timeout_rounded_up(void)
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
     int n = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
     gint64 before, after, expiry;
     gint timeout;
     Step s;
@@ -201,8 +201,8 @@ static void test_timeout_rounded_up(void)
      * speed that is 2 ms for the 1.5 ms timer; rounding down would give
      * 1 and fail here. */
     g_test_message("timeout %d ms, remaining %" G_GINT64_FORMAT
-                   "..%" G_GINT64_FORMAT " ns", timeout, expiry - after,
-                   expiry - before);
+                   "..%" G_GINT64_FORMAT " ns",
+                   timeout, expiry - after, expiry - before);
     if (expiry - after > 0) {
         g_assert_cmpint(timeout, >=, ceil_ms(expiry - after));
         g_assert_cmpint(timeout, <=, ceil_ms(expiry - before));
@@ -239,8 +239,8 @@ static void test_prepare_true_when_timer_expired(void)
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
     int n = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
     Step s;
 
     timer_mod_ns(t, 1);
@@ -277,7 +277,7 @@ static void test_no_extra_iteration_after_notify_in_dispatch(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    NotifyFromCb d = { .ctx = ctx };
+    NotifyFromCb d = {.ctx = ctx};
     QEMUBH *bh = aio_bh_new(ctx, notify_from_cb, &d);
 
     qemu_bh_schedule(bh);
@@ -335,7 +335,7 @@ static void test_dispatch_order(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    OrderData o = { g_string_new(NULL), -1 };
+    OrderData o = {g_string_new(NULL), -1};
     QEMUBH *bh = aio_bh_new(ctx, order_bh, &o);
     QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                  order_timer, &o);
@@ -343,8 +343,9 @@ static void test_dispatch_order(void)
 
     test_pipe(fds);
     o.fd = fds[0];
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL,
-                                       NULL, NULL, &o), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL, NULL, NULL, &o),
+        ==, 0);
     test_main_drain(main);
 
     timer_mod_ns(t, 1);
@@ -367,13 +368,14 @@ static void test_fd_handler_dispatch(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    OrderData o = { g_string_new(NULL), -1 };
+    OrderData o = {g_string_new(NULL), -1};
     int fds[2];
 
     test_pipe(fds);
     o.fd = fds[0];
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL,
-                                       NULL, NULL, &o), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL, NULL, NULL, &o),
+        ==, 0);
     test_main_drain(main);
     g_assert_cmpstr(o.log->str, ==, "");
 
@@ -463,13 +465,14 @@ static void test_reattach_keeps_fds(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = g_main_context_new();
-    ReadCount r = { 0 };
+    ReadCount r = {0};
     int fds[2];
 
     test_pipe(fds);
     r.fd = fds[0];
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, read_count_cb,
-                                       NULL, NULL, NULL, &r), ==, 0);
+    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, read_count_cb, NULL,
+                                       NULL, NULL, &r),
+                    ==, 0);
     g_assert_cmpint(aio_context_attach(ctx, main, G_PRIORITY_DEFAULT), >, 0);
     test_main_drain(main);
     for (int round = 0; round < 300; round++) {
@@ -477,8 +480,8 @@ static void test_reattach_keeps_fds(void)
         GSource *watchdog = g_timeout_source_new(TEST_WAIT_MS);
 
         aio_context_detach(ctx);
-        g_assert_cmpint(aio_context_attach(ctx, main, G_PRIORITY_DEFAULT),
-                        >, 0);
+        g_assert_cmpint(aio_context_attach(ctx, main, G_PRIORITY_DEFAULT), >,
+                        0);
         test_write_byte(fds[1]);
         g_source_set_callback(watchdog, watchdog_cb, &fired, NULL);
         g_source_attach(watchdog, main);
@@ -499,8 +502,9 @@ static void test_reattach_keeps_fds(void)
         g_assert_cmpint(r.n, ==, round + 1);
     }
 
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL, NULL,
-                                       NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, NULL, NULL, NULL, NULL, NULL),
+        ==, 0);
     test_main_drain(main);
     test_detach(ctx, main);
     test_close_pair(fds);
@@ -514,22 +518,24 @@ static void test_removal_is_not_dispatch(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    ReadCount r = { 0 };
+    ReadCount r = {0};
     int fds[2];
 
     test_pipe(fds);
     r.fd = fds[0];
     for (int round = 0; round < 20; round++) {
         g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, read_count_cb,
-                                           NULL, NULL, NULL, &r), ==, 0);
+                                           NULL, NULL, NULL, &r),
+                        ==, 0);
         test_main_drain(main);
         test_write_byte(fds[1]);
         while (r.n == round) {
             g_assert_true(g_main_context_iteration(main, TRUE));
         }
         test_main_drain(main);
-        g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL,
-                                           NULL, NULL, NULL), ==, 0);
+        g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, NULL, NULL, NULL,
+                                           NULL, NULL),
+                        ==, 0);
         for (int i = 0; i < 5; i++) {
             g_assert_false(g_main_context_iteration(main, FALSE));
         }
@@ -580,7 +586,7 @@ static void test_detach_clears_bit0(void)
 
     aio_context_detach(ctx);
     g_assert_cmpuint(test_stats(ctx).notify_me, ==, 0);
-    step_dispatch(&s);          /* a destroyed source is not dispatched */
+    step_dispatch(&s); /* a destroyed source is not dispatched */
     g_assert_cmpint(n, ==, 0);
     /* aio_poll() works on alone. */
     g_assert_true(aio_poll(ctx, false));
@@ -610,12 +616,12 @@ static void priority_round(int aio_prio, int *bh_runs, int *idle_runs)
     GMainContext *main = test_attach_prio(ctx, aio_prio);
     int n = 0;
     QEMUBH *bh = aio_bh_new(ctx, count_cb, &n);
-    IdleData idle = { 0 };
+    IdleData idle = {0};
     GSource *src = g_idle_source_new();
 
-    g_assert_cmpint(g_source_get_priority(
-                        g_main_context_find_source_by_id(
-                            main, aio_context_source_id(ctx))), ==, aio_prio);
+    g_assert_cmpint(g_source_get_priority(g_main_context_find_source_by_id(
+                        main, aio_context_source_id(ctx))),
+                    ==, aio_prio);
     g_source_set_priority(src, G_PRIORITY_DEFAULT);
     g_source_set_callback(src, idle_once, &idle, NULL);
     g_source_attach(src, main);
@@ -719,13 +725,14 @@ static void test_poll_and_iteration_in_turn(void)
     GMainContext *main = test_attach(ctx);
     int n = 0;
     QEMUBH *bh = aio_bh_new(ctx, count_cb, &n);
-    OrderData o = { g_string_new(NULL), -1 };
+    OrderData o = {g_string_new(NULL), -1};
     int fds[2];
 
     test_pipe(fds);
     o.fd = fds[0];
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL,
-                                       NULL, NULL, &o), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL, NULL, NULL, &o),
+        ==, 0);
     test_main_drain(main);
     test_drain(ctx);
 
@@ -776,7 +783,7 @@ static void test_pause_external_keeps_ready_fd(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    PauseData d = { ctx, 0 };
+    PauseData d = {ctx, 0};
     QEMUBH *bh = aio_bh_new(ctx, pause_external_bh, &d);
     int fds[2];
 
@@ -784,7 +791,8 @@ static void test_pause_external_keeps_ready_fd(void)
     test_main_drain(main);
     test_write_byte(fds[1]);
     g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, count_read, NULL,
-                                       NULL, NULL, &d), ==, 0);
+                                       NULL, NULL, &d),
+                    ==, 0);
     qemu_bh_schedule(bh);
     g_assert_true(aio_poll(ctx, false));
     g_assert_cmpint(d.reads, ==, 1);
@@ -816,7 +824,7 @@ static gpointer late_schedule(gpointer opaque)
     LateSchedule *l = opaque;
 
     test_flag_set(&l->started, 1);
-    g_usleep(20 * 1000);    /* let the home thread block; not required */
+    g_usleep(20 * 1000); /* let the home thread block; not required */
     qemu_bh_schedule(l->bh);
     return NULL;
 }
@@ -868,8 +876,7 @@ int main(int argc, char **argv)
                     test_no_extra_iteration_after_notify_in_dispatch);
     g_test_add_func("/gsource/dispatch-order", test_dispatch_order);
     g_test_add_func("/gsource/fd-handler", test_fd_handler_dispatch);
-    g_test_add_func("/gsource/attach-detach-attach",
-                    test_attach_detach_attach);
+    g_test_add_func("/gsource/attach-detach-attach", test_attach_detach_attach);
     g_test_add_func("/gsource/reattach-keeps-fds", test_reattach_keeps_fds);
     g_test_add_func("/gsource/removal-is-not-dispatch",
                     test_removal_is_not_dispatch);

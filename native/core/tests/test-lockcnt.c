@@ -144,7 +144,7 @@ static void test_dec_if_lock_not_last(void)
 
 typedef struct {
     AioLockCnt *lc;
-    TestFlag state;     /* 1: about to inc, 2: inc returned */
+    TestFlag state; /* 1: about to inc, 2: inc returned */
 } Incrementer;
 
 static gpointer incrementer(gpointer opaque)
@@ -160,12 +160,12 @@ static gpointer incrementer(gpointer opaque)
 static void test_inc_from_zero_waits_for_writer(void)
 {
     AioLockCnt lc;
-    Incrementer in = { .lc = &lc };
+    Incrementer in = {.lc = &lc};
     GThread *t;
 
     aio__lockcnt_init(&lc);
     test_flag_init(&in.state);
-    aio__lockcnt_lock(&lc);     /* a writer, with no walker: may free */
+    aio__lockcnt_lock(&lc); /* a writer, with no walker: may free */
     t = g_thread_new("inc", incrementer, &in);
     g_assert_true(test_flag_wait(&in.state, 1, TEST_WAIT_MS));
     g_assert_false(test_flag_wait(&in.state, 2, 100));
@@ -183,13 +183,13 @@ static void test_inc_from_zero_waits_for_writer(void)
 static void test_inc_nonzero_does_not_wait(void)
 {
     AioLockCnt lc;
-    Incrementer in = { .lc = &lc };
+    Incrementer in = {.lc = &lc};
     GThread *t;
 
     aio__lockcnt_init(&lc);
     test_flag_init(&in.state);
-    aio__lockcnt_inc(&lc);      /* a walker is active ... */
-    aio__lockcnt_lock(&lc);     /* ... and a writer only marks nodes */
+    aio__lockcnt_inc(&lc);  /* a walker is active ... */
+    aio__lockcnt_lock(&lc); /* ... and a writer only marks nodes */
     t = g_thread_new("inc", incrementer, &in);
     g_assert_true(test_flag_wait(&in.state, 2, TEST_WAIT_MS));
     g_thread_join(t);
@@ -227,11 +227,11 @@ struct Obj {
 
 typedef struct {
     AioLockCnt lc;
-    Obj *current;           /* atomic pointer */
-    Obj *deleted;           /* under lc's mutex */
-    gint walkers_done;      /* atomic */
-    gint freed_by_walkers;  /* atomic */
-    gint freed_by_writer;   /* only the writer */
+    Obj *current;          /* atomic pointer */
+    Obj *deleted;          /* under lc's mutex */
+    gint walkers_done;     /* atomic */
+    gint freed_by_walkers; /* atomic */
+    gint freed_by_writer;  /* only the writer */
 } Stress;
 
 static Obj *obj_new(void)
@@ -288,7 +288,7 @@ static gpointer stress_walker(gpointer opaque)
 
 static void test_stress(void)
 {
-    Stress s = { 0 };
+    Stress s = {0};
     GThread *walkers[STRESS_WALKERS];
     int replaces = 0;
 
@@ -343,8 +343,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lockcnt/inc-dec", test_inc_dec);
     g_test_add_func("/lockcnt/lock-unlock", test_lock_unlock);
     g_test_add_func("/lockcnt/dec-if-lock/last", test_dec_if_lock_last);
-    g_test_add_func("/lockcnt/dec-if-lock/not-last",
-                    test_dec_if_lock_not_last);
+    g_test_add_func("/lockcnt/dec-if-lock/not-last", test_dec_if_lock_not_last);
     g_test_add_func("/lockcnt/inc-from-zero-waits-for-writer",
                     test_inc_from_zero_waits_for_writer);
     g_test_add_func("/lockcnt/inc-nonzero-does-not-wait",

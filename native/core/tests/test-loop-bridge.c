@@ -20,11 +20,14 @@ typedef struct ForeignLoop {
     int unwatch_calls;
     int timer_calls;
     int refuse_fd;
-    int seen[64];       /* fds passed to watch_fd in this round */
+    int seen[64]; /* fds passed to watch_fd in this round */
     int nseen;
 } ForeignLoop;
 
-#define FOREIGN_LOOP_INIT { .refuse_fd = -1 }
+#define FOREIGN_LOOP_INIT \
+    { \
+        .refuse_fd = -1 \
+    }
 
 static int foreign_find(ForeignLoop *l, int fd)
 {
@@ -67,7 +70,7 @@ static void foreign_unwatch(void *opaque, int fd)
     ForeignLoop *l = opaque;
     int i = foreign_find(l, fd);
 
-    g_assert_cmpint(i, >=, 0);     /* only watched fds are unwatched */
+    g_assert_cmpint(i, >=, 0); /* only watched fds are unwatched */
     l->fds[i] = l->fds[--l->nfds];
     l->unwatch_calls++;
 }
@@ -78,7 +81,7 @@ static void foreign_arm(void *opaque, int timeout_ms)
 
     l->timeout_ms = timeout_ms;
     l->timer_calls++;
-    l->nseen = 0;       /* arm_timer ends every round */
+    l->nseen = 0; /* arm_timer ends every round */
 }
 
 static const AioLoopBridgeOps foreign_ops = {
@@ -149,15 +152,16 @@ static void test_fd_and_timer(void)
     GMainContext *main = test_attach(ctx);
     ForeignLoop loop = FOREIGN_LOOP_INIT;
     AioLoopBridge *b = aio_loop_bridge_new(main, &foreign_ops, &loop);
-    int p[3] = { 0 };
+    int p[3] = {0};
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 &fired);
     gint64 deadline = test_deadline_ms(TEST_WAIT_MS);
 
     test_pipe(p);
-    g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, read_cb, NULL, NULL,
-                                       NULL, p), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, p[0], false, read_cb, NULL, NULL, NULL, p), ==,
+        0);
     test_write_byte(p[1]);
     while (p[2] == 0) {
         foreign_iterate(b, &loop, 100);
@@ -200,7 +204,7 @@ static void test_idle_no_timer(void)
     }
     g_assert_true(aio_loop_bridge_before_poll(b));
     g_assert_cmpint(loop.timeout_ms, ==, -1);
-    g_assert_cmpint(loop.nfds, >=, 1);      /* at least our notifier */
+    g_assert_cmpint(loop.nfds, >=, 1); /* at least our notifier */
     aio_loop_bridge_after_poll(b);
     g_assert_false(foreign_iterate(b, &loop, 20));
 
@@ -389,7 +393,7 @@ static void test_forget_fd(void)
     g_assert_cmpint(foreign_find(&loop, fds[0]), ==, -1);
     g_assert_cmpint(loop.unwatch_calls, ==, 1);
     g_assert_cmpuint(aio_loop_bridge_watched_fds(b), ==, base);
-    aio_loop_bridge_forget_fd(b, fds[0]);      /* unknown now: nothing */
+    aio_loop_bridge_forget_fd(b, fds[0]); /* unknown now: nothing */
     g_assert_cmpint(loop.unwatch_calls, ==, 1);
     g_assert_false(aio_loop_bridge_after_poll(b));
 

@@ -87,8 +87,8 @@ static void test_notify_me_zero_after_poll(void)
     AioContext *ctx = test_ctx_new();
     int n = 0;
     QEMUBH *bh = aio_bh_new(ctx, count_cb, &n);
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
 
     g_assert_false(poll_checked(ctx, false));
     qemu_bh_schedule(bh);
@@ -134,7 +134,7 @@ static gpointer late_schedule(gpointer opaque)
     LateSchedule *l = opaque;
 
     test_flag_set(&l->started, 1);
-    g_usleep(20 * 1000);    /* let the home thread block; not required */
+    g_usleep(20 * 1000); /* let the home thread block; not required */
     qemu_bh_schedule(l->bh);
     return NULL;
 }
@@ -142,8 +142,8 @@ static gpointer late_schedule(gpointer opaque)
 static void test_notify_me_released_before_callbacks(void)
 {
     AioContext *ctx = test_ctx_new();
-    SeenNotifyMe bh_seen = { .ctx = ctx, .notify_me = 0xdead };
-    SeenNotifyMe timer_seen = { .ctx = ctx, .notify_me = 0xdead };
+    SeenNotifyMe bh_seen = {.ctx = ctx, .notify_me = 0xdead};
+    SeenNotifyMe timer_seen = {.ctx = ctx, .notify_me = 0xdead};
     QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                  record_notify_me, &timer_seen);
     LateSchedule l;
@@ -179,7 +179,7 @@ static void test_notify_me_released_before_callbacks(void)
 typedef struct {
     AioContext *ctx;
     TestFlag started;
-    gint about_to_notify;   /* atomic */
+    gint about_to_notify; /* atomic */
 } LateNotify;
 
 static gpointer late_notify(gpointer opaque)
@@ -187,7 +187,7 @@ static gpointer late_notify(gpointer opaque)
     LateNotify *l = opaque;
 
     test_flag_set(&l->started, 1);
-    g_usleep(20 * 1000);    /* let the home thread block; not required */
+    g_usleep(20 * 1000); /* let the home thread block; not required */
     g_atomic_int_set(&l->about_to_notify, 1);
     aio_notify(l->ctx);
     return NULL;
@@ -196,7 +196,7 @@ static gpointer late_notify(gpointer opaque)
 static void test_poll_false_when_only_notified(void)
 {
     AioContext *ctx = test_ctx_new();
-    LateNotify l = { .ctx = ctx };
+    LateNotify l = {.ctx = ctx};
     GThread *thread;
 
     test_drain(ctx);
@@ -218,7 +218,7 @@ static void test_poll_false_when_only_notified(void)
 
 typedef struct {
     AioContext *ctx;
-    TestFlag round;     /* set by the home thread before each wait */
+    TestFlag round; /* set by the home thread before each wait */
 } PingPong;
 
 static gpointer notify_each_round(gpointer opaque)
@@ -235,7 +235,7 @@ static gpointer notify_each_round(gpointer opaque)
 static void test_notify_wakes_blocking_poll(void)
 {
     AioContext *ctx = test_ctx_new();
-    PingPong p = { .ctx = ctx };
+    PingPong p = {.ctx = ctx};
     GThread *thread;
 
     test_drain(ctx);
@@ -420,8 +420,8 @@ static void test_event_notifier_readable(void)
 typedef struct {
     AioContext *ctx;
     int fds[2];
-    TestFlag calls;     /* bumped by the read callback (home thread) */
-    gint done;          /* atomic */
+    TestFlag calls; /* bumped by the read callback (home thread) */
+    gint done;      /* atomic */
 } AddRemove;
 
 static void add_remove_read_cb(void *opaque)
@@ -440,13 +440,15 @@ static gpointer add_remove_worker(gpointer opaque)
         int before = test_flag_get(&a->calls);
 
         g_assert_cmpint(aio_set_fd_handler(a->ctx, a->fds[0], false,
-                                           add_remove_read_cb, NULL, NULL,
-                                           NULL, a), ==, 0);
+                                           add_remove_read_cb, NULL, NULL, NULL,
+                                           a),
+                        ==, 0);
         /* Registering notified the home thread, which must now see the
          * readable fd. */
         g_assert_true(test_flag_wait(&a->calls, before + 1, TEST_WAIT_MS));
-        g_assert_cmpint(aio_set_fd_handler(a->ctx, a->fds[0], false, NULL,
-                                           NULL, NULL, NULL, NULL), ==, 0);
+        g_assert_cmpint(aio_set_fd_handler(a->ctx, a->fds[0], false, NULL, NULL,
+                                           NULL, NULL, NULL),
+                        ==, 0);
     }
     g_atomic_int_set(&a->done, 1);
     aio_notify(a->ctx);

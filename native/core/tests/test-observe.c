@@ -24,8 +24,8 @@ static void test_counters_by_kind(void)
     int n = 0;
     QEMUBH *a = aio_bh_new(ctx, count_cb, &n);
     QEMUBH *b = aio_bh_new(ctx, count_cb, &n);
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
     EventNotifier e;
     AioContextCounters c;
 
@@ -44,16 +44,16 @@ static void test_counters_by_kind(void)
 
     g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
     aio_set_event_notifier(ctx, &e, false, drain_notifier, NULL, NULL);
-    test_drain(ctx);    /* accepts the registration's notify */
+    test_drain(ctx); /* accepts the registration's notify */
     event_notifier_set(&e);
-    g_assert_true(aio_poll(ctx, true));    /* an infinite wait the fd ends */
+    g_assert_true(aio_poll(ctx, true)); /* an infinite wait the fd ends */
     c = test_stats(ctx).counters;
     g_assert_cmpuint(c.fd_dispatches, ==, 1);
     g_assert_cmpuint(c.blocking_waits, ==, 1);
     g_assert_cmpuint(c.notify_wakeups, ==, 0);
 
     timer_mod_ns(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME));
-    g_assert_true(aio_poll(ctx, true));    /* expired: no wait */
+    g_assert_true(aio_poll(ctx, true)); /* expired: no wait */
     c = test_stats(ctx).counters;
     g_assert_cmpuint(c.timer_dispatches, ==, 1);
     g_assert_cmpuint(c.bh_dispatches, ==, 2);
@@ -87,7 +87,7 @@ static void test_notify_wakeup_counted(void)
 {
     AioContext *ctx = test_ctx_new();
     int n = 0;
-    Late l = { ctx, aio_bh_new(ctx, count_cb, &n) };
+    Late l = {ctx, aio_bh_new(ctx, count_cb, &n)};
     GThread *thread;
     AioContextCounters before, after;
 
@@ -111,17 +111,15 @@ typedef struct {
 } Observed;
 
 static void observe(AioContext *ctx, AioEventKind kind, const char *name,
-                    int64_t arg, int64_t start_ns, int64_t end_ns,
-                    void *opaque)
+                    int64_t arg, int64_t start_ns, int64_t end_ns, void *opaque)
 {
     Observed *o = opaque;
-    static const char *const kinds[] = { "bh", "fd", "timer", "poll",
-                                         "gsource" };
+    static const char *const kinds[] = {"bh", "fd", "timer", "poll", "gsource"};
 
     (void)ctx;
     g_assert_cmpint(start_ns, <=, end_ns);
-    g_string_append_printf(o->log, "%s%s%s:%" G_GINT64_FORMAT " ",
-                           kinds[kind], name ? "/" : "", name ? name : "",
+    g_string_append_printf(o->log, "%s%s%s:%" G_GINT64_FORMAT " ", kinds[kind],
+                           name ? "/" : "", name ? name : "",
                            kind == AIO_EVENT_FD ? (int64_t)0 : arg);
     o->last_end = end_ns;
 }
@@ -132,9 +130,9 @@ static void test_observer(void)
     int n = 0;
     QEMUBH *a = aio_bh_new_full(ctx, count_cb, &n, "a", NULL);
     QEMUBH *b = aio_bh_new_full(ctx, count_cb, &n, "b", NULL);
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
-    Observed o = { g_string_new(NULL), 0 };
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
+    Observed o = {g_string_new(NULL), 0};
     GMainContext *main;
 
     test_drain(ctx);

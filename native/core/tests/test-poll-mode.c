@@ -36,21 +36,21 @@
 #include "aio-internal.h"
 
 #define POLL_MAX_NS 32768
-#define FIRST_POLL_NS 4000      /* SEMANTICS.md §4: the first grow step */
-#define ADAPT_ROUNDS 200        /* attempts allowed for a slow machine */
+#define FIRST_POLL_NS 4000 /* SEMANTICS.md §4: the first grow step */
+#define ADAPT_ROUNDS 200   /* attempts allowed for a slow machine */
 
 /* What io_poll_end does besides counting. */
 typedef enum {
     END_NOTHING,
-    END_SET_WORK,       /* work appears as polling stops (the race) */
-    END_FIRE,           /* the fd fires just after polling gave up */
-    END_FIRE_LATE,      /* the fd fires 1 ms later (> any max here) */
+    END_SET_WORK,  /* work appears as polling stops (the race) */
+    END_FIRE,      /* the fd fires just after polling gave up */
+    END_FIRE_LATE, /* the fd fires 1 ms later (> any max here) */
 } EndAction;
 
 /* A handler on an eventfd with a userspace "queue" only io_poll sees, like
  * a virtqueue.  Everything runs in the home thread. */
 typedef struct {
-    EventNotifier e;    /* first: callbacks get &e */
+    EventNotifier e; /* first: callbacks get &e */
     int reads;
     int polls;
     int hits;
@@ -92,7 +92,7 @@ static void ph_ready(EventNotifier *e)
     if (h->nest) {
         h->nest = false;
         event_notifier_set(e);
-        g_assert_true(aio_poll(h->ctx, true));  /* io_read, nested */
+        g_assert_true(aio_poll(h->ctx, true)); /* io_read, nested */
     }
 }
 
@@ -107,17 +107,12 @@ static void ph_end(EventNotifier *e)
 
     h->ends++;
     switch (h->end_action) {
-    case END_SET_WORK:
-        h->work = true;
-        break;
+    case END_SET_WORK: h->work = true; break;
     case END_FIRE_LATE:
         g_usleep(1000);
         /* fall through */
-    case END_FIRE:
-        event_notifier_set(e);
-        break;
-    case END_NOTHING:
-        break;
+    case END_FIRE: event_notifier_set(e); break;
+    case END_NOTHING: break;
     }
     h->end_action = END_NOTHING;
 }
@@ -127,16 +122,17 @@ static void ph_add(AioContext *ctx, PollH *h)
     memset(h, 0, sizeof(*h));
     h->ctx = ctx;
     g_assert_cmpint(event_notifier_init(&h->e, false), ==, 0);
-    g_assert_cmpint(aio_set_event_notifier(ctx, &h->e, false, ph_read,
-                                           ph_poll, ph_ready), ==, 0);
-    g_assert_cmpint(aio_set_event_notifier_poll(ctx, &h->e, ph_begin,
-                                                ph_end), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ctx, &h->e, false, ph_read, ph_poll, ph_ready),
+        ==, 0);
+    g_assert_cmpint(aio_set_event_notifier_poll(ctx, &h->e, ph_begin, ph_end),
+                    ==, 0);
 }
 
 static void ph_remove(AioContext *ctx, PollH *h)
 {
-    g_assert_cmpint(aio_set_event_notifier(ctx, &h->e, false, NULL, NULL,
-                                           NULL), ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(ctx, &h->e, false, NULL, NULL, NULL),
+                    ==, 0);
     event_notifier_cleanup(&h->e);
 }
 
@@ -196,8 +192,8 @@ static void count_cb(void *opaque)
 static void poll_until_timer(AioContext *ctx, int64_t ms)
 {
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &fired);
 
     timer_mod_ns(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + ms * SCALE_MS);
     g_assert_false(aio_poll(ctx, false));
@@ -270,8 +266,7 @@ static int reach_first_step(AioContext *ctx, PollH *h, int64_t max)
 
 /* Returns: the poll time the rule gives for a block in (@p, @hi] when it
  * is sure (@hi < max: grow), else -1. */
-static int64_t expected_after(int64_t p, int64_t hi, int64_t max,
-                              int64_t grow)
+static int64_t expected_after(int64_t p, int64_t hi, int64_t max, int64_t grow)
 {
     if (hi < max) {
         int64_t next = p ? p * (grow ? grow : 2) : FIRST_POLL_NS;
@@ -408,7 +403,8 @@ static void test_join_begins_when_started(void)
     g_assert_cmpint(event_notifier_init(&plain, false), ==, 0);
     g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&plain),
                                        false, count_cb, NULL, NULL, NULL,
-                                       &plain_calls), ==, 0);
+                                       &plain_calls),
+                    ==, 0);
     g_assert_false(ph_polled(ctx, &b));
     g_assert_cmpint(b.begins, ==, 0);
     event_notifier_set(&b.e);
@@ -512,8 +508,8 @@ static void test_final_poll_after_end(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 &fired);
     PollH h;
 
     aio_context_set_poll_params(ctx, 1000 * SCALE_MS, 0, 0);
@@ -523,9 +519,9 @@ static void test_final_poll_after_end(void)
 
     settle(ctx);
     /* Only a safety net: without the final poll this waits for it. */
-    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS +
-                 TEST_WAIT_MS);
-    g_assert_false(aio_poll(ctx, false));   /* the arming's notify */
+    timer_mod(t,
+              qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + TEST_WAIT_MS);
+    g_assert_false(aio_poll(ctx, false)); /* the arming's notify */
     h.end_action = END_SET_WORK;
     g_assert_true(aio_poll(ctx, true));
     g_assert_cmpint(fired, ==, 0);
@@ -574,7 +570,8 @@ static void test_nonblocking_no_wait(void)
     g_assert_cmpint(event_notifier_init(&plain, false), ==, 0);
     g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&plain),
                                        false, count_cb, NULL, NULL, NULL,
-                                       &plain_calls), ==, 0);
+                                       &plain_calls),
+                    ==, 0);
     event_notifier_set(&h.e);
     g_assert_true(aio_poll(ctx, false));
     g_assert_cmpint(h.reads, ==, uring ? 2 : 1);
@@ -640,11 +637,11 @@ static void test_gsource_prepare_stops(void)
  */
 static QEMUTimer *safety_timer(AioContext *ctx, int *fired)
 {
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 fired);
 
-    timer_mod(t, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS +
-                 TEST_WAIT_MS);
+    timer_mod(t,
+              qemu_clock_get_ns(QEMU_CLOCK_REALTIME) / SCALE_MS + TEST_WAIT_MS);
     aio_notify_accept(ctx);
     return t;
 }
@@ -728,7 +725,7 @@ static void test_fd_watched_after_polling(void)
     g_assert_true(aio_poll(ctx, true));
     g_assert_cmpint(fired, ==, 0);
     g_assert_cmpint(h.ends, ==, 1);
-    g_assert_cmpint(h.reads, ==, 2);        /* reach_first_step's, this */
+    g_assert_cmpint(h.reads, ==, 2); /* reach_first_step's, this */
     g_assert_false(test_stats(ctx).poll_started);
 
     timer_free(t);
@@ -806,7 +803,8 @@ static void test_idle_handler_leaves(void)
 
     if (uring) {
         event_notifier_set(&idle.e);
-        until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + (int64_t)TEST_WAIT_MS * SCALE_MS;
+        until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                (int64_t)TEST_WAIT_MS * SCALE_MS;
         while (idle.reads == 1 &&
                qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < until) {
             busy.work = true;
@@ -842,12 +840,13 @@ static void test_nonblocking_after_hit(void)
     g_assert_cmpint(event_notifier_init(&plain, false), ==, 0);
     g_assert_cmpint(aio_set_fd_handler(ctx, event_notifier_get_fd(&plain),
                                        false, count_cb, NULL, NULL, NULL,
-                                       &plain_calls), ==, 0);
+                                       &plain_calls),
+                    ==, 0);
     event_notifier_set(&h.e);
     for (int i = 0; i < 3; i++) {
         aio_poll(ctx, false);
     }
-    g_assert_cmpint(h.reads, ==, 2);    /* reach_first_step's, and this */
+    g_assert_cmpint(h.reads, ==, 2); /* reach_first_step's, and this */
     g_assert_cmpint(plain_calls, ==, 0);
     g_assert_cmpint(fired, ==, 0);
 
@@ -911,8 +910,8 @@ static void test_removed_handler_not_swept(void)
     busy.work = true;
     g_assert_true(aio_poll(ctx, true));
     g_usleep(30 * 1000);
-    g_assert_cmpint(aio_set_event_notifier(ctx, &gone.e, false, NULL, NULL,
-                                           NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(ctx, &gone.e, false, NULL, NULL, NULL), ==, 0);
     polls = gone.polls;
     ends = gone.ends;
 
@@ -1130,7 +1129,7 @@ static void test_params_zero_turns_off(void)
     reach_first_step(ctx, &h, POLL_MAX_NS);
     settle(ctx);
     poll_until_timer(ctx, 20);
-    g_assert_cmpint(h.begins, ==, 1);   /* it was polling */
+    g_assert_cmpint(h.begins, ==, 1); /* it was polling */
 
     aio_context_set_poll_params(ctx, 0, 0, 0);
     g_assert_cmpint(poll_ns_of(ctx, &h), ==, 0);
@@ -1166,7 +1165,7 @@ static gpointer set_params_thread(gpointer opaque)
 static void test_params_other_thread_resets(void)
 {
     AioContext *ctx = test_ctx_new();
-    ParamsArgs args = { .ctx = ctx, .max_ns = POLL_MAX_NS };
+    ParamsArgs args = {.ctx = ctx, .max_ns = POLL_MAX_NS};
     PollH h;
 
     aio_context_set_poll_params(ctx, POLL_MAX_NS, 0, 0);
@@ -1195,7 +1194,7 @@ static void test_params_other_thread_resets(void)
 static void test_params_other_thread_zero_turns_off(void)
 {
     AioContext *ctx = test_ctx_new();
-    ParamsArgs args = { .ctx = ctx, .max_ns = 0 };
+    ParamsArgs args = {.ctx = ctx, .max_ns = 0};
     PollH h;
     int polls;
 
@@ -1228,7 +1227,7 @@ static void test_params_other_thread_zero_turns_off(void)
 typedef struct {
     AioContext *ctx;
     EventNotifier e[CHURN_FDS];
-    int done;                   /* atomic */
+    int done; /* atomic */
 } Churn;
 
 /* Dispatches by path (home thread), reported by the test. */
@@ -1254,15 +1253,16 @@ static void churn_ready(EventNotifier *e)
 
 static void churn_add(Churn *c, int k)
 {
-    g_assert_cmpint(aio_set_event_notifier(c->ctx, &c->e[k], false,
-                                           churn_read, churn_poll,
-                                           churn_ready), ==, 0);
+    g_assert_cmpint(aio_set_event_notifier(c->ctx, &c->e[k], false, churn_read,
+                                           churn_poll, churn_ready),
+                    ==, 0);
 }
 
 static void churn_remove(Churn *c, int k)
 {
-    g_assert_cmpint(aio_set_event_notifier(c->ctx, &c->e[k], false, NULL,
-                                           NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_event_notifier(c->ctx, &c->e[k], false, NULL, NULL, NULL), ==,
+        0);
 }
 
 /* Sets the fds, and now and then replaces or removes and re-adds their
@@ -1276,14 +1276,14 @@ static gpointer churn_thread(gpointer opaque)
 
         event_notifier_set(&c->e[k]);
         if (i % 7 == 0) {
-            churn_add(c, k);        /* a replacement: a new node */
+            churn_add(c, k); /* a replacement: a new node */
         }
         if (i % 13 == 0) {
             churn_remove(c, k);
             churn_add(c, k);
         }
         if (i % 64 == 0) {
-            g_usleep(50);           /* let the loop block now and then */
+            g_usleep(50); /* let the loop block now and then */
         }
     }
     __atomic_store_n(&c->done, 1, __ATOMIC_SEQ_CST);
@@ -1301,8 +1301,8 @@ static void churn_tick(void *opaque)
 static bool churn_drained(Churn *c)
 {
     for (int k = 0; k < CHURN_FDS; k++) {
-        GPollFD pfd = { .fd = event_notifier_get_fd(&c->e[k]),
-                        .events = G_IO_IN };
+        GPollFD pfd = {.fd = event_notifier_get_fd(&c->e[k]),
+                       .events = G_IO_IN};
 
         if (g_poll(&pfd, 1, 0) != 0) {
             return false;
@@ -1321,7 +1321,7 @@ static bool churn_drained(Churn *c)
  */
 static void test_churn_while_polling(void)
 {
-    Churn c = { .ctx = test_ctx_new() };
+    Churn c = {.ctx = test_ctx_new()};
     QEMUTimer *tick;
     GThread *th;
 
@@ -1419,7 +1419,7 @@ static void test_unarmed_after_no_busy_poll(void)
 
     for (int round = 0; round < 100; round++) {
         AioContext *ctx = test_ctx_new();
-        DrainH d = { 0 };
+        DrainH d = {0};
         EventNotifier e;
         int p[2];
 
@@ -1428,7 +1428,8 @@ static void test_unarmed_after_no_busy_poll(void)
         d.fd = p[0];
         g_assert_cmpint(event_notifier_init(&e, false), ==, 0);
         g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, drain_read, NULL,
-                                           drain_poll, noop_ready, &d), ==, 0);
+                                           drain_poll, noop_ready, &d),
+                        ==, 0);
         set_ev(ctx, &e);
         written = 0;
         test_drain(ctx);
@@ -1438,7 +1439,7 @@ static void test_unarmed_after_no_busy_poll(void)
         g_assert_true(aio_poll(ctx, true));
         test_write_byte(p[1]);
         written++;
-        g_assert_true(aio_poll(ctx, true));     /* a poll hit */
+        g_assert_true(aio_poll(ctx, true)); /* a poll hit */
         g_assert_cmpint(d.bytes, ==, written);
 
         set_ev(ctx, &e);
@@ -1450,8 +1451,8 @@ static void test_unarmed_after_no_busy_poll(void)
         g_assert_cmpint(d.bytes, ==, written);
 
         test_remove_fd(ctx, p[0]);
-        g_assert_cmpint(aio_set_event_notifier(ctx, &e, false, NULL, NULL,
-                                               NULL), ==, 0);
+        g_assert_cmpint(
+            aio_set_event_notifier(ctx, &e, false, NULL, NULL, NULL), ==, 0);
         test_drain(ctx);
         event_notifier_cleanup(&e);
         test_close_pair(p);
@@ -1466,17 +1467,18 @@ static void test_unarmed_after_no_busy_poll(void)
 static void test_notified_blocking_call_checks_fds(void)
 {
     AioContext *ctx = test_ctx_new();
-    DrainH d = { 0 };
+    DrainH d = {0};
     int p[2];
 
     test_pipe(p);
     d.fd = p[0];
     g_assert_cmpint(aio_set_fd_handler(ctx, p[0], false, drain_read, NULL,
-                                       drain_poll, noop_ready, &d), ==, 0);
+                                       drain_poll, noop_ready, &d),
+                    ==, 0);
     test_drain(ctx);
     for (int i = 1; i <= 20; i++) {
         test_write_byte(p[1]);
-        aio_notify(ctx);    /* nobody waits: only `notified` is set */
+        aio_notify(ctx); /* nobody waits: only `notified` is set */
         g_assert_true(aio_poll(ctx, true));
         g_assert_cmpint(d.bytes, ==, i);
     }
@@ -1500,12 +1502,10 @@ int main(int argc, char **argv)
                     test_join_begins_when_started);
     g_test_add_func("/poll-mode/begin-end/only-on-change",
                     test_begin_end_only_on_change);
-    g_test_add_func("/poll-mode/hit/progress-and-ready",
-                    test_hit_is_progress);
+    g_test_add_func("/poll-mode/hit/progress-and-ready", test_hit_is_progress);
     g_test_add_func("/poll-mode/end/final-poll-finds-work",
                     test_final_poll_after_end);
-    g_test_add_func("/poll-mode/nonblocking/no-wait",
-                    test_nonblocking_no_wait);
+    g_test_add_func("/poll-mode/nonblocking/no-wait", test_nonblocking_no_wait);
     g_test_add_func("/poll-mode/gsource/prepare-stops",
                     test_gsource_prepare_stops);
 
@@ -1527,8 +1527,7 @@ int main(int argc, char **argv)
     g_test_add_func("/poll-mode/adaptive/grow", test_adaptive_grow);
     g_test_add_func("/poll-mode/adaptive/grow-factor-capped",
                     test_adaptive_grow_factor_capped);
-    g_test_add_func("/poll-mode/adaptive/hit-keeps",
-                    test_adaptive_hit_keeps);
+    g_test_add_func("/poll-mode/adaptive/hit-keeps", test_adaptive_hit_keeps);
     g_test_add_func("/poll-mode/adaptive/shrink-to-0",
                     test_adaptive_shrink_to_0);
     g_test_add_func("/poll-mode/adaptive/shrink-divides",

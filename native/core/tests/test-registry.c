@@ -46,7 +46,7 @@ static void test_ids(void)
     again = aio_registry_share_context(ctx, "again");
     g_assert_cmpuint(again, >, bid);
     aio_registry_forget_context(ctx);
-    aio_registry_forget_context(ctx);       /* not shared: nothing */
+    aio_registry_forget_context(ctx); /* not shared: nothing */
     test_ctx_free(ctx);
 }
 
@@ -80,7 +80,7 @@ static void test_bh_withdrawn(void)
     g_assert_cmpint(aiocontext_remote_bh_cancel(bid), ==, -ENOENT);
     test_drain(ctx);
     g_assert_cmpint(g_atomic_int_get(&runs), ==, 1);
-    aio_registry_entry_unref(e);       /* outlives the BH, then goes */
+    aio_registry_entry_unref(e); /* outlives the BH, then goes */
     test_ctx_free(ctx);
 }
 
@@ -139,9 +139,9 @@ static void test_home_context(void)
 
 typedef struct LockThread {
     AioRegistryEntry *e;
-    TestFlag held;          /* 1: holds two levels */
-    TestFlag go;            /* 1: may release */
-    TestFlag releasing;     /* 1: about to release its last level */
+    TestFlag held;      /* 1: holds two levels */
+    TestFlag go;        /* 1: may release */
+    TestFlag releasing; /* 1: about to release its last level */
     int results[4];
 } LockThread;
 
@@ -149,14 +149,14 @@ static gpointer lock_thread(gpointer opaque)
 {
     LockThread *l = opaque;
 
-    l->results[0] = aio_registry_release(l->e);     /* -EPERM: no level */
+    l->results[0] = aio_registry_release(l->e); /* -EPERM: no level */
     l->results[1] = aio_registry_acquire(l->e);
-    l->results[2] = aio_registry_acquire(l->e);     /* recursive */
+    l->results[2] = aio_registry_acquire(l->e); /* recursive */
     test_flag_set(&l->held, 1);
     g_assert_true(test_flag_wait(&l->go, 1, TEST_WAIT_MS));
     aio_registry_release(l->e);
     test_flag_set(&l->releasing, 1);
-    g_usleep(20000);    /* forget_context must still be waiting */
+    g_usleep(20000); /* forget_context must still be waiting */
     l->results[3] = aio_registry_release(l->e);
     return NULL;
 }
@@ -174,10 +174,11 @@ static void test_remote_lock(void)
 {
     AioContext *ctx = test_ctx_new();
     uint64_t cid = aio_registry_share_context(ctx, "locked");
-    LockThread l = { 0 };
+    LockThread l = {0};
     GThread *t, *f;
 
-    g_assert_cmpint(aio_registry_lookup(cid, AIO_REGISTRY_CONTEXT, &l.e), ==, 0);
+    g_assert_cmpint(aio_registry_lookup(cid, AIO_REGISTRY_CONTEXT, &l.e), ==,
+                    0);
     test_flag_init(&l.held);
     test_flag_init(&l.go);
     test_flag_init(&l.releasing);
@@ -195,7 +196,7 @@ static void test_remote_lock(void)
     g_assert_cmpint(test_flag_get(&l.releasing), ==, 1);
     g_thread_join(t);
     g_assert_cmpint(l.results[3], ==, 0);
-    aio_context_acquire(ctx);      /* free again (a leak would hang here) */
+    aio_context_acquire(ctx); /* free again (a leak would hang here) */
     aio_context_release(ctx);
     aio_registry_entry_unref(l.e);
     test_ctx_free(ctx);
@@ -211,7 +212,7 @@ typedef struct Hammer {
 
 static gint hammer_runs;
 static gint bh_deleted;
-static TestFlag hammers_ready;   /* threads that looked the context up */
+static TestFlag hammers_ready; /* threads that looked the context up */
 
 static void hammer_cb(void *opaque)
 {
@@ -225,8 +226,8 @@ static gpointer hammer_thread(gpointer opaque)
     Hammer *h = opaque;
     AioRegistryEntry *ctx;
 
-    g_assert_cmpint(aio_registry_lookup(h->cid, AIO_REGISTRY_CONTEXT, &ctx),
-                    ==, 0);
+    g_assert_cmpint(aio_registry_lookup(h->cid, AIO_REGISTRY_CONTEXT, &ctx), ==,
+                    0);
     g_assert_cmpint(aio_registry_release(ctx), ==, -EPERM);
     test_flag_inc(&hammers_ready);
     for (;;) {
@@ -283,8 +284,8 @@ static void test_hammer(void)
         aio_registry_forget_bh(bh);
         g_atomic_int_set(&bh_deleted, 1);
         qemu_bh_delete(bh);
-        aio_poll(ctx, false);                   /* frees the BH */
-        aio_registry_forget_context(ctx);       /* waits for lock holders */
+        aio_poll(ctx, false);             /* frees the BH */
+        aio_registry_forget_context(ctx); /* waits for lock holders */
         for (int i = 0; i < 4; i++) {
             g_thread_join(threads[i]);
         }

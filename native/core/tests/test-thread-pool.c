@@ -23,8 +23,8 @@ static ThreadPoolStats pool_stats(AioContext *ctx)
  * them with atomics.  cb_count/ret are home thread only. */
 typedef struct Job {
     int index;
-    int started;            /* atomic */
-    int *gate;              /* (nullable) atomic: run only once it is 1 */
+    int started; /* atomic */
+    int *gate;   /* (nullable) atomic: run only once it is 1 */
     int cb_count;
     int ret;
 } Job;
@@ -74,12 +74,12 @@ static void test_submit(void)
 {
     AioContext *ctx = test_ctx_new();
     ThreadPoolAio *pool = aio_get_thread_pool(ctx);
-    Job j = { .index = 7 };
+    Job j = {.index = 7};
 
     g_assert_true(aio_get_thread_pool(ctx) == pool);
     thread_pool_submit(pool, job_fn, &j);
     TEST_WAIT_UNTIL(ctx, started(&j) && pool_stats(ctx).active == 0 &&
-                    pool_stats(ctx).queued == 0);
+                             pool_stats(ctx).queued == 0);
     g_assert_cmpint(j.cb_count, ==, 0);
     test_ctx_free(ctx);
 }
@@ -88,7 +88,7 @@ static void test_submit_aio(void)
 {
     AioContext *ctx = test_ctx_new();
     ThreadPoolAio *pool = aio_get_thread_pool(ctx);
-    Job j = { .index = 42 };
+    Job j = {.index = 42};
     BlockAIOCB *acb;
 
     acb = thread_pool_submit_aio(pool, job_fn, &j, job_cb, &j);
@@ -99,7 +99,7 @@ static void test_submit_aio(void)
     g_assert_cmpint(started(&j), ==, 0);
     g_assert_cmpuint(pool_stats(ctx).threads, ==, 1);
     g_assert_cmpuint(pool_stats(ctx).queued, ==, 1);
-    g_assert_true(aio_poll(ctx, false));        /* the spawn BH */
+    g_assert_true(aio_poll(ctx, false)); /* the spawn BH */
     /* The job ran; its callback waits for the loop. */
     gint64 deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
     while (pool_stats(ctx).active || pool_stats(ctx).queued) {
@@ -122,7 +122,7 @@ static void test_submit_many(void)
     int total = 0;
 
     for (int i = 0; i < 100; i++) {
-        jobs[i] = (Job){ .index = i * 3 };
+        jobs[i] = (Job){.index = i * 3};
         thread_pool_submit_aio(pool, job_fn, &jobs[i], job_cb, &jobs[i]);
     }
     gint64 deadline = g_get_monotonic_time() + TEST_WAIT_MS * 1000;
@@ -159,7 +159,7 @@ static void cancel_many(bool sync)
 
     g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 0, 4), ==, 0);
     for (int i = 0; i < 100; i++) {
-        jobs[i] = (Job){ .index = 1000 + i, .gate = &gate };
+        jobs[i] = (Job){.index = 1000 + i, .gate = &gate};
         acbs[i] = thread_pool_submit_aio(pool, job_fn, &jobs[i], job_cb,
                                          &jobs[i]);
     }
@@ -185,12 +185,12 @@ static void cancel_many(bool sync)
     g_assert_cmpuint(pool_stats(ctx).queued, ==, 0);
     open_gate(&gate);
     TEST_POLL_UNTIL(ctx, ({
-        int done = 0;
-        for (int i = 0; i < 100; i++) {
-            done += jobs[i].cb_count;
-        }
-        done == 100;
-    }));
+                        int done = 0;
+                        for (int i = 0; i < 100; i++) {
+                            done += jobs[i].cb_count;
+                        }
+                        done == 100;
+                    }));
     test_drain(ctx);
     for (int i = 0; i < 100; i++) {
         g_assert_cmpint(jobs[i].cb_count, ==, 1);
@@ -229,7 +229,7 @@ static void test_cancel_running(void)
     AioContext *ctx = test_ctx_new();
     ThreadPoolAio *pool = aio_get_thread_pool(ctx);
     int gate = 0;
-    Job j = { .index = 5, .gate = &gate };
+    Job j = {.index = 5, .gate = &gate};
     BlockAIOCB *acb = thread_pool_submit_aio(pool, job_fn, &j, job_cb, &j);
 
     TEST_WAIT_UNTIL(ctx, started(&j));
@@ -263,14 +263,15 @@ static void test_nested_poll(void)
 {
     AioContext *ctx = test_ctx_new();
     ThreadPoolAio *pool = aio_get_thread_pool(ctx);
-    Job a = { .index = 1 }, b = { .index = 2 };
-    Nest n = { .ctx = ctx, .other = &b };
+    Job a = {.index = 1}, b = {.index = 2};
+    Nest n = {.ctx = ctx, .other = &b};
 
     thread_pool_submit_aio(pool, job_fn, &a, nest_cb, &n);
     thread_pool_submit_aio(pool, job_fn, &b, job_cb, &b);
     /* Both done before the loop sees either. */
     TEST_WAIT_UNTIL(ctx, started(&a) && started(&b) &&
-                    !pool_stats(ctx).active && !pool_stats(ctx).queued);
+                             !pool_stats(ctx).active &&
+                             !pool_stats(ctx).queued);
     TEST_POLL_UNTIL(ctx, n.nested_saw == 2);
     g_assert_cmpint(b.cb_count, ==, 1);
     test_drain(ctx);
@@ -285,14 +286,13 @@ static void test_params_checks(void)
     g_assert_cmpint(st.min, ==, 0);
     g_assert_cmpint(st.max, ==, 64);
     g_assert_cmpuint(st.threads, ==, 0);
-    g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 2, 1), ==,
-                    -EINVAL);
-    g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 0, 0), ==,
-                    -EINVAL);
+    g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 2, 1), ==, -EINVAL);
+    g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 0, 0), ==, -EINVAL);
     g_assert_cmpint(aio_context_set_thread_pool_params(ctx, -1, 4), ==,
                     -EINVAL);
-    g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 0,
-                        (int64_t)G_MAXINT + 1), ==, -EINVAL);
+    g_assert_cmpint(
+        aio_context_set_thread_pool_params(ctx, 0, (int64_t)G_MAXINT + 1), ==,
+        -EINVAL);
     st = pool_stats(ctx);
     g_assert_cmpint(st.min, ==, 0);
     g_assert_cmpint(st.max, ==, 64);
@@ -322,7 +322,7 @@ static void test_spawn_min_max(void)
     g_assert_cmpuint(pool_stats(ctx).threads, ==, 2);
 
     for (int i = 0; i < 10; i++) {
-        jobs[i] = (Job){ .index = i, .gate = &gate };
+        jobs[i] = (Job){.index = i, .gate = &gate};
         thread_pool_submit_aio(pool, job_fn, &jobs[i], job_cb, &jobs[i]);
     }
     TEST_WAIT_UNTIL(ctx, pool_stats(ctx).active == 4);
@@ -332,12 +332,12 @@ static void test_spawn_min_max(void)
     g_assert_cmpuint(st.idle, ==, 0);
     open_gate(&gate);
     TEST_POLL_UNTIL(ctx, ({
-        int done = 0;
-        for (int i = 0; i < 10; i++) {
-            done += jobs[i].cb_count;
-        }
-        done == 10;
-    }));
+                        int done = 0;
+                        for (int i = 0; i < 10; i++) {
+                            done += jobs[i].cb_count;
+                        }
+                        done == 10;
+                    }));
     /* Two idle threads above min exit after the idle timeout. */
     TEST_WAIT_UNTIL(ctx, pool_stats(ctx).threads == 2);
     g_usleep(150000);
@@ -375,7 +375,7 @@ static void test_finalize_drains(void)
 
     g_assert_cmpint(aio_context_set_thread_pool_params(ctx, 0, 2), ==, 0);
     for (int i = 0; i < 20; i++) {
-        jobs[i] = (Job){ .index = i, .gate = &gate };
+        jobs[i] = (Job){.index = i, .gate = &gate};
         thread_pool_submit_aio(pool, job_fn, &jobs[i], job_cb, &jobs[i]);
     }
     TEST_WAIT_UNTIL(ctx, pool_stats(ctx).active == 2);

@@ -39,7 +39,7 @@ static void periodic_cb(void *opaque)
 static void test_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
-    Periodic p = { .max = 2, .period_ns = 200 * SCALE_MS };
+    Periodic p = {.max = 2, .period_ns = 200 * SCALE_MS};
     int64_t expiry;
 
     p.timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, periodic_cb,
@@ -81,8 +81,8 @@ static void test_blocking_poll_waits(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &fired);
     int64_t expiry = NOW() + 20 * SCALE_MS;
 
     timer_mod_ns(t, expiry);
@@ -116,8 +116,8 @@ static void log_timer_init(LogTimer *l, AioContext *ctx, char letter,
 {
     l->letter = letter;
     l->log = log;
-    l->timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                             log_timer_cb, l);
+    l->timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, log_timer_cb,
+                             l);
 }
 
 static void test_fifo_equal_expiry(void)
@@ -178,8 +178,8 @@ static void test_mod_anticipate(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &fired);
     int64_t base = NOW() + 3600 * (int64_t)G_USEC_PER_SEC * 1000;
 
     /* Not pending: arms. */
@@ -210,10 +210,10 @@ static void test_del(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &fired);
 
-    timer_mod_ns(t, 1);     /* expired */
+    timer_mod_ns(t, 1); /* expired */
     g_assert_true(timer_pending(t));
     timer_del(t);
     g_assert_false(timer_pending(t));
@@ -236,8 +236,8 @@ static void test_pending_expired(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                 &fired);
 
     /* Unarmed: not pending, no expiry, yet "expired" as in QEMU. */
     g_assert_false(timer_pending(t));
@@ -260,8 +260,8 @@ static void test_negative_clamps(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &fired);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &fired);
 
     timer_mod_ns(t, -5);
     g_assert_true(timer_pending(t));
@@ -297,7 +297,7 @@ static void rearm_cb(void *opaque)
 static void test_rearm_due_same_pass(void)
 {
     AioContext *ctx = test_ctx_new();
-    Rearm r = { .max = 3, .rearm_at = 1 };
+    Rearm r = {.max = 3, .rearm_at = 1};
 
     r.timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, rearm_cb, &r);
     timer_mod_ns(r.timer, 1);
@@ -313,7 +313,7 @@ static void test_rearm_due_same_pass(void)
 static void test_rearm_future_next_pass(void)
 {
     AioContext *ctx = test_ctx_new();
-    Rearm r = { .max = 3 };
+    Rearm r = {.max = 3};
 
     r.rearm_at = NOW() + 3600 * (int64_t)1000000000;
     r.timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, rearm_cb, &r);
@@ -346,7 +346,7 @@ static void self_free_cb(void *opaque)
 static void test_free_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
-    SelfFree s = { 0 };
+    SelfFree s = {0};
     int other_fired = 0;
     QEMUTimer *other = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                      count_cb, &other_fired);
@@ -386,7 +386,7 @@ static void killer_cb(void *opaque)
 static void test_del_other_from_cb(void)
 {
     AioContext *ctx = test_ctx_new();
-    Killer k = { 0 };
+    Killer k = {0};
     int victim_fired = 0;
     QEMUTimer *killer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                       killer_cb, &k);
@@ -409,14 +409,13 @@ static void test_scales(void)
 {
     AioContext *ctx = test_ctx_new();
     int fired = 0;
-    QEMUTimer *ms = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                  count_cb, &fired);
-    QEMUTimer *us = aio_timer_new(ctx, QEMU_CLOCK_HOST, SCALE_US,
-                                  count_cb, &fired);
-    QEMUTimer *ns = aio_timer_new_with_attrs(ctx, QEMU_CLOCK_REALTIME,
-                                             SCALE_NS,
-                                             QEMU_TIMER_ATTR_EXTERNAL,
-                                             count_cb, &fired);
+    QEMUTimer *ms = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, count_cb,
+                                  &fired);
+    QEMUTimer *us = aio_timer_new(ctx, QEMU_CLOCK_HOST, SCALE_US, count_cb,
+                                  &fired);
+    QEMUTimer *ns = aio_timer_new_with_attrs(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
+                                             QEMU_TIMER_ATTR_EXTERNAL, count_cb,
+                                             &fired);
     int64_t far_ms = NOW() / SCALE_MS + 3600 * 1000;
 
     g_assert_cmpint(timer_get_scale(ms), ==, SCALE_MS);
@@ -454,8 +453,8 @@ static void test_compute_timeout(void)
 {
     AioContext *ctx = test_ctx_new();
     int n = 0;
-    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
+    QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
     QEMUBH *idle = aio_bh_new(ctx, count_cb, &n);
     int64_t timeout;
 
@@ -518,7 +517,7 @@ static void order_timer(void *opaque)
 static void test_after_bhs_and_fds(void)
 {
     AioContext *ctx = test_ctx_new();
-    OrderData o = { g_string_new(NULL), -1 };
+    OrderData o = {g_string_new(NULL), -1};
     QEMUBH *bh = aio_bh_new(ctx, order_bh, &o);
     QEMUTimer *t = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                  order_timer, &o);
@@ -526,8 +525,9 @@ static void test_after_bhs_and_fds(void)
 
     test_pipe(fds);
     o.fd = fds[0];
-    g_assert_cmpint(aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL,
-                                       NULL, NULL, &o), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fds[0], false, order_fd, NULL, NULL, NULL, &o),
+        ==, 0);
     /* Armed first, so that "first ready" would put it first. */
     timer_mod_ns(t, 1);
     test_write_byte(fds[1]);
@@ -604,18 +604,17 @@ static void test_clock_monotonic(void)
     g_assert_cmpint(llabs(host - wall), <, 5 * (int64_t)1000000000);
     /* REALTIME follows g_get_monotonic_time()'s clock. */
     g_assert_cmpint(llabs(qemu_clock_get_ns(QEMU_CLOCK_REALTIME) -
-                          g_get_monotonic_time() * 1000), <,
-                    5 * (int64_t)1000000000);
+                          g_get_monotonic_time() * 1000),
+                    <, 5 * (int64_t)1000000000);
 }
 
 static void test_stats_timers(void)
 {
     AioContext *ctx = test_ctx_new();
     int n = 0;
-    QEMUTimer *a = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
-                                 count_cb, &n);
-    QEMUTimer *b = aio_timer_new(ctx, QEMU_CLOCK_HOST, SCALE_MS,
-                                 count_cb, &n);
+    QEMUTimer *a = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, count_cb,
+                                 &n);
+    QEMUTimer *b = aio_timer_new(ctx, QEMU_CLOCK_HOST, SCALE_MS, count_cb, &n);
 
     g_assert_cmpuint(test_stats(ctx).timers, ==, 2);
     timer_mod(b, 1);
@@ -644,7 +643,7 @@ static gpointer late_arm(gpointer opaque)
     LateArm *a = opaque;
 
     test_flag_set(&a->started, 1);
-    g_usleep(20 * 1000);    /* let the home thread block; not required */
+    g_usleep(20 * 1000); /* let the home thread block; not required */
     timer_mod_ns(a->timer, 1);
     return NULL;
 }
@@ -676,7 +675,7 @@ static void test_gsource_schedule(void)
 {
     AioContext *ctx = test_ctx_new();
     GMainContext *main = test_attach(ctx);
-    Periodic p = { .max = 2, .period_ns = 200 * SCALE_MS };
+    Periodic p = {.max = 2, .period_ns = 200 * SCALE_MS};
     int64_t expiry;
 
     p.timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS, periodic_cb,

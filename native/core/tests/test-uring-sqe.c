@@ -26,9 +26,9 @@
 typedef struct Cqe {
     CqeHandler h;
     int count;
-    int order;              /* the how-manyth callback it was, from 1 */
-    AioContext *ctx;        /* for nesting */
-    struct Cqe *others;     /* for nesting: wait for these */
+    int order;          /* the how-manyth callback it was, from 1 */
+    AioContext *ctx;    /* for nesting */
+    struct Cqe *others; /* for nesting: wait for these */
     int n_others;
 } Cqe;
 
@@ -84,7 +84,7 @@ static int total(Cqe *c, int n)
 static void test_nop(void)
 {
     AioContext *ctx = uring_ctx(AIO_FDMON_REQUEST_IO_URING);
-    Cqe c[3] = { { .h.cb = cqe_cb }, { .h.cb = cqe_cb }, { .h.cb = cqe_cb } };
+    Cqe c[3] = {{.h.cb = cqe_cb}, {.h.cb = cqe_cb}, {.h.cb = cqe_cb}};
     bool progress = false;
 
     if (!ctx) {
@@ -153,7 +153,7 @@ static void test_gsource(void)
         return;
     }
     main = test_attach(ctx);
-    g_assert_true(aio_has_io_uring(ctx));   /* explicit io_uring stays */
+    g_assert_true(aio_has_io_uring(ctx)); /* explicit io_uring stays */
     memset(c, 0, sizeof(c));
     for (int i = 0; i < 50; i++) {
         c[i].h.cb = cqe_cb;
@@ -190,7 +190,7 @@ static void nest_cb(CqeHandler *h)
 static void test_nested(void)
 {
     AioContext *ctx = uring_ctx(AIO_FDMON_REQUEST_IO_URING);
-    Cqe outer = { .h.cb = nest_cb }, others[20];
+    Cqe outer = {.h.cb = nest_cb}, others[20];
 
     if (!ctx) {
         return;
@@ -282,8 +282,9 @@ static AioFile *open_uring(AioContext *ctx, TmpFile *t)
 {
     AioFile *f;
 
-    g_assert_cmpint(aio_file_open(ctx, t->path, O_RDONLY, 0,
-                                  AIO_ENGINE_IO_URING, &f), ==, 0);
+    g_assert_cmpint(
+        aio_file_open(ctx, t->path, O_RDONLY, 0, AIO_ENGINE_IO_URING, &f), ==,
+        0);
     g_assert_cmpint(aio_file_get_engine(f), ==, AIO_ENGINE_IO_URING);
     return f;
 }
@@ -316,7 +317,7 @@ static void test_mixed(void)
     AioContext *ctx = uring_ctx(AIO_FDMON_REQUEST_IO_URING);
     const int rounds = 200;
     guint8 *buf = g_malloc(BLK);
-    PipeCount p = { 0 };
+    PipeCount p = {0};
     int fds[2];
     TmpFile t;
     AioFile *f;
@@ -330,11 +331,10 @@ static void test_mixed(void)
     f = open_uring(ctx, &t);
     test_pipe(fds);
     p.fd = fds[0];
-    aio_set_fd_handler(ctx, fds[0], false, pipe_read_cb, NULL, NULL, NULL,
-                       &p);
+    aio_set_fd_handler(ctx, fds[0], false, pipe_read_cb, NULL, NULL, NULL, &p);
     for (int i = 0; i < rounds; i++) {
-        struct iovec iov = { buf, BLK };
-        Req r = { 0 };
+        struct iovec iov = {buf, BLK};
+        Req r = {0};
         int blk = i % 16;
 
         memset(buf, 0, BLK);
@@ -367,7 +367,9 @@ static void test_mixed(void)
 static void test_cancel(void)
 {
     AioContext *ctx = uring_ctx(AIO_FDMON_REQUEST_IO_URING);
-    enum { N = 16 };
+    enum {
+        N = 16
+    };
     guint8 bufs[N + 1][8];
     BlockAIOCB *acbs[N];
     Req r[N + 1];
@@ -383,7 +385,7 @@ static void test_cancel(void)
     g_assert_no_error(err);
     test_pipe(fds);
     for (int i = 0; i < N; i++) {
-        struct iovec iov = { bufs[i], 8 };
+        struct iovec iov = {bufs[i], 8};
 
         acbs[i] = luring_submit_aio(s, fds[0], 0, &iov, 1, QEMU_AIO_READ,
                                     req_cb, &r[i]);
@@ -395,17 +397,16 @@ static void test_cancel(void)
     for (int i = 0; i < N; i++) {
         aio_cancel_async(acbs[i]);
     }
-    g_assert_cmpint(req_total(r, N), ==, 0);  /* completions are async */
+    g_assert_cmpint(req_total(r, N), ==, 0); /* completions are async */
     TEST_POLL_UNTIL(ctx, req_total(r, N) == N);
     for (int i = 0; i < N; i++) {
         g_assert_cmpint(r[i].ret, ==, -ECANCELED);
     }
     /* One not cancelled still gets its data. */
     {
-        struct iovec iov = { bufs[N], 8 };
+        struct iovec iov = {bufs[N], 8};
 
-        luring_submit_aio(s, fds[0], 0, &iov, 1, QEMU_AIO_READ, req_cb,
-                          &r[N]);
+        luring_submit_aio(s, fds[0], 0, &iov, 1, QEMU_AIO_READ, req_cb, &r[N]);
         test_drain(ctx);
         g_assert_cmpint(r[N].count, ==, 0);
         /* All 8 bytes: a short read would wait for the rest. */
@@ -458,8 +459,8 @@ static void test_external_disabled(void)
     test_pipe(fds);
     aio_disable_external(ctx);
     for (int round = 0; round < 2; round++) {
-        struct iovec iov = { b[round], 4 };
-        Writer w = { fds[1] };
+        struct iovec iov = {b[round], 4};
+        Writer w = {fds[1]};
         GThread *th;
 
         main = round ? test_attach(ctx) : NULL;
@@ -507,7 +508,7 @@ static void test_switch(void)
     const int n = 1000, blocks = 64;
     const size_t tail = 100;
     guint8 *bufs, pb[2][8];
-    Req *r, pr[2] = { { 0 } };
+    Req *r, pr[2] = {{0}};
     BlockAIOCB *pacb[2];
     GMainContext *main;
     TmpFile t;
@@ -529,14 +530,14 @@ static void test_switch(void)
     for (int i = 0; i < n; i++) {
         /* Two blocks from a random block; those from the last two run
          * into EOF (the last block holds @tail bytes). */
-        struct iovec iov = { bufs + (size_t)i * 2 * BLK, 2 * BLK };
+        struct iovec iov = {bufs + (size_t)i * 2 * BLK, 2 * BLK};
 
         blk_of[i] = g_test_rand_int_range(0, blocks + 1);
         aio_file_preadv(f, (int64_t)blk_of[i] * BLK, &iov, 1, req_cb, &r[i]);
     }
     test_pipe(fds);
     for (int i = 0; i < 2; i++) {
-        struct iovec iov = { pb[i], 8 };
+        struct iovec iov = {pb[i], 8};
 
         pacb[i] = luring_submit_aio(aio_get_linux_io_uring(ctx), fds[0], 0,
                                     &iov, 1, QEMU_AIO_READ, req_cb, &pr[i]);
@@ -547,7 +548,7 @@ static void test_switch(void)
     g_assert_cmpuint(st.sqes_private, ==, 0);
     g_assert_cmpint(req_total(r, n), ==, 0);
 
-    main = test_attach(ctx);        /* stops io_uring; runs the loop */
+    main = test_attach(ctx); /* stops io_uring; runs the loop */
     g_assert_false(aio_has_io_uring(ctx));
     g_assert_cmpint(test_stats(ctx).fdmon, !=, AIO_FDMON_IO_URING);
     st = engine_stats(ctx);
@@ -585,7 +586,7 @@ static void test_switch(void)
     test_main_drain(main);
     g_assert_cmpint(pr[0].count + pr[1].count, ==, 2);
     g_assert_cmpuint(engine_stats(ctx).in_kernel_shared, ==, 0);
-    g_assert_null(ctx->uring.retired);     /* closed after the last */
+    g_assert_null(ctx->uring.retired); /* closed after the last */
     test_close_pair(fds);
 
     for (int i = 0; i < n; i++) {
@@ -604,7 +605,7 @@ static void test_switch(void)
     /* After the switch: the private ring. */
     {
         guint8 *b = bufs + (size_t)n * 2 * BLK;
-        struct iovec iov = { b, BLK };
+        struct iovec iov = {b, BLK};
         uint64_t before = engine_stats(ctx).sqes_private;
 
         aio_file_preadv(f, 3 * BLK, &iov, 1, req_cb, &r[n]);

@@ -99,15 +99,11 @@ static inline AioFdMonRequest test_fdmon_request(void)
 static inline const char *test_fdmon_request_name(AioFdMonRequest req)
 {
     switch (req) {
-    case AIO_FDMON_REQUEST_POLL:
-        return "poll";
-    case AIO_FDMON_REQUEST_EPOLL:
-        return "epoll";
-    case AIO_FDMON_REQUEST_IO_URING:
-        return "io_uring";
+    case AIO_FDMON_REQUEST_POLL: return "poll";
+    case AIO_FDMON_REQUEST_EPOLL: return "epoll";
+    case AIO_FDMON_REQUEST_IO_URING: return "io_uring";
     case AIO_FDMON_REQUEST_AUTO:
-    default:
-        return "auto";
+    default: return "auto";
     }
 }
 
@@ -128,16 +124,12 @@ static inline bool test_auto_tries_io_uring(void)
 static inline AioFdMonKind test_fdmon_expected(AioFdMonRequest req)
 {
     switch (req) {
-    case AIO_FDMON_REQUEST_EPOLL:
-        return AIO_FDMON_EPOLL;
-    case AIO_FDMON_REQUEST_IO_URING:
-        return AIO_FDMON_IO_URING;
+    case AIO_FDMON_REQUEST_EPOLL: return AIO_FDMON_EPOLL;
+    case AIO_FDMON_REQUEST_IO_URING: return AIO_FDMON_IO_URING;
     case AIO_FDMON_REQUEST_AUTO:
-        return test_auto_tries_io_uring() ? AIO_FDMON_IO_URING
-                                          : AIO_FDMON_POLL;
+        return test_auto_tries_io_uring() ? AIO_FDMON_IO_URING : AIO_FDMON_POLL;
     case AIO_FDMON_REQUEST_POLL:
-    default:
-        return AIO_FDMON_POLL;
+    default: return AIO_FDMON_POLL;
     }
 }
 
@@ -168,8 +160,7 @@ static inline AioContext *test_ctx_new_full(const char *name,
     memset(&st, 0, sizeof(st));
     aio_context_get_stats(ctx, &st);
     if (req == AIO_FDMON_REQUEST_AUTO && !test_auto_tries_io_uring()) {
-        g_assert_cmpstr(st.fdmon_fallback_reason, ==,
-                        TEST_IO_URING_OFF_REASON);
+        g_assert_cmpstr(st.fdmon_fallback_reason, ==, TEST_IO_URING_OFF_REASON);
         g_assert_cmpint(st.fdmon, ==, AIO_FDMON_POLL);
         return ctx;
     }
@@ -239,8 +230,8 @@ static inline void test_ctx_unref_last(AioContext *ctx)
     QEMUBH *canary;
 
     g_string_truncate(test_leaks(), 0);
-    canary = aio_bh_new_full(ctx, test_never_called, &finalized,
-                             "test-canary", test_set_flag);
+    canary = aio_bh_new_full(ctx, test_never_called, &finalized, "test-canary",
+                             test_set_flag);
     qemu_bh_delete(canary);
     aio_context_unref(ctx);
     if (!finalized) {
@@ -376,8 +367,9 @@ static inline void test_pipe(int fds[2])
  * wrote, and writable while its buffer has room. */
 static inline void test_socketpair(int fds[2])
 {
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-                               SOCK_CLOEXEC, 0, fds), ==, 0);
+    g_assert_cmpint(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds),
+        ==, 0);
 }
 
 static inline void test_write_byte(int fd)
@@ -415,8 +407,9 @@ static inline void test_close_pair(int fds[2])
 /* Removes @fd's handler and checks that the removal succeeded. */
 static inline void test_remove_fd(AioContext *ctx, int fd)
 {
-    g_assert_cmpint(aio_set_fd_handler(ctx, fd, false, NULL, NULL, NULL,
-                                       NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        aio_set_fd_handler(ctx, fd, false, NULL, NULL, NULL, NULL, NULL), ==,
+        0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -444,26 +437,30 @@ static inline void test_check_deadline(gint64 deadline, const char *what)
  * bounds a loop that keeps waking; a wait that never returns is caught by
  * the test runner's timeout.
  */
-#define TEST_POLL_UNTIL(ctx, cond)                                          \
-    G_STMT_START {                                                          \
-        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS);                   \
-        while (!(cond)) {                                                   \
-            test_check_deadline(test_dl_, #cond);                           \
-            aio_poll((ctx), true);                                          \
-        }                                                                   \
-    } G_STMT_END
+#define TEST_POLL_UNTIL(ctx, cond) \
+    G_STMT_START \
+    { \
+        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS); \
+        while (!(cond)) { \
+            test_check_deadline(test_dl_, #cond); \
+            aio_poll((ctx), true); \
+        } \
+    } \
+    G_STMT_END
 
 /* As TEST_POLL_UNTIL(), with non-blocking iterations 200 us apart: for
  * conditions that nothing wakes the loop for (worker threads' states). */
-#define TEST_WAIT_UNTIL(ctx, cond)                                          \
-    G_STMT_START {                                                          \
-        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS);                   \
-        while (!(cond)) {                                                   \
-            test_check_deadline(test_dl_, #cond);                           \
-            aio_poll((ctx), false);                                         \
-            g_usleep(200);                                                  \
-        }                                                                   \
-    } G_STMT_END
+#define TEST_WAIT_UNTIL(ctx, cond) \
+    G_STMT_START \
+    { \
+        gint64 test_dl_ = test_deadline_ms(TEST_WAIT_MS); \
+        while (!(cond)) { \
+            test_check_deadline(test_dl_, #cond); \
+            aio_poll((ctx), false); \
+            g_usleep(200); \
+        } \
+    } \
+    G_STMT_END
 
 /* Waits (without running any loop) until @type's clock reaches @target_ns.
  * Sleeps only for the time still missing, so it is a wait on the clock,
@@ -487,7 +484,7 @@ static inline void test_wait_clock(QEMUClockType type, int64_t target_ns)
  * time.
  */
 typedef struct TestFlag {
-    gint value;     /* atomic */
+    gint value; /* atomic */
 } TestFlag;
 
 static inline void test_flag_init(TestFlag *f)
