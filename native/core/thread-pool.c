@@ -23,14 +23,23 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+#endif
 #include "thread-pool.h"
 #include "aio-internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #define THREAD_POOL_IDLE_TIMEOUT_NS (10 * (int64_t)1000000000)
+/* Jobs shorter than this on average do not block: see do_spawn_thread(). */
+#define THREAD_POOL_SHORT_JOB_NS (50 * (int64_t)1000)
+/* Workers that completed a job within this many short job times are
+ * making progress: see do_spawn_thread(). */
+#define THREAD_POOL_BUSY_WINDOW 20
 
 enum {
     THREAD_QUEUED,
@@ -67,6 +76,11 @@ struct ThreadPoolAio {
     int min_threads;
     int max_threads;
     int64_t idle_timeout_ns;
+    int ncpus;             /* online CPUs, at least 1 */
+    uint64_t jobs_done;    /* jobs that returned from their func (lock) */
+    uint64_t created_mark; /* jobs_done at the last creation or drop */
+    int64_t job_ns;        /* moving average of a job's duration (lock) */
+    int64_t last_done_ns;  /* when the latest job returned (lock) */
     /* pthread_t of the workers that left their loop, not yet joined
      * (lock).  Workers are joined, not detached: after it signals
      * worker_stopped a worker still runs this file's code (the unlock, the
@@ -77,17 +91,55 @@ struct ThreadPoolAio {
 
 static void *worker_thread(void *opaque);
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * (int64_t)1000000000 + ts.tv_nsec;
+}
+
 /* Creates the next decided thread, if any.  Called with the lock held. */
 static void do_spawn_thread(ThreadPoolAio *pool)
 {
     pthread_attr_t attr;
     pthread_t t;
+    int running;
 
     if (!pool->new_threads) {
         return;
     }
+    /* A spawn is decided when a request finds no idle thread.  By the
+     * time the thread would be created, that may no longer hold: the
+     * workers emptied the queue, or there are as many workers as CPUs,
+     * the jobs are short and the workers completed some since the last
+     * thread was created, or within the last short job time times
+     * THREAD_POOL_BUSY_WINDOW (CPU-bound jobs such as reads from the page
+     * cache: more threads would only take CPU time from those that work,
+     * and from the home thread, and cost a wake-up per request).  Jobs
+     * that block (disk I/O, waits) are long, so the pool still grows to
+     * max for them, as QEMU's does.  Decisions beyond min are dropped in
+     * those cases; the next request that finds no idle thread decides
+     * again, and progress is then judged from this drop: if the workers
+     * are all stuck in jobs by then (say, waiting for a queued one), the
+     * thread is created. */
+    running = pool->cur_threads - pool->new_threads;
+    if (running >= pool->min_threads &&
+        (pool->queue.length <=
+             (guint)(pool->idle_threads + pool->pending_threads) ||
+         (running >= pool->ncpus && pool->job_ns < THREAD_POOL_SHORT_JOB_NS &&
+          (pool->jobs_done != pool->created_mark ||
+           now_ns() - pool->last_done_ns <
+               THREAD_POOL_SHORT_JOB_NS * THREAD_POOL_BUSY_WINDOW)))) {
+        pool->created_mark = pool->jobs_done;
+        pool->cur_threads -= pool->new_threads;
+        pool->new_threads = 0;
+        pthread_cond_broadcast(&pool->worker_stopped);
+        return;
+    }
     pool->new_threads--;
     pool->pending_threads++;
+    pool->created_mark = pool->jobs_done;
     pthread_attr_init(&attr);
     if (pthread_create(&t, &attr, worker_thread, pool) != 0) {
         /* Out of threads: give up on this one (and those after it). */
@@ -177,6 +229,7 @@ static void *worker_thread(void *opaque)
     while (pool->cur_threads <= pool->max_threads) {
         ThreadPoolElementAio *req;
         GList *link;
+        int64_t job_start, job_end;
         int ret;
 
         if (g_queue_is_empty(&pool->queue)) {
@@ -191,7 +244,9 @@ static void *worker_thread(void *opaque)
         pool->active++;
         pthread_mutex_unlock(&pool->lock);
 
+        job_start = now_ns();
         ret = req->func(req->arg);
+        job_end = now_ns();
         req->ret = ret;
         /* Pairs with the acquire load in completion_bh_fn(). */
         atomic_store_release(&req->state, THREAD_DONE);
@@ -200,6 +255,9 @@ static void *worker_thread(void *opaque)
 
         pthread_mutex_lock(&pool->lock);
         pool->active--;
+        pool->jobs_done++;
+        pool->job_ns += (job_end - job_start - pool->job_ns) / 8;
+        pool->last_done_ns = MAX(pool->last_done_ns, job_end);
     }
     pool->cur_threads--;
     {
@@ -284,6 +342,7 @@ static void update_params(ThreadPoolAio *pool, int min, int max)
 ThreadPoolAio *aio_get_thread_pool(AioContext *ctx)
 {
     ThreadPoolAio *pool = ctx->thread_pool;
+    pthread_mutexattr_t mattr;
     pthread_condattr_t attr;
 
     if (pool) {
@@ -296,7 +355,15 @@ ThreadPoolAio *aio_get_thread_pool(AioContext *ctx)
     pool->new_thread_bh = aio_bh_new_full(ctx, spawn_thread_bh_fn, pool,
                                           "thread-pool-spawn", NULL);
     pool->all_tail = &pool->all_head;
-    pthread_mutex_init(&pool->lock, NULL);
+    pthread_mutexattr_init(&mattr);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    /* Every critical section is a few list and counter updates: spinning
+     * a little beats sleeping in the kernel when the home thread and a
+     * worker meet on the lock (a futex sleep and wake-up per request). */
+    pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(&pool->lock, &mattr);
+    pthread_mutexattr_destroy(&mattr);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&pool->request_cond, &attr);
@@ -305,6 +372,7 @@ ThreadPoolAio *aio_get_thread_pool(AioContext *ctx)
     g_queue_init(&pool->queue);
     pool->exited = g_array_new(FALSE, FALSE, sizeof(pthread_t));
     pool->idle_timeout_ns = THREAD_POOL_IDLE_TIMEOUT_NS;
+    pool->ncpus = MAX(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
     pthread_mutex_lock(&pool->lock);
     update_params(pool, ctx->thread_pool_min, ctx->thread_pool_max);
     pthread_mutex_unlock(&pool->lock);

@@ -23,8 +23,9 @@ static ThreadPoolStats pool_stats(AioContext *ctx)
  * them with atomics.  cb_count/ret are home thread only. */
 typedef struct Job {
     int index;
-    int started; /* atomic */
-    int *gate;   /* (nullable) atomic: run only once it is 1 */
+    int started;   /* atomic */
+    int *gate;     /* (nullable) atomic: run only once it is 1 */
+    gint64 worker; /* the worker that ran it (pthread_self) */
     int cb_count;
     int ret;
 } Job;
@@ -33,6 +34,7 @@ static int job_fn(void *opaque)
 {
     Job *j = opaque;
 
+    j->worker = (gint64)pthread_self(); /* read after the completion */
     __atomic_store_n(&j->started, 1, __ATOMIC_SEQ_CST);
     while (j->gate && !__atomic_load_n(j->gate, __ATOMIC_SEQ_CST)) {
         g_usleep(500);
@@ -305,6 +307,72 @@ static void test_params_checks(void)
     test_ctx_free(ctx);
 }
 
+/* Short jobs kept 32 deep (each callback submits the next one): the
+ * workers complete jobs between the spawn decisions and the thread
+ * creations, so the pool stays near the number of CPUs instead of growing
+ * towards max, as QEMU's would (each submission that finds no idle worker
+ * asks for one).  Blocking jobs still grow it: see spawn-min-max. */
+typedef struct Stream {
+    AioContext *ctx;
+    ThreadPoolAio *pool;
+    int submitted, done, total;
+    GHashTable *workers; /* the distinct workers that ran a job */
+} Stream;
+
+typedef struct StreamSlot {
+    Stream *s;
+    Job job;
+} StreamSlot;
+
+static void stream_submit(StreamSlot *slot);
+
+static void stream_cb(void *opaque, int ret)
+{
+    StreamSlot *slot = opaque;
+    Stream *s = slot->s;
+
+    g_assert_cmpint(ret, ==, slot->job.index);
+    s->done++;
+    g_hash_table_add(s->workers, g_memdup2(&slot->job.worker, sizeof(gint64)));
+    if (s->submitted < s->total) {
+        stream_submit(slot);
+    }
+}
+
+static void stream_submit(StreamSlot *slot)
+{
+    slot->job = (Job){.index = slot->s->submitted++};
+    thread_pool_submit_aio(slot->s->pool, job_fn, &slot->job, stream_cb, slot);
+}
+
+static void test_short_jobs_few_threads(void)
+{
+    AioContext *ctx = test_ctx_new();
+    Stream s = {.ctx = ctx,
+                .pool = aio_get_thread_pool(ctx),
+                .total = 20000,
+                .workers = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                                 g_free, NULL)};
+    StreamSlot slots[32];
+    int ncpus = MAX(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+
+    for (int i = 0; i < 32; i++) {
+        slots[i].s = &s;
+        stream_submit(&slots[i]);
+    }
+    TEST_POLL_UNTIL(ctx, s.done == s.total);
+    g_assert_cmpint(s.submitted, ==, s.total);
+    /* Before the change the pool reached 40 to 64 threads here on 2 CPUs;
+     * it now stays at a few above the CPU count (a burst may create a
+     * thread or two before the first jobs complete). */
+    g_test_message("%u workers on %d CPUs", g_hash_table_size(s.workers),
+                   ncpus);
+    g_assert_cmpuint(g_hash_table_size(s.workers), >=, 1);
+    g_assert_cmpuint(g_hash_table_size(s.workers), <=, MIN(ncpus + 8, 24));
+    g_hash_table_destroy(s.workers);
+    test_ctx_free(ctx);
+}
+
 /* Threads grow lazily up to max; idle ones above min exit after the idle
  * timeout (shortened to 50 ms here through the internal test hook);
  * raising min starts threads, lowering max stops them. */
@@ -409,6 +477,8 @@ int main(int argc, char **argv)
     g_test_add_func("/thread-pool/nested-poll", test_nested_poll);
     g_test_add_func("/thread-pool/params-checks", test_params_checks);
     g_test_add_func("/thread-pool/spawn-min-max", test_spawn_min_max);
+    g_test_add_func("/thread-pool/short-jobs-few-threads",
+                    test_short_jobs_few_threads);
     g_test_add_func("/thread-pool/finalize-drains", test_finalize_drains);
 
     return g_test_run();
