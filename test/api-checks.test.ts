@@ -8,6 +8,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import {
   AioContext,
@@ -395,3 +396,27 @@ test('api: ctx.sleepMs() checks its argument and honours an AbortSignal', async 
   t.is(ctx.stats.timers, 0);
   drain(ctx);
 });
+
+test("api: the addon's own poll() rejects a non-boolean with a TypeError and runs nothing", (t) => {
+  // The native class is reachable by anyone who requires the .node file: its
+  // guard (one napi_get_value_bool, native/addon/guards.h) must hold alone.
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'aiocontext.node');
+  const binding = createRequire(import.meta.url)(file) as { Context: new (name: string, fdmon: number) => NativeGuardContext };
+  const native = new binding.Context('guard', 0);
+  let runs = 0;
+  native.bh(() => runs++, 'guard-bh').schedule();
+  for (const value of ['yes', 1, 0, undefined, null, {}]) {
+    t.throws(() => native.poll(value as boolean), { instanceOf: TypeError, message: 'argument 0 must be a boolean' }, String(value));
+  }
+  t.is(runs, 0);
+  t.true(native.poll(false));
+  t.is(runs, 1);
+  t.false(native.poll(false));
+  t.deepEqual(native.close(), ['guard-bh']);
+});
+
+interface NativeGuardContext {
+  poll(blocking: boolean): boolean;
+  bh(cb: () => void, name: string): { schedule(): void };
+  close(): string[];
+}

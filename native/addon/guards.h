@@ -35,10 +35,12 @@
         return Napi::Value(); \
     } while (0)
 
+/* One N-API call (it fails on a non-boolean) rather than a type query and
+ * a read: poll(blocking) runs this once per loop iteration. */
 #define REQUIRE_ARG_BOOLEAN(i, var) \
-    if (!info[i].IsBoolean()) \
-        AIO_ARG_FAIL(i, "a boolean"); \
-    bool var = info[i].As<Napi::Boolean>().Value()
+    bool var = false; \
+    if (napi_get_value_bool(info.Env(), info[i], &var) != napi_ok) \
+    AIO_ARG_FAIL(i, "a boolean")
 
 #define REQUIRE_ARG_NUMBER(i, var) \
     if (!info[i].IsNumber()) \

@@ -296,14 +296,15 @@ bool aio_context_has_armed_work(AioContext *ctx)
      * home thread frees) and the block-I/O engines are the home thread's
      * to walk. */
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
-    if (block_io_in_flight(ctx)) {
+    /* Cheapest first: a blocking JS poll asks this before every wait, and
+     * its common case is a scheduled BH (no lock taken). */
+    if (aio__bh_pending(ctx) || aio__timerlistgroup_has_timers(&ctx->tlg)) {
         return true;
     }
     aio__lockcnt_lock(&ctx->list_lock);
     handlers = ctx->nr_handlers;
     aio__lockcnt_unlock(&ctx->list_lock);
-    return handlers > 0 || aio__bh_pending(ctx) ||
-           aio__timerlistgroup_has_timers(&ctx->tlg);
+    return handlers > 0 || block_io_in_flight(ctx);
 }
 
 /* ---- observation ------------------------------------------------------- */
