@@ -736,3 +736,33 @@ test('files and contexts dropped without close() are collected without a crash',
   t.deepEqual(r.lines, ['collected']);
   t.is(r.code, 0);
 });
+
+// A blocking poll() asks the core whether anything is armed before it waits.
+// A pool worker schedules its completion BH just before it stops counting
+// as active: reading the BHs only before the pool would miss a job that
+// finished in between, and poll(true) threw ERR_AIO_WOULD_BLOCK_FOREVER with
+// a read in flight (seen within the first few thousand reads at QD1).
+test('threads engine: back-to-back reads driven by poll(true) never look like nothing armed', (t) => {
+  const ctx = openContext(t);
+  const { file } = openFile(t, ctx, CONFIGS.find((c) => c.engine === 'threads' && !c.direct)!, Buffer.alloc(1 << 20, 7));
+  for (const qd of [1, 8]) {
+    const n = 20_000;
+    let submitted = 0;
+    let done = 0;
+    let bad = 0;
+    for (let i = 0; i < qd; i++) {
+      const buf = Buffer.alloc(4096);
+      const cb = (err: AioError | null, bytes: number): void => {
+        done++;
+        if (err !== null || bytes !== 4096) bad++;
+        if (submitted < n) file.read(buf, (submitted++ % 256) * 4096, cb);
+      };
+      file.read(buf, (submitted++ % 256) * 4096, cb);
+    }
+    while (done < n) ctx.poll(true);
+    t.is(done, n, `QD${qd}: every read completed once`);
+    t.is(bad, 0);
+    t.is(file.stats.inFlight, 0);
+  }
+  file.close();
+});

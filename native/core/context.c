@@ -304,7 +304,15 @@ bool aio_context_has_armed_work(AioContext *ctx)
     aio__lockcnt_lock(&ctx->list_lock);
     handlers = ctx->nr_handlers;
     aio__lockcnt_unlock(&ctx->list_lock);
-    return handlers > 0 || block_io_in_flight(ctx);
+    if (handlers > 0 || block_io_in_flight(ctx)) {
+        return true;
+    }
+    /* Again, now that the engines were read: a pool worker schedules its
+     * completion BH before it stops counting as active (thread-pool.c's
+     * worker_thread(); its unlock pairs with the lock in
+     * thread_pool_get_stats()), so a job that finished after the first
+     * check shows up here. */
+    return aio__bh_pending(ctx);
 }
 
 /* ---- observation ------------------------------------------------------- */
