@@ -426,6 +426,24 @@ static bool plug(Env *e, bool on)
     }
 }
 
+/* A pool job that holds the pool's only worker until the gate opens. */
+static gint pool_gate_open;
+
+static int pool_gate_job(void *arg)
+{
+    (void)arg;
+    while (!g_atomic_int_get(&pool_gate_open)) {
+        g_usleep(100);
+    }
+    return 0;
+}
+
+static void pool_gate_done(void *opaque, int ret)
+{
+    g_assert_cmpint(ret, ==, 0);
+    (*(int *)opaque)++;
+}
+
 /* Cancels mixed with completions: every callback runs once, with either
  * the data or -ECANCELED; requests cancelled before they reached a worker
  * or the kernel always get -ECANCELED. */
@@ -436,8 +454,8 @@ static void test_cancel_mixed(const void *data)
     guint8 *bufs = buf_new((size_t)n * BLK, 0xAA);
     Req *reqs = g_new0(Req, n);
     BlockAIOCB **acbs = g_new0(BlockAIOCB *, n);
-    int n_ok = 0, n_cancelled = 0;
-    bool plugged;
+    int n_ok = 0, n_cancelled = 0, gate_done = 0;
+    bool plugged, gated = false;
     Env e;
 
     if (!env_new(&e, data, 0)) {
@@ -445,8 +463,14 @@ static void test_cancel_mixed(const void *data)
     }
     g_assert_cmpint(do_rw(&e, true, 0, pattern, BLK), ==, BLK);
     if (e.v->engine == AIO_ENGINE_THREADS) {
-        /* One worker: the queue is long enough for cancels to win. */
+        /* One worker, held by a job queued first until every cancel was
+         * made: otherwise a fast worker (or a slow home thread, under
+         * ASan) can drain the queue before the cancels, and none wins. */
         g_assert_cmpint(aio_context_set_thread_pool_params(e.ctx, 0, 1), ==, 0);
+        g_atomic_int_set(&pool_gate_open, 0);
+        thread_pool_submit_aio(aio_get_thread_pool(e.ctx), pool_gate_job, NULL,
+                               pool_gate_done, &gate_done);
+        gated = true;
     }
     plugged = plug(&e, true);
     for (int i = 0; i < n; i++) {
@@ -463,6 +487,7 @@ static void test_cancel_mixed(const void *data)
     if (plugged) {
         plug(&e, false);
     }
+    g_atomic_int_set(&pool_gate_open, 1);
     TEST_POLL_UNTIL(e.ctx, aio_file_in_flight(e.f) == 0);
     test_drain(e.ctx);
     for (int i = 0; i < n; i++) {
@@ -478,10 +503,13 @@ static void test_cancel_mixed(const void *data)
     }
     g_assert_cmpint(n_ok + n_cancelled, ==, n);
     g_assert_cmpint(n_ok, >=, n / 2);
-    if (plugged) {
+    if (plugged || gated) {
         g_assert_cmpint(n_cancelled, ==, n / 2);
     } else {
         g_assert_cmpint(n_cancelled, >, 0);
+    }
+    if (gated) {
+        TEST_POLL_UNTIL(e.ctx, gate_done == 1);
     }
     env_free(&e);
 out:
