@@ -606,9 +606,11 @@ test('promises with { signal }: aborted before submits nothing; aborted while qu
   const ctx = openContext(t);
   const { file } = openFile(t, ctx, CONFIGS[0]!, Buffer.alloc(8192, 1));
   ctx.threadPool.setParams({ min: 0, max: 1 });
-  // Occupy the only worker so that the read stays queued.
+  // Occupy the only worker so that the read stays queued (5 s: the other
+  // tests of this file run in the same process, some synchronously for a
+  // second or more, between this test's awaits).
   let jobRet: number | undefined;
-  threadPoolJob(ctx, 1_500_000, 7, (ret) => (jobRet = ret));
+  threadPoolJob(ctx, 5_000_000, 7, (ret) => (jobRet = ret));
   spinUntil(ctx, () => ctx.threadPool.stats.active === 1);
 
   const ac = new AbortController();
@@ -742,7 +744,7 @@ test('files and contexts dropped without close() are collected without a crash',
 // as active: reading the BHs only before the pool would miss a job that
 // finished in between, and poll(true) threw ERR_AIO_WOULD_BLOCK_FOREVER with
 // a read in flight (seen within the first few thousand reads at QD1).
-test('threads engine: back-to-back reads driven by poll(true) never look like nothing armed', (t) => {
+test.serial('threads engine: back-to-back reads driven by poll(true) never look like nothing armed', (t) => {
   const ctx = openContext(t);
   const { file } = openFile(t, ctx, CONFIGS.find((c) => c.engine === 'threads' && !c.direct)!, Buffer.alloc(1 << 20, 7));
   for (const qd of [1, 8]) {

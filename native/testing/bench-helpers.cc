@@ -170,19 +170,7 @@ static void TsfnCall(napi_env env, napi_value, void *context, void *)
 {
     auto *b = static_cast<TsfnBench *>(context);
     if (env) {
-        napi_value fn, recv, result;
-        napi_get_reference_value(env, b->fn, &fn);
-        napi_get_undefined(env, &recv);
-        if (fn &&
-            napi_call_function(env, recv, fn, 0, nullptr, &result) != napi_ok) {
-            bool pending = false;
-            napi_value error;
-            if (napi_is_exception_pending(env, &pending) == napi_ok &&
-                pending) {
-                napi_get_and_clear_last_exception(env, &error);
-                napi_fatal_exception(env, error);
-            }
-        }
+        CallReportingUncaught(env, b->fn, 0, nullptr);
     }
     EfdSignal(b->back);
 }

@@ -18,6 +18,23 @@ void ExportHelpers(Napi::Env env, Napi::Object exports,
     }
 }
 
+void CallReportingUncaught(napi_env env, napi_ref fn_ref, size_t argc,
+                           const napi_value *argv)
+{
+    napi_value fn = nullptr, recv, result;
+    napi_get_reference_value(env, fn_ref, &fn);
+    napi_get_undefined(env, &recv);
+    if (fn &&
+        napi_call_function(env, recv, fn, argc, argv, &result) != napi_ok) {
+        bool pending = false;
+        napi_value error;
+        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+            napi_get_and_clear_last_exception(env, &error);
+            napi_fatal_exception(env, error);
+        }
+    }
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
     InitProductLink(env, exports);

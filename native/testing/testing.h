@@ -63,6 +63,12 @@ struct HelperFunction {
 void ExportHelpers(Napi::Env env, Napi::Object exports,
                    const HelperFunction *table, size_t n, void *data);
 
+/* Calls @fn (a reference) with undefined as this; an exception it throws
+ * is reported as uncaught (napi_fatal_exception), as a JS callback run
+ * from a native thread's hand-off would be (testing-addon.cc). */
+void CallReportingUncaught(napi_env env, napi_ref fn, size_t argc,
+                           const napi_value *argv);
+
 /* Adds linkProduct() (product-link.cc) to @exports. */
 void InitProductLink(Napi::Env env, Napi::Object exports);
 

@@ -83,20 +83,9 @@ static void Done(void *opaque, int ret)
     job->acb = nullptr;
     if (!job->jobsEnv->tornDown &&
         napi_open_handle_scope(env, &scope) == napi_ok) {
-        napi_value fn = nullptr, recv, arg, result;
-        napi_get_reference_value(env, job->cb, &fn);
-        napi_get_undefined(env, &recv);
+        napi_value arg;
         napi_create_int32(env, ret, &arg);
-        if (fn &&
-            napi_call_function(env, recv, fn, 1, &arg, &result) != napi_ok) {
-            bool pending = false;
-            napi_value error;
-            if (napi_is_exception_pending(env, &pending) == napi_ok &&
-                pending) {
-                napi_get_and_clear_last_exception(env, &error);
-                napi_fatal_exception(env, error);
-            }
-        }
+        CallReportingUncaught(env, job->cb, 1, &arg);
         napi_close_handle_scope(env, scope);
     }
     napi_delete_reference(env, job->cb);
