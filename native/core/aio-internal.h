@@ -65,12 +65,12 @@ void __tsan_release(void *addr);
  * Walkers increment the count while they traverse a list; writers take the
  * mutex.  A writer that finds the count non-zero must not free nodes: it
  * marks them deleted and the last walker frees them (aio__lockcnt_dec_if_lock).
- * An increment from zero takes the mutex briefly, so it waits for a writer
- * that is in the middle of freeing.
+ * An increment from zero while a writer holds the lock waits for the writer
+ * (which may be freeing); any other increment is lock-free (lockcnt.c).
  */
 typedef struct AioLockCnt {
-    pthread_mutex_t mutex;
-    unsigned count; /* atomic */
+    pthread_mutex_t mutex; /* writers; walkers only to wait for one */
+    unsigned count; /* atomic: walkers * 2, | 1 while a writer holds it */
 } AioLockCnt;
 
 void aio__lockcnt_init(AioLockCnt *lc);

@@ -138,6 +138,63 @@ static void test_dec_if_lock_not_last(void)
     aio__lockcnt_destroy(&lc);
 }
 
+/*
+ * The state word itself: bit 0 says a writer holds the lock, the bits
+ * above count walkers (lockcnt.c).  Read raw, to check each operation's
+ * exact effect on both halves.
+ */
+static unsigned word(AioLockCnt *lc)
+{
+    return __atomic_load_n(&lc->count, __ATOMIC_SEQ_CST);
+}
+
+#define W(count, locked) ((unsigned)(count)*2u | ((locked) ? 1u : 0u))
+
+static void test_state_word(void)
+{
+    AioLockCnt lc;
+
+    aio__lockcnt_init(&lc);
+    g_assert_cmphex(word(&lc), ==, W(0, false));
+    aio__lockcnt_lock(&lc);
+    g_assert_cmphex(word(&lc), ==, W(0, true));
+    g_assert_cmpuint(aio__lockcnt_count(&lc), ==, 0);
+    aio__lockcnt_unlock(&lc);
+    g_assert_cmphex(word(&lc), ==, W(0, false));
+
+    aio__lockcnt_inc(&lc);
+    g_assert_cmphex(word(&lc), ==, W(1, false));
+    /* A writer while a walker is in: the count is untouched. */
+    aio__lockcnt_lock(&lc);
+    g_assert_cmphex(word(&lc), ==, W(1, true));
+    g_assert_cmpuint(aio__lockcnt_count(&lc), ==, 1);
+    aio__lockcnt_inc(&lc); /* non-zero: no wait, even under the writer */
+    g_assert_cmphex(word(&lc), ==, W(2, true));
+    aio__lockcnt_dec(&lc);
+    aio__lockcnt_dec(&lc); /* leaving never waits either */
+    g_assert_cmphex(word(&lc), ==, W(0, true));
+    aio__lockcnt_unlock(&lc);
+    g_assert_cmphex(word(&lc), ==, W(0, false));
+
+    /* dec_if_lock, last walker: count 0 and locked, then back to one
+     * walker and unlocked in one step. */
+    aio__lockcnt_inc(&lc);
+    g_assert_true(aio__lockcnt_dec_if_lock(&lc));
+    g_assert_cmphex(word(&lc), ==, W(0, true));
+    aio__lockcnt_inc_and_unlock(&lc);
+    g_assert_cmphex(word(&lc), ==, W(1, false));
+
+    /* dec_if_lock, nested walker: the word is left exactly as it was
+     * (neither the count nor the bit moved). */
+    aio__lockcnt_inc(&lc);
+    g_assert_false(aio__lockcnt_dec_if_lock(&lc));
+    g_assert_cmphex(word(&lc), ==, W(2, false));
+    aio__lockcnt_dec(&lc);
+    aio__lockcnt_dec(&lc);
+    g_assert_cmphex(word(&lc), ==, W(0, false));
+    aio__lockcnt_destroy(&lc);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Blocking                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -197,6 +254,32 @@ static void test_inc_nonzero_does_not_wait(void)
     aio__lockcnt_unlock(&lc);
 
     aio__lockcnt_dec(&lc);
+    aio__lockcnt_dec(&lc);
+    test_flag_clear(&in.state);
+    aio__lockcnt_destroy(&lc);
+}
+
+/*
+ * An increment from zero with no writer in is lock-free: it must not wait
+ * on the writers' mutex.  Here the mutex is taken directly (as a writer
+ * is between taking it and marking the word), which a mutex-based
+ * increment would wait for forever.
+ */
+static void test_inc_from_zero_lock_free(void)
+{
+    AioLockCnt lc;
+    Incrementer in = {.lc = &lc};
+    GThread *t;
+
+    aio__lockcnt_init(&lc);
+    test_flag_init(&in.state);
+    pthread_mutex_lock(&lc.mutex);
+    t = g_thread_new("inc", incrementer, &in);
+    g_assert_true(test_flag_wait(&in.state, 2, TEST_WAIT_MS));
+    pthread_mutex_unlock(&lc.mutex);
+    g_thread_join(t);
+    g_assert_cmphex(word(&lc), ==, W(1, false));
+
     aio__lockcnt_dec(&lc);
     test_flag_clear(&in.state);
     aio__lockcnt_destroy(&lc);
@@ -336,6 +419,110 @@ static void test_stress(void)
     aio__lockcnt_destroy(&s.lc);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Hammer: no walker comes in while a writer that saw count 0 is inside      */
+/* ------------------------------------------------------------------------ */
+
+#define HAMMER_WALKERS 2
+#define HAMMER_WALKS 100000
+#define HAMMER_MIN_POISONS 1000
+#define NODE_POISON 0xdead
+
+/*
+ * One node, never freed, that the writer "frees" in place: under the lock
+ * with count 0 it poisons the node, dawdles, and restores it.  Walkers go
+ * in and out all the time, mostly from zero (the lock-free path),
+ * sometimes nested, sometimes leaving through dec_if_lock; every walker
+ * read of the node must see it intact.  The node's fields are plain (not
+ * atomic) on purpose: the counter alone must order the writer's stores
+ * and the walkers' loads, and ThreadSanitizer reports any pair it does
+ * not order.
+ */
+typedef struct {
+    AioLockCnt lc;
+    int magic;           /* plain: under the protocol */
+    int generation;      /* plain: under the protocol */
+    gint walkers_done;   /* atomic */
+    gint bad_reads;      /* atomic */
+    gint dec_if_lock_ok; /* atomic */
+} Hammer;
+
+static gpointer hammer_walker(gpointer opaque)
+{
+    Hammer *h = opaque;
+
+    for (int i = 0; i < HAMMER_WALKS; i++) {
+        aio__lockcnt_inc(&h->lc);
+        if (h->magic != OBJ_MAGIC) {
+            g_atomic_int_inc(&h->bad_reads);
+        }
+        if (i % 7 == 0) {
+            /* A nested walk (count 1 -> 2 lock-free, even under a
+             * writer). */
+            aio__lockcnt_inc(&h->lc);
+            if (h->magic != OBJ_MAGIC) {
+                g_atomic_int_inc(&h->bad_reads);
+            }
+            aio__lockcnt_dec(&h->lc);
+        }
+        if (i % 5 == 0 && aio__lockcnt_dec_if_lock(&h->lc)) {
+            /* Sole walker, lock held, count 0: a writer's rights. */
+            h->generation++;
+            g_atomic_int_inc(&h->dec_if_lock_ok);
+            aio__lockcnt_inc_and_unlock(&h->lc);
+        }
+        if (h->magic != OBJ_MAGIC) {
+            g_atomic_int_inc(&h->bad_reads);
+        }
+        aio__lockcnt_dec(&h->lc);
+    }
+    g_atomic_int_inc(&h->walkers_done);
+    return NULL;
+}
+
+static void test_hammer(void)
+{
+    Hammer h = {.magic = OBJ_MAGIC};
+    GThread *walkers[HAMMER_WALKERS];
+    int poisons = 0, busy = 0;
+
+    aio__lockcnt_init(&h.lc);
+    for (int i = 0; i < HAMMER_WALKERS; i++) {
+        walkers[i] = g_thread_new("walker", hammer_walker, &h);
+    }
+    while (poisons < HAMMER_MIN_POISONS ||
+           g_atomic_int_get(&h.walkers_done) < HAMMER_WALKERS) {
+        aio__lockcnt_lock(&h.lc);
+        if (aio__lockcnt_count(&h.lc) == 0) {
+            h.magic = NODE_POISON;
+            h.generation++;
+            for (int spin = 0; spin < 64; spin++) {
+                /* Long enough for walkers to try to come in. */
+                __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            }
+            /* Nobody went 0 -> 1 while the writer was in. */
+            g_assert_cmpuint(aio__lockcnt_count(&h.lc), ==, 0);
+            h.magic = OBJ_MAGIC;
+            poisons++;
+        } else {
+            busy++;
+        }
+        aio__lockcnt_unlock(&h.lc);
+        if ((poisons + busy) % 64 == 0) {
+            g_thread_yield();
+        }
+    }
+    for (int i = 0; i < HAMMER_WALKERS; i++) {
+        g_thread_join(walkers[i]);
+    }
+    g_assert_cmpint(g_atomic_int_get(&h.bad_reads), ==, 0);
+    g_assert_cmpint(poisons, >=, HAMMER_MIN_POISONS);
+    g_assert_cmphex(word(&h.lc), ==, W(0, false));
+    g_test_message("%d poisons, %d busy, %d dec_if_lock frees, gen %d", poisons,
+                   busy, g_atomic_int_get(&h.dec_if_lock_ok), h.generation);
+    aio__lockcnt_destroy(&h.lc);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -344,11 +531,15 @@ int main(int argc, char **argv)
     g_test_add_func("/lockcnt/lock-unlock", test_lock_unlock);
     g_test_add_func("/lockcnt/dec-if-lock/last", test_dec_if_lock_last);
     g_test_add_func("/lockcnt/dec-if-lock/not-last", test_dec_if_lock_not_last);
+    g_test_add_func("/lockcnt/state-word", test_state_word);
     g_test_add_func("/lockcnt/inc-from-zero-waits-for-writer",
                     test_inc_from_zero_waits_for_writer);
     g_test_add_func("/lockcnt/inc-nonzero-does-not-wait",
                     test_inc_nonzero_does_not_wait);
+    g_test_add_func("/lockcnt/inc-from-zero-lock-free",
+                    test_inc_from_zero_lock_free);
     g_test_add_func("/lockcnt/stress", test_stress);
+    g_test_add_func("/lockcnt/hammer", test_hammer);
 
     return g_test_run();
 }
