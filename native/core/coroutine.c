@@ -13,10 +13,22 @@
  * Sanitizers cannot follow a stack switch by themselves.  ThreadSanitizer
  * gets one fiber per coroutine (__tsan_switch_to_fiber before each
  * switch); AddressSanitizer is told of each switch with
- * __sanitizer_start/finish_switch_fiber.  The thread's "current coroutine"
- * lives in GPrivate (pthread_getspecific), a real call, so the compiler
- * cannot cache a thread-local's address across a switch after which the
- * coroutine may run on another thread.
+ * __sanitizer_start/finish_switch_fiber.
+ *
+ * Thread-locals and coroutines: a coroutine may yield on one thread and be
+ * entered again on another, and a function's frame lives on across the
+ * switch.  The compiler assumes a function stays on its thread, so it may
+ * compute a __thread variable's address once and reuse it after a call to
+ * swapcontext(), which would then read the old thread's variable.  So the
+ * thread's current coroutine and current context are __thread variables
+ * touched only by the small functions marked CO_TLS_FN below: never
+ * inlined (each call computes the address anew, on the thread it runs on),
+ * and with an empty asm volatile, which keeps the compiler from deciding
+ * they are pure and merging two calls on either side of a switch.  (QEMU
+ * does the same for its coroutine-safe thread-locals.)  This is cheaper
+ * than GPrivate (a pthread_getspecific call behind a g_private call), and
+ * aio_poll() sets the current context twice per call.  The leader, which
+ * needs a destructor at thread exit, stays in a GPrivate.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -65,25 +77,44 @@ static void leader_free(gpointer p)
     g_free(p);
 }
 
-static GPrivate current_key = G_PRIVATE_INIT(NULL);
 static GPrivate leader_key = G_PRIVATE_INIT(leader_free);
-static GPrivate current_ctx_key = G_PRIVATE_INIT(NULL);
+
+/* See the file comment: every access to these goes through a CO_TLS_FN. */
+#define CO_TLS_FN __attribute__((noinline))
+#define CO_TLS_BARRIER() __asm__ volatile("")
+static __thread Coroutine *current_co;
+static __thread AioContext *current_ctx;
+
+static CO_TLS_FN Coroutine *get_current_co(void)
+{
+    CO_TLS_BARRIER();
+    return current_co;
+}
+
+static CO_TLS_FN void set_current_co(Coroutine *co)
+{
+    CO_TLS_BARRIER();
+    current_co = co;
+}
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static Coroutine *pool;    /* under pool_lock */
 static unsigned pool_size; /* under pool_lock; atomic for readers */
 
-AioContext *aio__set_current_context(AioContext *ctx)
+CO_TLS_FN AioContext *aio__set_current_context(AioContext *ctx)
 {
-    AioContext *prev = g_private_get(&current_ctx_key);
+    AioContext *prev;
 
-    g_private_set(&current_ctx_key, ctx);
+    CO_TLS_BARRIER();
+    prev = current_ctx;
+    current_ctx = ctx;
     return prev;
 }
 
-AioContext *qemu_get_current_aio_context(void)
+CO_TLS_FN AioContext *qemu_get_current_aio_context(void)
 {
-    return g_private_get(&current_ctx_key);
+    CO_TLS_BARRIER();
+    return current_ctx;
 }
 
 /* The calling thread's leader: its own stack, as a coroutine. */
@@ -130,7 +161,7 @@ static CoroutineAction co_switch(Coroutine *from, Coroutine *to,
     void *fake_stack = NULL;
 #endif
 
-    g_private_set(&current_key, to);
+    set_current_co(to);
     to->action = action;
 #ifdef CO_TSAN
     /* Flags 0: the switch orders everything before it in @from before
@@ -274,18 +305,18 @@ const char *qemu_coroutine_name(Coroutine *co)
 
 Coroutine *qemu_coroutine_self(void)
 {
-    Coroutine *self = g_private_get(&current_key);
+    Coroutine *self = get_current_co();
 
     if (!self) {
         self = get_leader();
-        g_private_set(&current_key, self);
+        set_current_co(self);
     }
     return self;
 }
 
 bool qemu_in_coroutine(void)
 {
-    Coroutine *self = g_private_get(&current_key);
+    Coroutine *self = get_current_co();
 
     return self && !self->is_leader;
 }
