@@ -15,6 +15,7 @@ import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
 import { binding, kConstruct, type NativeContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
+import { finishPoll } from './poll-driver';
 import { type ChromeTrace, Observation, observedPoll, startTrace, stopObserving, stopTrace, type TraceOptions } from './observe';
 import { throwLateRejections } from './rejections';
 import { makeToken, type SharedToken } from './shared';
@@ -153,7 +154,7 @@ export class AioContext implements Disposable {
     const obs = this.#observation;
     if (obs.idle()) {
       if (obs.on) stopObserving(native, obs);
-      return native.poll(blocking);
+      return finishPoll(native.poll(blocking));
     }
     return observedPoll(this, this.#name, native, obs, blocking);
   }

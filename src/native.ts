@@ -18,8 +18,12 @@ export type NativeStats = AioContextStats;
 
 type Fn = (...args: never[]) => unknown;
 
+/** What the addon's poll() returns: its result, or a BH's function handed back (src/poll-driver.ts). */
+export type PollStep = boolean | (() => unknown);
+
 export interface NativeContext {
-  poll(blocking: boolean): boolean;
+  /** aio_poll, handing BHs back (native/addon/poll-driver.h): finish with finishPoll(). */
+  poll(blocking: boolean): PollStep;
   /** aio_pending. */
   pending(): boolean;
   /** aio_flush, as a driver (throws what callbacks threw). */
@@ -166,6 +170,12 @@ export interface NativeBinding {
     complete: (req: never, res: number) => unknown,
   ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
+  /** The depth of the poll() stack, live (poll-driver.h). */
+  pollLevel: Uint32Array;
+  /** Runs the pass of the poll() at @level on after its handed-back BH returned (or threw @error). */
+  resumePoll(level: number, error?: unknown): PollStep;
+  /** Ends the passes of the poll() at @level and above, which unwound. */
+  abandonPoll(level: number): void;
   /** A zero-filled Uint8Array whose memory is aligned to @alignment (file.cc). */
   alignedBuffer(size: number, alignment: number): Uint8Array;
   /** fn(promise, driven) receives every promise a callback returns (src/rejections.ts). */

@@ -30,6 +30,7 @@
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { threadId } from 'node:worker_threads';
 import { binding, type NativeContext } from './native';
+import { finishPoll } from './poll-driver';
 import { checkNonNegativeSafeInteger, optionsObject } from './validate';
 
 export const dispatchChannel = diagnosticsChannel.channel('aiocontext:dispatch');
@@ -122,7 +123,7 @@ export function observedPoll(ctx: object, name: string, native: NativeContext, o
     obs.on = true;
   }
   try {
-    return native.poll(blocking);
+    return finishPoll(native.poll(blocking));
   } finally {
     flush(ctx, name, native, obs, blocking);
   }

@@ -401,7 +401,11 @@ test("api: the addon's own poll() rejects a non-boolean with a TypeError and run
   // The native class is reachable by anyone who requires the .node file: its
   // guard (one napi_get_value_bool, native/addon/guards.h) must hold alone.
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'aiocontext.node');
-  const binding = createRequire(import.meta.url)(file) as { Context: new (name: string, fdmon: number) => NativeGuardContext };
+  const binding = createRequire(import.meta.url)(file) as {
+    Context: new (name: string, fdmon: number) => NativeGuardContext;
+    pollLevel: Uint32Array;
+    resumePoll(level: number): boolean | (() => unknown);
+  };
   const native = new binding.Context('guard', 0);
   let runs = 0;
   native.bh(() => runs++, 'guard-bh').schedule();
@@ -409,14 +413,22 @@ test("api: the addon's own poll() rejects a non-boolean with a TypeError and run
     t.throws(() => native.poll(value as boolean), { instanceOf: TypeError, message: 'argument 0 must be a boolean' }, String(value));
   }
   t.is(runs, 0);
-  t.true(native.poll(false));
+  // It hands the BH's function back (native/addon/poll-driver.h): call
+  // it, then resume the pass, which ends with poll()'s result.
+  const step = native.poll(false);
+  t.is(typeof step, 'function');
+  t.is(binding.pollLevel[0], 1);
+  (step as () => unknown)();
   t.is(runs, 1);
+  t.true(binding.resumePoll(1));
+  t.is(binding.pollLevel[0], 0);
+  t.throws(() => binding.resumePoll(1), { instanceOf: TypeError, message: 'resumePoll(): no such poll() on the stack' });
   t.false(native.poll(false));
   t.deepEqual(native.close(), ['guard-bh']);
 });
 
 interface NativeGuardContext {
-  poll(blocking: boolean): boolean;
+  poll(blocking: boolean): boolean | (() => unknown);
   bh(cb: () => void, name: string): { schedule(): void };
   close(): string[];
 }

@@ -10,6 +10,8 @@
  *   File                      a file for block I/O (file.h)
  *   RemoteContext, RemoteBottomHalf   remote handles from share tokens
  *                             (shared.cc, over the core's registry)
+ *   resumePoll, abandonPoll, pollLevel   poll() handing BHs back to JS
+ *                             (poll-driver.h)
  *   setErrorClass(AioError)   the JS class every addon error is made from
  *   setPromiseHook(fn)        where promises returned by callbacks go
  *                             (returned-promise.h)
@@ -33,6 +35,7 @@
 #include "main-context.h"
 #include "modules.h"
 #include "node-loop.h"
+#include "poll-driver.h"
 #include "timer.h"
 
 #include <random>
@@ -72,6 +75,7 @@ static void Cleanup(void *arg)
     auto *addon = static_cast<Addon *>(arg);
 
     EndWrongThreadGuard(addon);
+    AbandonPolls(addon); /* JS stopped in the middle of a poll() */
     std::vector<Context *> contexts(addon->contexts.begin(),
                                     addon->contexts.end());
     for (Context *ctx : contexts) {
@@ -140,6 +144,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 
     InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);
+    InitPollDriver(env, exports, addon);
     return exports;
 }
 

@@ -13,15 +13,18 @@
 
 #include <napi.h>
 
+#include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
-#include <cstdint>
+#include <vector>
 
 namespace aiocontext {
 
 class Context;
 class EventNotifier;
 struct LoopGlue;
+struct PollRecord;
 
 /* Type tags stamped on each native object (napi_type_tag_object) so that an
  * argument is unwrapped only if this copy of the addon made it.  Random per
@@ -70,6 +73,16 @@ struct Addon {
     /* Callbacks the innermost driver's own HandleScope may still serve
      * (CoreCallScope, callback.h). */
     uint32_t scopeBudget = 0;
+
+    /* The poll() calls on the stack, innermost last (poll-driver.h);
+     * records past pollDepth are kept for reuse.  pollLevel (a Uint32Array
+     * that JS reads) mirrors pollDepth.  handedBack: the BH function the
+     * running pass handed back, a local of the native call running it. */
+    std::vector<std::unique_ptr<PollRecord>> polls;
+    uint32_t pollDepth = 0;
+    uint32_t *pollLevel = nullptr;
+    Napi::Reference<Napi::ArrayBuffer> pollLevelBuffer;
+    napi_value handedBack = nullptr;
 
     /* Every open Context, closed by the environment cleanup hook. */
     std::unordered_set<Context *> contexts;

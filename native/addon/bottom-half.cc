@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "fast-method.h"
 #include "guards.h"
+#include "poll-driver.h"
 #include "registry.h"
 
 namespace aiocontext {
@@ -85,6 +86,7 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
     self->owner_ = ctx->link();
     self->name_ = name;
     self->callback_ = Napi::Persistent(cb);
+    self->core_ = ctx->core();
     self->bh_ = aio_bh_new_full(ctx->core(), Run, self, name.c_str(), Destroy);
     /* Owned by the context until the core frees the BH (Destroy). */
     self->Ref();
@@ -100,6 +102,10 @@ void BottomHalf::Run(void *opaque)
 {
     auto *self = static_cast<BottomHalf *>(opaque);
 
+    if (!self->callback_.IsEmpty() &&
+        YieldToPoll(self->addon_, self->core_, self->callback_)) {
+        return; /* JS poll() calls it (poll-driver.h) */
+    }
     CallReferenceFromCore(self->addon_, self->callback_);
 }
 
@@ -222,7 +228,10 @@ void BottomHalf::RunOneshot(void *opaque)
 {
     auto *rec = static_cast<OneshotRecord *>(opaque);
 
-    if (rec->ctx) { /* else the context closed earlier in this pass */
+    if (!rec->ctx) {
+        return; /* the context closed earlier in this pass */
+    }
+    if (!YieldToPoll(rec->addon, rec->ctx->core(), rec->fn)) {
         CallReferenceFromCore(rec->addon, rec->fn);
     }
 }

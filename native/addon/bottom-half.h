@@ -76,6 +76,7 @@ private:
     std::shared_ptr<BottomHalf *> self_; /* for the fast schedule() */
     Context::Link owner_;                /* the context (see Context::link) */
     QEMUBH *bh_ = nullptr;               /* null once deleted or closed */
+    AioContext *core_ = nullptr;         /* the core context of bh_ */
     Napi::FunctionReference callback_;
     std::string name_;
     bool deleted_ = false;

@@ -138,14 +138,21 @@ DriverScope::~DriverScope()
 Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
 {
     End();
+    if (!ThrowKeptErrors(env, addon_, static_cast<uint32_t>(mark_), name_)) {
+        return Napi::Value();
+    }
+    return result;
+}
 
-    uint32_t mark = static_cast<uint32_t>(mark_);
-    uint32_t count = addon_->pendingCount - mark;
+bool ThrowKeptErrors(Napi::Env env, Addon *addon, uint32_t mark,
+                     const char *name)
+{
+    uint32_t count = addon->pendingCount - mark;
     if (count == 0) {
-        return result;
+        return true;
     }
 
-    Napi::Object list = addon_->pendingErrors.Value();
+    Napi::Object list = addon->pendingErrors.Value();
     Napi::Value error;
     if (count == 1) {
         error = list.Get(mark);
@@ -155,7 +162,7 @@ Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
             errors.Set(i, list.Get(mark + i));
         }
         std::string message = std::to_string(count) +
-                              " callbacks threw during one " + name_ + "()";
+                              " callbacks threw during one " + name + "()";
         Napi::Value ctor = env.Global().Get("AggregateError");
         if (ctor.IsFunction()) {
             error = ctor.As<Napi::Function>().New(
@@ -170,10 +177,10 @@ Napi::Value DriverScope::Finish(Napi::Env env, Napi::Value result)
         }
     }
     /* Forget them: the array must not keep errors alive. */
-    addon_->pendingCount = mark;
+    addon->pendingCount = mark;
     list.Set("length", Napi::Number::New(env, mark));
     napi_throw(env, error);
-    return Napi::Value();
+    return false;
 }
 
 } // namespace aiocontext

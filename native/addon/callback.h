@@ -53,6 +53,15 @@ void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref);
 bool KeepError(Addon *addon, napi_value error);
 
 /*
+ * Throws what callbacks kept with KeepError() since @mark (the
+ * pendingCount when the driver started): one error as it is, several as an
+ * AggregateError whose message names the driver @name; then forgets them.
+ * Returns: true if there was nothing to throw, false if it threw.
+ */
+bool ThrowKeptErrors(Napi::Env env, Addon *addon, uint32_t mark,
+                     const char *name);
+
+/*
  * CoreCallScope: the HandleScope of one call from the core into JS.
  *
  * napi_open_handle_scope() allocates (a heap object per scope), and a BH

@@ -27,6 +27,7 @@
 #include "file.h"
 #include "guards.h"
 #include "main-context.h"
+#include "poll-driver.h"
 #include "registry.h"
 #include "timer.h"
 
@@ -263,8 +264,9 @@ bool Context::WouldBlockForever() const
     return !shared_ && !aio_context_has_armed_work(core_);
 }
 
-/* aio_poll() as a driver: see callback.h.  A blocking poll that could never
- * return throws instead (QEMU would sleep forever). */
+/* aio_poll() as a driver (callback.h) that hands BHs back to JS
+ * (poll-driver.h): returns the result, or a BH's function.  A blocking poll
+ * that could never return throws instead (QEMU would sleep forever). */
 Napi::Value Context::JS_poll(const Napi::CallbackInfo &info)
 {
     REQUIRE(CheckUsable(info.Env()));
@@ -273,9 +275,7 @@ Napi::Value Context::JS_poll(const Napi::CallbackInfo &info)
         ThrowState(addon_, info.Env(), AioState::WouldBlockForever, Describe());
         return Napi::Value();
     }
-    DriverScope driver(addon_, "poll");
-    bool progress = aio_poll(core_, blocking);
-    return driver.Finish(info.Env(), Napi::Boolean::New(info.Env(), progress));
+    return BeginPoll(info.Env(), addon_, core_, blocking);
 }
 
 /* aio_pending(): would a non-blocking poll run something now? */

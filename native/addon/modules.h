@@ -23,6 +23,10 @@ struct Addon;
  * this thread took through RemoteContext.acquire(). */
 void InitShared(Napi::Env env, Napi::Object exports, Addon *addon);
 
+/* poll-driver.cc: adds resumePoll, abandonPoll and pollLevel to @exports
+ * (poll-driver.h). */
+void InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon);
+
 /* wrong-thread.cc: turns the GLib criticals of a context dispatched outside
  * its home thread into ERR_AIO_WRONG_THREAD thrown by the JS driver on the
  * stack (MainContext.iteration()).  Init once per environment, on its

@@ -122,6 +122,62 @@ typedef struct BHListSlice {
     struct BHListSlice *next;
 } BHListSlice;
 
+/*
+ * AioPollPass: one aio_poll() iteration whose caller may take over the
+ * call of a BH's callback.
+ *
+ * aio_poll() is aio__poll_begin() (wait, accept notifications, take the
+ * scheduled BHs) then aio__poll_run() (BHs, fd handlers, timers).  A pass
+ * begun with @may_yield lets a BH callback, instead of doing its work,
+ * call aio__poll_yield(): aio__poll_run() then returns false right after
+ * that BH, with the pass's state kept in the pass (its BH slice, the ready
+ * fd handlers, the list walk count, the current context), and the caller
+ * does the work (the binding calls the BH's JS function from JS, which
+ * costs a third of a call from C into JS) and calls aio__poll_run() again
+ * to go on.  What every callback sees is what it would see inside
+ * aio_poll(): the same order, the same nesting (a poll nested in the
+ * yielded work drains the pass's slice as it would from the callback), the
+ * same current context.  Only a caller that stays on the home thread and
+ * runs every pass it begins to the end may pass @may_yield.
+ *
+ * Home thread only.
+ */
+typedef struct AioPollPass {
+    AioContext *ctx;
+    AioContext *prev_ctx; /* the current context to restore */
+    AioHandler *ready;    /* ready fd handlers; the first points back here */
+    BHListSlice slice;    /* the BHs this pass took */
+    int64_t block_ns;     /* how long the wait lasted, for busy polling */
+    int64_t pass_start;   /* for the observer; 0 without one */
+    bool progress;
+    bool may_yield;
+    bool yielded; /* a BH callback called aio__poll_yield() */
+} AioPollPass;
+
+/* Starts a pass of aio_poll(@ctx, @blocking) in @pass: everything up to
+ * the BHs (takes a reference on @ctx until the pass ends). */
+void aio__poll_begin(AioContext *ctx, bool blocking, bool may_yield,
+                     AioPollPass *pass);
+/* Runs @pass on.  Returns: true when it ended (pass->progress is
+ * aio_poll()'s result), false when a BH callback yielded. */
+bool aio__poll_run(AioPollPass *pass);
+/* From a BH callback: whether it may hand its work to the caller of the
+ * running pass (a yieldable pass is running its BHs, with no observer to
+ * time the callback). */
+bool aio__poll_may_yield(AioContext *ctx);
+/* From a BH callback, after aio__poll_may_yield() returned true: stop the
+ * pass after this BH. */
+void aio__poll_yield(AioContext *ctx);
+
+/* Links @slice, the BHs scheduled so far, after the slices of the
+ * aio_bh_poll()s and passes on the stack. */
+void aio__bh_poll_begin(AioContext *ctx, BHListSlice *slice);
+/* Runs the linked slices, oldest first; sets *@progress if a non-idle BH
+ * ran.  @pass is the pass whose BHs these are (NULL: aio_bh_poll(), which
+ * never yields).  Returns: false if a callback of @pass yielded (the
+ * slices stay linked: call again to go on), else true. */
+bool aio__bh_poll_drain(AioContext *ctx, AioPollPass *pass, bool *progress);
+
 /* Returns: 0 if a non-idle BH is scheduled, IDLE_BH_TIMEOUT_NS if only
  * idle ones are, else -1.  Home thread only. */
 int64_t aio__bh_timeout(AioContext *ctx);
@@ -441,6 +497,8 @@ struct AioContext {
     /* BHs: a lock-free LIFO, plus the slices of active aio_bh_poll()s. */
     QEMUBH *bh_list;                        /* atomic */
     BHListSlice *slices_head, *slices_tail; /* home thread only */
+    /* The pass whose BHs are running, if it may yield (home thread). */
+    struct AioPollPass *running_pass;
     pthread_mutex_t bh_all_lock;
     QEMUBH *all_bhs; /* non-oneshot BHs, for leak reports */
     int nr_bhs;      /* atomic */

@@ -274,20 +274,26 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
     return progress;
 }
 
-bool aio_poll(AioContext *ctx, bool blocking)
+void aio__poll_begin(AioContext *ctx, bool blocking, bool may_yield,
+                     AioPollPass *pass)
 {
-    AioHandler *ready = NULL;
-    AioContext *prev_ctx;
+    /* The ready list's head lives in the pass: its first node points back
+     * at it (a nested wait may steal the node, aio__add_ready_handler()). */
+    AioHandler **ready = &pass->ready;
     bool progress, use_notify_me, waits;
-    int64_t timeout, start = 0, block_ns = 0, pass_start;
-
-    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    int64_t timeout, start = 0;
 
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
     aio_context_ref(ctx);
-    prev_ctx = aio__set_current_context(ctx);
-    pass_start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME) : 0;
+    pass->ctx = ctx;
+    pass->ready = NULL;
+    pass->may_yield = may_yield;
+    pass->yielded = false;
+    pass->block_ns = 0;
+    pass->prev_ctx = aio__set_current_context(ctx);
+    pass->pass_start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME)
+                                     : 0;
     aio__fdmon_epoll_fallback(ctx);
     aio__lockcnt_inc(&ctx->list_lock);
     if (atomic_read(&ctx->poll_max_ns)) {
@@ -295,7 +301,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     }
 
     timeout = blocking ? aio_compute_timeout(ctx) : 0;
-    progress = try_poll_mode(ctx, &ready, &timeout);
+    progress = try_poll_mode(ctx, ready, &timeout);
     g_assert(!(timeout && progress));
 
     /* Announce the wait, unless it will not block anyway: a notifier that
@@ -319,12 +325,12 @@ bool aio_poll(AioContext *ctx, bool blocking)
     if (waits || ctx->fdmon_ops->need_wait(ctx)) {
         /* Turn busy polling off only right before blocking, so that
          * pollers can rely on their fd notifications again. */
-        if (timeout && poll_set_started(ctx, &ready, false)) {
+        if (timeout && poll_set_started(ctx, ready, false)) {
             timeout = 0;
             progress = true;
         }
         ctx->counters.blocking_waits += timeout != 0;
-        ctx->fdmon_ops->wait(ctx, &ready, timeout);
+        ctx->fdmon_ops->wait(ctx, ready, timeout);
     }
 
     if (use_notify_me) {
@@ -335,23 +341,59 @@ bool aio_poll(AioContext *ctx, bool blocking)
     aio_notify_accept(ctx);
 
     if (atomic_read(&ctx->poll_max_ns)) {
-        block_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
+        pass->block_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start;
     }
+    pass->progress = progress;
+    aio__bh_poll_begin(ctx, &pass->slice);
+}
 
-    progress |= aio_bh_poll(ctx);
-    progress |= dispatch_ready_handlers(ctx, &ready, block_ns);
+bool aio__poll_run(AioPollPass *pass)
+{
+    AioContext *ctx = pass->ctx;
+    bool progress = pass->progress;
+
+    pass->yielded = false;
+    if (!aio__bh_poll_drain(ctx, pass, &progress)) {
+        pass->progress = progress;
+        return false;
+    }
+    progress |= dispatch_ready_handlers(ctx, &pass->ready, pass->block_ns);
 
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
 
     progress |= aio__timerlistgroup_run_timers(&ctx->tlg);
 
-    aio__set_current_context(prev_ctx);
-    if (pass_start) {
-        aio__observe(ctx, AIO_EVENT_POLL, NULL, progress, pass_start);
+    aio__set_current_context(pass->prev_ctx);
+    if (pass->pass_start) {
+        aio__observe(ctx, AIO_EVENT_POLL, NULL, progress, pass->pass_start);
     }
+    pass->progress = progress;
     aio_context_unref(ctx);
-    return progress;
+    return true;
+}
+
+bool aio__poll_may_yield(AioContext *ctx)
+{
+    AioPollPass *pass = ctx->running_pass;
+
+    return pass && pass->may_yield && !ctx->observer;
+}
+
+void aio__poll_yield(AioContext *ctx)
+{
+    g_assert(aio__poll_may_yield(ctx));
+    ctx->running_pass->yielded = true;
+}
+
+bool aio_poll(AioContext *ctx, bool blocking)
+{
+    AioPollPass pass;
+
+    g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
+    aio__poll_begin(ctx, blocking, false, &pass);
+    aio__poll_run(&pass);
+    return pass.progress;
 }
 
 void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,

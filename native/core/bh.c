@@ -164,21 +164,27 @@ bool qemu_bh_is_scheduled(QEMUBH *bh)
     return (flags & (BH_SCHEDULED | BH_DELETED)) == BH_SCHEDULED;
 }
 
-bool aio_bh_poll(AioContext *ctx)
+void aio__bh_poll_begin(AioContext *ctx, BHListSlice *slice)
 {
-    BHListSlice slice;
-    BHListSlice *s;
-    bool progress = false;
-
     /* Acquire pairs with the release CAS in bh_enqueue(). */
-    slice.head = __atomic_exchange_n(&ctx->bh_list, NULL, __ATOMIC_ACQUIRE);
-    slice.next = NULL;
+    slice->head = __atomic_exchange_n(&ctx->bh_list, NULL, __ATOMIC_ACQUIRE);
+    slice->next = NULL;
     if (ctx->slices_tail) {
-        ctx->slices_tail->next = &slice;
+        ctx->slices_tail->next = slice;
     } else {
-        ctx->slices_head = &slice;
+        ctx->slices_head = slice;
     }
-    ctx->slices_tail = &slice;
+    ctx->slices_tail = slice;
+}
+
+bool aio__bh_poll_drain(AioContext *ctx, AioPollPass *pass, bool *progress)
+{
+    AioPollPass *outer = ctx->running_pass;
+    BHListSlice *s;
+
+    /* Only @pass's own callbacks may stop it: a drain nested in a callback
+     * (a GSource dispatch, a C aio_poll()) names itself, or NULL. */
+    ctx->running_pass = pass;
 
     /* Drain every active slice, oldest first: a nested call also finishes
      * the passes of the calls that enclose it. */
@@ -195,7 +201,7 @@ bool aio_bh_poll(AioContext *ctx)
         }
         if ((flags & (BH_SCHEDULED | BH_DELETED)) == BH_SCHEDULED) {
             if (!(flags & BH_IDLE)) {
-                progress = true;
+                *progress = true;
             }
             ctx->counters.bh_dispatches++;
             aio__observed_call(ctx, AIO_EVENT_BH, bh->name, 0, bh->cb,
@@ -204,7 +210,25 @@ bool aio_bh_poll(AioContext *ctx)
         if (flags & (BH_DELETED | BH_ONESHOT)) {
             bh_free(bh);
         }
+        if (pass && pass->yielded) {
+            /* The callback handed its work to the pass's caller
+             * (aio__poll_yield): stop here, slices linked, and go on
+             * when the caller runs the pass again. */
+            ctx->running_pass = outer;
+            return false;
+        }
     }
+    ctx->running_pass = outer;
+    return true;
+}
+
+bool aio_bh_poll(AioContext *ctx)
+{
+    BHListSlice slice;
+    bool progress = false;
+
+    aio__bh_poll_begin(ctx, &slice);
+    aio__bh_poll_drain(ctx, NULL, &progress);
     return progress;
 }
 
