@@ -79,7 +79,7 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
     }
     BottomHalf *self = Unwrap(obj);
     self->self_ = std::make_shared<BottomHalf *>(self);
-    if (!DefineFastMethod<BottomHalf, &BottomHalf::JS_schedule>(
+    if (!DefineFastMethod<BottomHalf, &BottomHalf::Schedule>(
             env, obj, "schedule", self->self_)) {
         return Napi::Object();
     }
@@ -160,10 +160,16 @@ bool BottomHalf::CheckUsable(napi_env env) const
 
 Napi::Value BottomHalf::JS_schedule(const Napi::CallbackInfo &info)
 {
-    REQUIRE(CheckUsable(info.Env()));
-    qemu_bh_schedule(bh_);
-    Context::WorkChanged(owner_);
-    return Napi::Value();
+    return FastMethodOnPrototype<BottomHalf, &BottomHalf::Schedule>(this, info);
+}
+
+napi_value BottomHalf::Schedule(napi_env env, napi_value)
+{
+    if (CheckUsable(env)) {
+        qemu_bh_schedule(bh_);
+        Context::WorkChanged(owner_);
+    }
+    return nullptr;
 }
 
 Napi::Value BottomHalf::JS_cancel(const Napi::CallbackInfo &info)

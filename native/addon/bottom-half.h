@@ -66,6 +66,7 @@ private:
     std::string Describe() const;
 
     Napi::Value JS_schedule(const Napi::CallbackInfo &info);
+    napi_value Schedule(napi_env env, napi_value unused); /* FastBody */
     Napi::Value JS_cancel(const Napi::CallbackInfo &info);
     Napi::Value JS_delete(const Napi::CallbackInfo &info);
     Napi::Value JS_scheduled(const Napi::CallbackInfo &info);

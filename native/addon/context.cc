@@ -102,8 +102,8 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
-    DefineFastMethod<Context, &Context::JS_poll>(info.Env(), info.This(),
-                                                 "poll", link_);
+    DefineFastMethod<Context, &Context::Poll>(info.Env(), info.This(), "poll",
+                                              link_);
 }
 
 Context::~Context()
@@ -203,13 +203,16 @@ std::vector<std::string> Context::Close()
     registry::ForgetContext(core);
 
     /* 5. Our reference; the core finalizes now, or when the aio_poll() or
-     *    GSource dispatch we may be called from returns. */
+     *    GSource dispatch we may be called from returns (a JS poll()'s pass
+     *    holds none: it takes ours over, poll-driver.h). */
     aio_context_set_leak_handler(core, OnLeak, nullptr);
     core_ = nullptr;
     addon_->contexts.erase(this);
     leaked.insert(leaked.end(), leaks_.begin(), leaks_.end());
     leaks_.clear();
-    aio_context_unref(core);
+    if (!TakeContextRef(addon_, core)) {
+        aio_context_unref(core);
+    }
     return leaked;
 }
 
@@ -269,13 +272,25 @@ bool Context::WouldBlockForever() const
  * that could never return throws instead (QEMU would sleep forever). */
 Napi::Value Context::JS_poll(const Napi::CallbackInfo &info)
 {
-    REQUIRE(CheckUsable(info.Env()));
-    REQUIRE_ARG_BOOLEAN(0, blocking);
-    if (blocking && WouldBlockForever()) {
-        ThrowState(addon_, info.Env(), AioState::WouldBlockForever, Describe());
-        return Napi::Value();
+    return FastMethodOnPrototype<Context, &Context::Poll>(this, info);
+}
+
+napi_value Context::Poll(napi_env env, napi_value arg)
+{
+    bool blocking = false;
+
+    if (!CheckUsable(env)) {
+        return nullptr;
     }
-    return BeginPoll(info.Env(), addon_, core_, blocking);
+    if (napi_get_value_bool(env, arg, &blocking) != napi_ok) {
+        ThrowTypeError(env, "argument 0 must be a boolean");
+        return nullptr;
+    }
+    if (blocking && WouldBlockForever()) {
+        ThrowState(addon_, env, AioState::WouldBlockForever, Describe());
+        return nullptr;
+    }
+    return BeginPoll(env, addon_, core_, blocking);
 }
 
 /* aio_pending(): would a non-blocking poll run something now? */

@@ -123,6 +123,7 @@ private:
     friend class File;       /* files_ */
 
     Napi::Value JS_poll(const Napi::CallbackInfo &info);
+    napi_value Poll(napi_env env, napi_value blocking); /* FastBody */
     Napi::Value JS_notify(const Napi::CallbackInfo &info);
     Napi::Value JS_computeTimeout(const Napi::CallbackInfo &info);
     Napi::Value JS_bh(const Napi::CallbackInfo &info);

@@ -7,7 +7,8 @@
  * MainContext.iteration) the constructor also defines, on the instance, a
  * non-enumerable, read-only function of the same name whose Node-API data
  * is a Link to the object: it shadows the prototype's method and reaches
- * the object with one load.
+ * the object with one load.  Its body takes the env and the first argument
+ * (FastBody), so the call skips Napi::CallbackInfo as well.
  *
  * A Link (std::shared_ptr<T *>) reads nullptr once the object is
  * destroyed, so the function stays safe if JS keeps it longer than the
@@ -32,24 +33,44 @@ namespace aiocontext {
 template <typename T>
 using SelfLink = std::shared_ptr<T *>;
 
-template <typename T, Napi::Value (T::*Method)(const Napi::CallbackInfo &)>
+/* A hot method's body: @arg is the first argument (undefined if none); it
+ * returns the result, or nullptr (undefined, or an exception pending). */
+template <typename T>
+using FastBody = napi_value (T::*)(napi_env env, napi_value arg);
+
+/* Skips Napi::CallbackInfo too: one napi_get_cb_info() for the first
+ * argument and the data, instead of six arguments and `this`. */
+template <typename T, FastBody<T> Body>
 napi_value FastMethodTrampoline(napi_env env, napi_callback_info cbinfo)
 {
-    Napi::CallbackInfo info(env, cbinfo);
-    T *self = **static_cast<SelfLink<T> *>(info.Data());
+    napi_value arg = nullptr;
+    size_t argc = 1;
+    void *data = nullptr;
 
-    if (!self) {
-        ThrowTypeError(info.Env(), "the native object of this method is gone");
+    if (napi_get_cb_info(env, cbinfo, &argc, &arg, nullptr, &data) != napi_ok) {
         return nullptr;
     }
-    return (self->*Method)(info);
+    T *self = **static_cast<SelfLink<T> *>(data);
+    if (!self) {
+        ThrowTypeError(env, "the native object of this method is gone");
+        return nullptr;
+    }
+    return (self->*Body)(env, arg);
+}
+
+/* The prototype's method of the same name, for calls that do not go
+ * through the instance's own property (Reflect.apply on the prototype). */
+template <typename T, FastBody<T> Body>
+Napi::Value FastMethodOnPrototype(T *self, const Napi::CallbackInfo &info)
+{
+    return Napi::Value(info.Env(), (self->*Body)(info.Env(), info[0]));
 }
 
 /*
- * Defines @name on @obj as a fast version of @Method (which must not read
- * info.Data()).  Returns: false with an exception pending on failure.
+ * Defines @name on @obj as a fast version of @Body.  Returns: false with
+ * an exception pending on failure.
  */
-template <typename T, Napi::Value (T::*Method)(const Napi::CallbackInfo &)>
+template <typename T, FastBody<T> Body>
 bool DefineFastMethod(napi_env env, napi_value obj, const char *name,
                       const SelfLink<T> &link)
 {
@@ -57,7 +78,7 @@ bool DefineFastMethod(napi_env env, napi_value obj, const char *name,
     napi_value fn;
 
     if (napi_create_function(env, name, NAPI_AUTO_LENGTH,
-                             FastMethodTrampoline<T, Method>, data,
+                             FastMethodTrampoline<T, Body>, data,
                              &fn) != napi_ok) {
         delete data;
         return false;

@@ -46,7 +46,7 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
-    DefineFastMethod<MainContext, &MainContext::JS_iteration>(
+    DefineFastMethod<MainContext, &MainContext::Iteration>(
         info.Env(), info.This(), "iteration", self_);
 }
 
@@ -77,11 +77,21 @@ GMainContext *MainContext::FromValue(Addon *addon, napi_env env,
 /* g_main_context_iteration() as a driver: see callback.h. */
 Napi::Value MainContext::JS_iteration(const Napi::CallbackInfo &info)
 {
-    REQUIRE_ARG_BOOLEAN(0, mayBlock);
+    return FastMethodOnPrototype<MainContext, &MainContext::Iteration>(this,
+                                                                       info);
+}
+
+napi_value MainContext::Iteration(napi_env env, napi_value arg)
+{
+    bool mayBlock = false;
+
+    if (napi_get_value_bool(env, arg, &mayBlock) != napi_ok) {
+        ThrowTypeError(env, "argument 0 must be a boolean");
+        return nullptr;
+    }
     DriverScope driver(addon_, "iteration");
     bool dispatched = g_main_context_iteration(main_, mayBlock);
-    return driver.Finish(info.Env(),
-                         Napi::Boolean::New(info.Env(), dispatched));
+    return driver.Finish(env, Napi::Boolean::New(env, dispatched));
 }
 
 Napi::Value MainContext::JS_pending(const Napi::CallbackInfo &info)

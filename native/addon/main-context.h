@@ -44,6 +44,7 @@ public:
 
 private:
     Napi::Value JS_iteration(const Napi::CallbackInfo &info);
+    napi_value Iteration(napi_env env, napi_value mayBlock); /* FastBody */
     Napi::Value JS_pending(const Napi::CallbackInfo &info);
     Napi::Value JS_wakeup(const Napi::CallbackInfo &info);
     Napi::Value JS_isDefault(const Napi::CallbackInfo &info);

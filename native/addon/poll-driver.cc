@@ -28,6 +28,12 @@ static PollRecord *PushPoll(Addon *addon)
 
 static void PopPoll(Addon *addon)
 {
+    PollRecord *rec = addon->polls[addon->pollDepth - 1].get();
+
+    if (rec->ownsRef) { /* the context was closed during the pass */
+        rec->ownsRef = false;
+        aio_context_unref(rec->pass.ctx);
+    }
     addon->pollDepth--;
     addon->pollLevel[0] = addon->pollDepth;
     addon->driverDepth--;
@@ -86,7 +92,11 @@ Napi::Value BeginPoll(Napi::Env env, Addon *addon, AioContext *ctx,
     addon->driverDepth++;
     /* The wait may call io_poll hooks in JS: the same scope rules. */
     addon->scopeBudget = kDriverScopeBudget;
-    aio__poll_begin(ctx, blocking, true, &rec->pass);
+    /* The JS Context's reference keeps ctx alive: close() hands it to the
+     * pass instead of dropping it (TakeContextRef). */
+    rec->ownsRef = false;
+    aio__poll_begin(ctx, blocking, AIO_PASS_MAY_YIELD | AIO_PASS_CALLER_REF,
+                    &rec->pass);
     addon->scopeBudget = outerBudget;
     if (!RunTop(addon)) {
         return Napi::Value(env, addon->handedBack);
@@ -117,28 +127,33 @@ bool YieldToPoll(Addon *addon, AioContext *ctx,
  * above @level were left by JS (their poll() unwound): they end first,
  * without handing anything back.
  */
-static Napi::Value JS_resumePoll(const Napi::CallbackInfo &info)
+static napi_value ResumePoll(napi_env env, napi_callback_info cbinfo)
 {
-    auto *addon = static_cast<Addon *>(info.Data());
-    Napi::Env env = info.Env();
-    uint32_t level = info[0].IsNumber()
-                         ? info[0].As<Napi::Number>().Uint32Value()
-                         : 0;
+    napi_value argv[2];
+    size_t argc = 2;
+    void *data = nullptr;
+    uint32_t level = 0;
 
-    if (level == 0 || level > addon->pollDepth) {
+    /* (Raw N-API: the second of three calls from JS per handed-back BH.) */
+    if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data) != napi_ok) {
+        return nullptr;
+    }
+    auto *addon = static_cast<Addon *>(data);
+    if (napi_get_value_uint32(env, argv[0], &level) != napi_ok || level == 0 ||
+        level > addon->pollDepth) {
         ThrowTypeError(env, "resumePoll(): no such poll() on the stack");
-        return Napi::Value();
+        return nullptr;
     }
     while (addon->pollDepth > level) {
         AbandonTop(addon);
     }
-    if (info.Length() > 1 && !KeepError(addon, info[1])) {
-        napi_fatal_exception(env, info[1]); /* not lost, at least */
+    if (argc > 1 && !KeepError(addon, argv[1])) {
+        napi_fatal_exception(env, argv[1]); /* not lost, at least */
     }
     if (!RunTop(addon)) {
-        return Napi::Value(env, addon->handedBack);
+        return addon->handedBack;
     }
-    return EndTop(env, addon);
+    return EndTop(Napi::Env(env), addon);
 }
 
 /* abandonPoll(level): the poll() at @level unwinds with an exception of
@@ -154,6 +169,22 @@ static Napi::Value JS_abandonPoll(const Napi::CallbackInfo &info)
         AbandonTop(addon);
     }
     return Napi::Value();
+}
+
+bool TakeContextRef(Addon *addon, AioContext *ctx)
+{
+    /* The outermost pass of @ctx ends last. */
+    for (uint32_t i = 0; i < addon->pollDepth; i++) {
+        PollRecord *rec = addon->polls[i].get();
+        if (rec->pass.ctx == ctx) {
+            if (rec->ownsRef) {
+                return false; /* (one reference per Context: not reached) */
+            }
+            rec->ownsRef = true;
+            return true;
+        }
+    }
+    return false;
 }
 
 void AbandonPolls(Addon *addon)
@@ -176,8 +207,10 @@ void InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon)
     addon->pollLevel[0] = 0;
     addon->pollLevelBuffer = Napi::Persistent(buf);
     exports.Set("pollLevel", Napi::Uint32Array::New(env, 1, buf, 0));
-    exports.Set("resumePoll",
-                Napi::Function::New(env, JS_resumePoll, "resumePoll", addon));
+    napi_value resume;
+    napi_create_function(env, "resumePoll", NAPI_AUTO_LENGTH, ResumePoll, addon,
+                         &resume);
+    exports.Set("resumePoll", Napi::Value(env, resume));
     exports.Set("abandonPoll",
                 Napi::Function::New(env, JS_abandonPoll, "abandonPoll", addon));
 }

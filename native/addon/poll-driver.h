@@ -13,6 +13,10 @@
  * resumePoll(), which runs the pass on from where it stopped, until the
  * next handed-back BH or the end (then poll()'s boolean, or its errors).
  *
+ * The pass takes no reference on the context (two atomic operations per
+ * poll()): the JS Context's reference keeps it alive, and a close() from a
+ * callback hands that reference to the pass (TakeContextRef).
+ *
  * To every callback this is aio_poll(): the same order, the same nesting,
  * the same errors (a throw is handed to resumePoll() and kept with the
  * errors of the callbacks C calls, in order).  Only BH and oneshot
@@ -44,8 +48,9 @@ struct Addon;
 
 /* One poll() on the stack. */
 struct PollRecord {
-    AioPollPass pass;
+    AioPollPass pass;   /* begun with AIO_PASS_CALLER_REF */
     uint32_t errorMark; /* addon->pendingCount when it began */
+    bool ownsRef;       /* holds the closed Context's core reference */
 };
 
 /*
@@ -64,6 +69,14 @@ Napi::Value BeginPoll(Napi::Env env, Addon *addon, AioContext *ctx,
  */
 bool YieldToPoll(Addon *addon, AioContext *ctx,
                  const Napi::FunctionReference &ref);
+
+/*
+ * From Context::Close(), about to drop its reference on @ctx: if a poll()
+ * of @ctx is on the stack (its pass holds no reference of its own), the
+ * outermost one takes the reference over and drops it when it ends.
+ * Returns: true if it did (then do not unref).
+ */
+bool TakeContextRef(Addon *addon, AioContext *ctx);
 
 /* The cleanup hook: ends the passes JS left, calling no JS. */
 void AbandonPolls(Addon *addon);

@@ -151,12 +151,23 @@ typedef struct AioPollPass {
     int64_t pass_start;   /* for the observer; 0 without one */
     bool progress;
     bool may_yield;
-    bool yielded; /* a BH callback called aio__poll_yield() */
+    bool holds_ref; /* took a reference on ctx, dropped at the end */
+    bool yielded;   /* a BH callback called aio__poll_yield() */
 } AioPollPass;
 
+enum {
+    /* BH callbacks may yield (see above). */
+    AIO_PASS_MAY_YIELD = 1 << 0,
+    /* The caller keeps @ctx alive until the pass ends (a callback that
+     * drops the caller's reference hands it to the caller instead), so the
+     * pass takes no reference of its own: two atomic operations less. */
+    AIO_PASS_CALLER_REF = 1 << 1,
+};
+
 /* Starts a pass of aio_poll(@ctx, @blocking) in @pass: everything up to
- * the BHs (takes a reference on @ctx until the pass ends). */
-void aio__poll_begin(AioContext *ctx, bool blocking, bool may_yield,
+ * the BHs.  @flags: AIO_PASS_*; without AIO_PASS_CALLER_REF the pass holds
+ * a reference on @ctx, as aio_poll() does, until it ends. */
+void aio__poll_begin(AioContext *ctx, bool blocking, unsigned flags,
                      AioPollPass *pass);
 /* Runs @pass on.  Returns: true when it ended (pass->progress is
  * aio_poll()'s result), false when a BH callback yielded. */

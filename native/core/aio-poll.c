@@ -274,7 +274,7 @@ static bool dispatch_ready_handlers(AioContext *ctx, AioHandler **ready,
     return progress;
 }
 
-void aio__poll_begin(AioContext *ctx, bool blocking, bool may_yield,
+void aio__poll_begin(AioContext *ctx, bool blocking, unsigned flags,
                      AioPollPass *pass)
 {
     /* The ready list's head lives in the pass: its first node points back
@@ -285,10 +285,13 @@ void aio__poll_begin(AioContext *ctx, bool blocking, bool may_yield,
 
     /* A callback may drop the caller's reference (close the context);
      * the context must outlive this call. */
-    aio_context_ref(ctx);
+    pass->holds_ref = !(flags & AIO_PASS_CALLER_REF);
+    if (pass->holds_ref) {
+        aio_context_ref(ctx);
+    }
     pass->ctx = ctx;
     pass->ready = NULL;
-    pass->may_yield = may_yield;
+    pass->may_yield = flags & AIO_PASS_MAY_YIELD;
     pass->yielded = false;
     pass->block_ns = 0;
     pass->prev_ctx = aio__set_current_context(ctx);
@@ -369,7 +372,9 @@ bool aio__poll_run(AioPollPass *pass)
         aio__observe(ctx, AIO_EVENT_POLL, NULL, progress, pass->pass_start);
     }
     pass->progress = progress;
-    aio_context_unref(ctx);
+    if (pass->holds_ref) {
+        aio_context_unref(ctx);
+    }
     return true;
 }
 
@@ -391,7 +396,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     AioPollPass pass;
 
     g_return_val_if_fail(aio_context_in_home_thread(ctx), false);
-    aio__poll_begin(ctx, blocking, false, &pass);
+    aio__poll_begin(ctx, blocking, 0, &pass);
     aio__poll_run(&pass);
     return pass.progress;
 }

@@ -53,7 +53,7 @@ static void test_yield_resume_order(void)
     qemu_bh_schedule(bhb);
     qemu_bh_schedule(bhc); /* LIFO: c, b, a */
 
-    aio__poll_begin(ctx, false, true, &pass);
+    aio__poll_begin(ctx, false, AIO_PASS_MAY_YIELD, &pass);
     g_assert_false(aio__poll_run(&pass)); /* c yielded */
     g_assert_true(c.may_yield);
     g_assert_cmpstr(log->str, ==, "");
@@ -100,7 +100,7 @@ static void test_nested_poll_drains_yielded_slice(void)
     qemu_bh_schedule(bhy);
     qemu_bh_schedule(bhz); /* z, y, x */
 
-    aio__poll_begin(ctx, false, true, &pass);
+    aio__poll_begin(ctx, false, AIO_PASS_MAY_YIELD, &pass);
     g_assert_false(aio__poll_run(&pass)); /* z handed back */
     /* z's work: a nested aio_poll(), which runs the rest of the slice
      * (y, x) from C, since it may not yield. */
@@ -134,11 +134,11 @@ static void test_nested_pass_yields_to_its_caller(void)
 
     qemu_bh_schedule(bhp);
     qemu_bh_schedule(bhq); /* q, p */
-    aio__poll_begin(ctx, false, true, &outer);
+    aio__poll_begin(ctx, false, AIO_PASS_MAY_YIELD, &outer);
     g_assert_false(aio__poll_run(&outer)); /* q handed back */
     g_string_append_c(log, 'Q');
     /* q's work begins a pass of its own: p (the outer slice) yields to it. */
-    aio__poll_begin(ctx, false, true, &inner);
+    aio__poll_begin(ctx, false, AIO_PASS_MAY_YIELD, &inner);
     g_assert_false(aio__poll_run(&inner));
     g_string_append_c(log, 'P');
     g_assert_true(aio__poll_run(&inner));
@@ -168,7 +168,7 @@ static void test_gsource_never_yields(void)
 
     aio_context_attach(ctx, main, G_PRIORITY_DEFAULT);
     qemu_bh_schedule(bho);
-    aio__poll_begin(ctx, false, true, &pass);
+    aio__poll_begin(ctx, false, AIO_PASS_MAY_YIELD, &pass);
     g_assert_false(aio__poll_run(&pass)); /* o handed back */
     qemu_bh_schedule(bhg);
     g_assert_true(g_main_context_iteration(main, FALSE));
