@@ -543,6 +543,13 @@ bool aio__dispatch_handlers(AioContext *ctx, bool collected, AioHandler **ready)
             aio__handler_set_nval(ctx, node);
             continue;
         }
+        /* Nothing to do for a node that is not ready, was not found ready
+         * by busy polling and has no poll list to join (the common case:
+         * the context's own notifier, between notifications). */
+        if (!node->pfd.revents && !node->poll_ready &&
+            (node->poll_pprev || !node->io_poll)) {
+            continue;
+        }
         progress |= aio__dispatch_handler(ctx, node);
     }
     return aio__fdmon_io_uring_dispatch(ctx) || progress;
