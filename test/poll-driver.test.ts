@@ -213,3 +213,24 @@ test('poll-driver: the pipe helper is real (sanity for the tests above)', (t) =>
   t.is(fs.readSync(r, Buffer.alloc(8)), 3);
   closeFds(r, w);
 });
+
+for (const pending of ['bh', 'fd', 'timer'] as const) {
+  test(`poll-driver: a worker terminated inside a handed-back BH callback, with a JS ${pending} callback left in the pass, exits cleanly`, async (t) => {
+    const worker = new Worker(new URL('./workers/bh-spin-pending.mjs', import.meta.url), { workerData: { pending, exit: false } });
+    const msg = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    t.is(msg, 'spinning');
+    t.is(await worker.terminate(), 1);
+  });
+
+  test(`poll-driver: process.exit() in a worker's handed-back BH callback, with a JS ${pending} callback left in the pass, exits the worker only`, async (t) => {
+    const worker = new Worker(new URL('./workers/bh-spin-pending.mjs', import.meta.url), { workerData: { pending, exit: true } });
+    const code = await new Promise((resolve, reject) => {
+      worker.once('exit', resolve);
+      worker.once('error', reject);
+    });
+    t.is(code, 7);
+  });
+}
