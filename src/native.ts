@@ -170,7 +170,7 @@ export interface NativeBinding {
     complete: (req: never, res: number) => unknown,
   ) => NativeFile;
   setErrorClass(errorClass: typeof AioError): void;
-  /** The depth of the poll() stack, live (poll-driver.h). */
+  /** Shared with the addon (poll-driver.h): [0] the depth of the poll() stack, [1] the innermost running finishPoll() loop's level. */
   pollLevel: Uint32Array;
   /** Runs the pass of the poll() at @level on after its handed-back BH returned (or threw @error). */
   resumePoll(level: number, error?: unknown): PollStep;

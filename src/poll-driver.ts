@@ -23,10 +23,29 @@ export function finishPoll(step: PollStep): boolean {
   return typeof step === 'boolean' ? step : handBack(step);
 }
 
+/* As the addon does for what a callback it calls returns
+ * (returned-promise.h): a promise goes to the rejection hook; the hook's
+ * own failure is reported, not thrown into the pass. */
+function watchReturned(ret: unknown): void {
+  if (!types.isPromise(ret)) return;
+  try {
+    onCallbackPromise(ret, true);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
 function handBack(first: () => unknown): boolean {
   // The stack level of this poll(): resumePoll() checks it, so a poll()
-  // above it that unwound without ending is ended first.
+  // above it that unwound without ending is ended first.  level[1] tells
+  // the addon which loop is the innermost still running: a poll() begun
+  // later ends the handed-back passes above it, whose loops are gone.
+  // (Plain stores: they cannot throw, even at the edge of the stack.)
   const mine = level[0];
+  const outer = level[1];
+  level[1] = mine;
   let step: PollStep = first;
   let ended = false;
   try {
@@ -38,15 +57,16 @@ function handBack(first: () => unknown): boolean {
         step = binding.resumePoll(mine, err);
         continue;
       }
-      // As the addon does for a callback it calls (returned-promise.h).
-      if (ret !== undefined && types.isPromise(ret)) onCallbackPromise(ret, true);
+      if (ret !== undefined) watchReturned(ret);
       step = binding.resumePoll(mine);
     } while (typeof step !== 'boolean');
     ended = true;
     return step;
   } finally {
+    level[1] = outer;
     // Unwinding with an exception of our own (a throw from resumePoll() is
-    // the pass's end: then this does nothing).
+    // the pass's end: then this does nothing).  Should this call itself
+    // fail (no stack left), the next poll() or Node's loop ends the pass.
     if (!ended) binding.abandonPoll(mine);
   }
 }

@@ -7,6 +7,7 @@
  * a callback leaves it.
  */
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import test from 'ava';
 import { AioContext, SCALE_NS, pipe, virtualClock } from 'aiocontext';
@@ -234,3 +235,29 @@ for (const pending of ['bh', 'fd', 'timer'] as const) {
     t.is(code, 7);
   });
 }
+
+test('poll-driver: a stack overflow at the edge of nested poll()s leaves no pass behind, whatever frame it lands in', (t) => {
+  // Frame sizes move the overflow across poll()'s own JS code: before the
+  // fix some left a pass on the stack and the next poll() spun for ever.
+  const script = new URL('./workers/stack-overflow-poll.mjs', import.meta.url).pathname;
+  for (let pad = 0; pad < 12; pad++) {
+    const r = spawnSync(process.execPath, [script, String(pad)], { timeout: 20_000, encoding: 'utf8' });
+    t.is(r.error, undefined, `pad ${pad}: ${r.error?.message ?? ''}`);
+    t.is(r.status, 0, `pad ${pad}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { outer: boolean; depthAfter: number; later: [boolean, number, number][] };
+    t.true(out.outer, `pad ${pad}`);
+    t.is(out.depthAfter, 0, `pad ${pad}`);
+    t.deepEqual(out.later, [
+      [true, 1, 0],
+      [true, 1, 0],
+      [true, 1, 0],
+    ], `pad ${pad}`);
+  }
+});
+
+test('poll-driver: a promise hook that throws is reported as uncaught and the pass goes on, as from C', (t) => {
+  const script = new URL('./workers/promise-hook-throws.mjs', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout.trim()), { thrown: 'b2 threw', ran: ['b1', 'b2'], uncaught: ['then() threw'] });
+});

@@ -76,7 +76,7 @@ struct Addon {
 
     /* The poll() calls on the stack, innermost last (poll-driver.h);
      * records past pollDepth are kept for reuse.  pollLevel (a Uint32Array
-     * that JS reads) mirrors pollDepth.  handedBack: the BH function the
+     * shared with JS): [0] mirrors pollDepth, [1] is JS's innermost loop.  handedBack: the BH function the
      * running pass handed back, a local of the native call running it. */
     std::vector<std::unique_ptr<PollRecord>> polls;
     uint32_t pollDepth = 0;

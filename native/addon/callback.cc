@@ -6,6 +6,7 @@
 #include "callback.h"
 
 #include "addon.h"
+#include "poll-driver.h"
 #include "returned-promise.h"
 
 #include <string>
@@ -31,6 +32,10 @@ bool KeepError(Addon *addon, napi_value error)
 
 CoreCallScope::CoreCallScope(Addon *addon) : env_(addon->env)
 {
+    if (addon->tornDown) {
+        ok_ = false; /* no JS, and no handle, any more (the cleanup hook) */
+        return;
+    }
     if (addon->driverDepth > 0 && addon->scopeBudget > 0) {
         addon->scopeBudget--; /* the driver's method scope serves */
         return;
@@ -75,7 +80,11 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
             scope = nullptr;
         }
     }
+    uint32_t depth = addon->pollDepth;
     status = napi_call_function(env, recv, fn, argc, argv, &result);
+    /* Every poll() the callback began has ended, unless its JS unwound
+     * without ending it (a stack overflow at the wrong place). */
+    EndPollsAbove(addon, depth);
     if (status == napi_ok) {
         WatchReturnedPromise(addon, result, driven);
     } else if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
@@ -96,7 +105,7 @@ void CallReferenceFromCore(Addon *addon, const Napi::FunctionReference &ref)
 {
     napi_value fn = nullptr;
 
-    if (ref.IsEmpty()) {
+    if (ref.IsEmpty() || addon->tornDown) {
         return;
     }
     CoreCallScope scope(addon);

@@ -23,6 +23,7 @@
 #include "errors.h"
 #include "file.h"
 #include "node-loop.h"
+#include "poll-driver.h"
 
 #include <unordered_map>
 
@@ -390,6 +391,9 @@ static void OnPrepare(uv_prepare_t *handle)
         return;
     }
     g->stats.wakeups++;
+    /* No JS is on the stack here: a poll() pass still waiting for its JS
+     * loop was left by one that unwound (poll-driver.h). */
+    EndStalePolls(g->addon, 0);
     g->busy++;
     aio_loop_bridge_before_poll(g->bridge);
     g->busy--;
@@ -407,6 +411,7 @@ static void OnCheck(uv_check_t *handle)
     if (g->closing) {
         return;
     }
+    EndStalePolls(g->addon, 0); /* as in OnPrepare */
     g->busy++;
     bool dispatched = aio_loop_bridge_after_poll(g->bridge);
     g->busy--;

@@ -13,6 +13,11 @@
 
 namespace aiocontext {
 
+static PollRecord *Record(Addon *addon, uint32_t level)
+{
+    return addon->polls[level - 1].get();
+}
+
 /* The record for a new poll(): the stack only grows, and a record is
  * reused once the poll that had it ended. */
 static PollRecord *PushPoll(Addon *addon)
@@ -20,15 +25,14 @@ static PollRecord *PushPoll(Addon *addon)
     if (addon->pollDepth == addon->polls.size()) {
         addon->polls.push_back(std::make_unique<PollRecord>());
     }
-    PollRecord *rec = addon->polls[addon->pollDepth].get();
     addon->pollDepth++;
     addon->pollLevel[0] = addon->pollDepth;
-    return rec;
+    return Record(addon, addon->pollDepth);
 }
 
 static void PopPoll(Addon *addon)
 {
-    PollRecord *rec = addon->polls[addon->pollDepth - 1].get();
+    PollRecord *rec = Record(addon, addon->pollDepth);
 
     if (rec->ownsRef) { /* the context was closed during the pass */
         rec->ownsRef = false;
@@ -39,42 +43,32 @@ static void PopPoll(Addon *addon)
     addon->driverDepth--;
 }
 
-/* Runs the top pass on until it hands a BH back or ends.  The pass is a
- * driver (callback.h) for as long as it is on the stack; the HandleScope of
- * this native call serves the first callbacks C calls meanwhile. */
-static bool RunTop(Addon *addon)
+/* Runs the pass at @level, the top of the stack, on until it hands a BH
+ * back or ends.  The pass is a driver (callback.h) for as long as it is on
+ * the stack; the HandleScope of this native call serves the first
+ * callbacks C calls meanwhile. */
+static bool Run(Addon *addon, uint32_t level)
 {
-    PollRecord *rec = addon->polls[addon->pollDepth - 1].get();
+    PollRecord *rec = Record(addon, level);
     uint32_t outerBudget = addon->scopeBudget;
 
     addon->scopeBudget = kDriverScopeBudget;
     addon->handedBack = nullptr;
+    rec->handedBack = false;
     bool ended = aio__poll_run(&rec->pass);
+    rec->handedBack = !ended;
     addon->scopeBudget = outerBudget;
     return ended;
-}
-
-/* The top pass ended: poll()'s result, or its callbacks' errors thrown. */
-static Napi::Value EndTop(Napi::Env env, Addon *addon)
-{
-    PollRecord *rec = addon->polls[addon->pollDepth - 1].get();
-    bool progress = rec->pass.progress;
-
-    PopPoll(addon);
-    if (!ThrowKeptErrors(env, addon, rec->errorMark, "poll")) {
-        return Napi::Value();
-    }
-    return Napi::Boolean::New(env, progress);
 }
 
 /* Ends the top pass with every callback called from C (no hand-back), and
  * forgets what its callbacks threw: the poll() it belonged to is gone. */
 static void AbandonTop(Addon *addon)
 {
-    PollRecord *rec = addon->polls[addon->pollDepth - 1].get();
+    PollRecord *rec = Record(addon, addon->pollDepth);
 
     rec->pass.may_yield = false;
-    bool ended = RunTop(addon); /* it cannot hand anything back now */
+    bool ended = Run(addon, addon->pollDepth); /* cannot hand back now */
     g_assert(ended);
     PopPoll(addon);
     if (addon->pendingCount > rec->errorMark) {
@@ -82,13 +76,52 @@ static void AbandonTop(Addon *addon)
     }
 }
 
-Napi::Value BeginPoll(Napi::Env env, Addon *addon, AioContext *ctx,
-                      bool blocking)
+void EndPollsAbove(Addon *addon, uint32_t level)
 {
+    while (addon->pollDepth > level) {
+        AbandonTop(addon);
+    }
+}
+
+void EndStalePolls(Addon *addon, uint32_t live)
+{
+    while (addon->pollDepth > live &&
+           Record(addon, addon->pollDepth)->handedBack) {
+        AbandonTop(addon);
+    }
+}
+
+/* Runs the pass at @level on: returns what poll() returns (a handed-back
+ * function, the result, or nullptr with its callbacks' errors thrown). */
+static napi_value Drive(napi_env env, Addon *addon, uint32_t level)
+{
+    if (!Run(addon, level)) {
+        return addon->handedBack;
+    }
+    /* (Passes that callbacks began ended with them: CallFromCore.) */
+    EndPollsAbove(addon, level);
+    PollRecord *rec = Record(addon, level);
+    bool progress = rec->pass.progress;
+    PopPoll(addon);
+    if (!ThrowKeptErrors(Napi::Env(env), addon, rec->errorMark, "poll")) {
+        return nullptr;
+    }
+    napi_value result = nullptr;
+    napi_get_boolean(env, progress, &result);
+    return result;
+}
+
+napi_value BeginPoll(napi_env env, Addon *addon, AioContext *ctx, bool blocking)
+{
+    /* Passes handed back to a JS loop that is gone (it unwound; the
+     * innermost one still running is at pollLevel[1]) end first. */
+    EndStalePolls(addon, addon->pollLevel[1]);
+
     PollRecord *rec = PushPoll(addon);
     uint32_t outerBudget = addon->scopeBudget;
 
     rec->errorMark = addon->pendingCount;
+    rec->handedBack = false;
     addon->driverDepth++;
     /* The wait may call io_poll hooks in JS: the same scope rules. */
     addon->scopeBudget = kDriverScopeBudget;
@@ -98,10 +131,7 @@ Napi::Value BeginPoll(Napi::Env env, Addon *addon, AioContext *ctx,
     aio__poll_begin(ctx, blocking, AIO_PASS_MAY_YIELD | AIO_PASS_CALLER_REF,
                     &rec->pass);
     addon->scopeBudget = outerBudget;
-    if (!RunTop(addon)) {
-        return Napi::Value(env, addon->handedBack);
-    }
-    return EndTop(env, addon);
+    return Drive(env, addon, addon->pollDepth);
 }
 
 bool YieldToPoll(Addon *addon, AioContext *ctx,
@@ -140,42 +170,39 @@ static napi_value ResumePoll(napi_env env, napi_callback_info cbinfo)
     }
     auto *addon = static_cast<Addon *>(data);
     if (napi_get_value_uint32(env, argv[0], &level) != napi_ok || level == 0 ||
-        level > addon->pollDepth) {
+        level > addon->pollDepth || !Record(addon, level)->handedBack) {
         ThrowTypeError(env, "resumePoll(): no such poll() on the stack");
         return nullptr;
     }
-    while (addon->pollDepth > level) {
-        AbandonTop(addon);
-    }
+    EndPollsAbove(addon, level);
     if (argc > 1 && !KeepError(addon, argv[1])) {
         napi_fatal_exception(env, argv[1]); /* not lost, at least */
     }
-    if (!RunTop(addon)) {
-        return addon->handedBack;
-    }
-    return EndTop(Napi::Env(env), addon);
+    return Drive(env, addon, level);
 }
 
 /* abandonPoll(level): the poll() at @level unwinds with an exception of
  * its own (not a callback's): ends its pass and those above it. */
-static Napi::Value JS_abandonPoll(const Napi::CallbackInfo &info)
+static napi_value AbandonPoll(napi_env env, napi_callback_info cbinfo)
 {
-    auto *addon = static_cast<Addon *>(info.Data());
-    uint32_t level = info[0].IsNumber()
-                         ? info[0].As<Napi::Number>().Uint32Value()
-                         : 0;
+    napi_value arg;
+    size_t argc = 1;
+    void *data = nullptr;
+    uint32_t level = 0;
 
-    while (level > 0 && addon->pollDepth >= level) {
-        AbandonTop(addon);
+    if (napi_get_cb_info(env, cbinfo, &argc, &arg, nullptr, &data) != napi_ok ||
+        napi_get_value_uint32(env, arg, &level) != napi_ok || level == 0) {
+        return nullptr;
     }
-    return Napi::Value();
+    EndPollsAbove(static_cast<Addon *>(data), level - 1);
+    return nullptr;
 }
 
 bool TakeContextRef(Addon *addon, AioContext *ctx)
 {
     /* The outermost pass of @ctx ends last. */
-    for (uint32_t i = 0; i < addon->pollDepth; i++) {
-        PollRecord *rec = addon->polls[i].get();
+    for (uint32_t level = 1; level <= addon->pollDepth; level++) {
+        PollRecord *rec = Record(addon, level);
         if (rec->pass.ctx == ctx) {
             if (rec->ownsRef) {
                 return false; /* (one reference per Context: not reached) */
@@ -192,27 +219,36 @@ void AbandonPolls(Addon *addon)
     if (addon->pollDepth == 0) {
         return;
     }
-    addon->tornDown = true; /* the passes' callbacks must not call JS */
-    while (addon->pollDepth > 0) {
-        AbandonTop(addon);
-    }
+    /* The passes' callbacks must neither call JS nor make handles (no
+     * scope is open in a cleanup hook): every trampoline checks tornDown
+     * before it touches Node-API. */
+    addon->tornDown = true;
+    EndPollsAbove(addon, 0);
+}
+
+static void ExportFunction(napi_env env, Napi::Object exports, const char *name,
+                           napi_callback cb, Addon *addon)
+{
+    napi_value fn;
+
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, addon, &fn);
+    exports.Set(name, Napi::Value(env, fn));
 }
 
 void InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon)
 {
-    /* pollLevel: the depth of the poll() stack, readable from JS without a
-     * call (src/poll-driver.ts reads it right after poll() hands back). */
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, sizeof(uint32_t));
+    /* pollLevel, shared with JS without a call: [0] the depth of the
+     * poll() stack (src/poll-driver.ts reads it right after poll() hands
+     * back), [1] the level of the innermost JS loop running handed-back
+     * functions (src/poll-driver.ts writes it; 0: none). */
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, 2 * sizeof(uint32_t));
     addon->pollLevel = static_cast<uint32_t *>(buf.Data());
     addon->pollLevel[0] = 0;
+    addon->pollLevel[1] = 0;
     addon->pollLevelBuffer = Napi::Persistent(buf);
-    exports.Set("pollLevel", Napi::Uint32Array::New(env, 1, buf, 0));
-    napi_value resume;
-    napi_create_function(env, "resumePoll", NAPI_AUTO_LENGTH, ResumePoll, addon,
-                         &resume);
-    exports.Set("resumePoll", Napi::Value(env, resume));
-    exports.Set("abandonPoll",
-                Napi::Function::New(env, JS_abandonPoll, "abandonPoll", addon));
+    exports.Set("pollLevel", Napi::Uint32Array::New(env, 2, buf, 0));
+    ExportFunction(env, exports, "resumePoll", ResumePoll, addon);
+    ExportFunction(env, exports, "abandonPoll", AbandonPoll, addon);
 }
 
 } // namespace aiocontext

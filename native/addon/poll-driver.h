@@ -24,10 +24,14 @@
  * while the core's observer times callbacks.
  *
  * Polls nest (a callback may call poll() again, on any context): their
- * passes form a stack per environment, and resumePoll() runs the top one.
- * src/poll-driver.ts resumes a pass whatever its callback did, so the
- * stack unwinds in order; if JS stops for good (a terminated worker), the
- * cleanup hook ends the passes left, calling no JS.
+ * passes form a stack per environment.  src/poll-driver.ts resumes a pass
+ * whatever its callback did, so the stack unwinds in order.  A JS loop can
+ * still unwind without ending its pass (a stack overflow in its own code);
+ * such a pass is ended, from C, at the next entry that knows it is stale:
+ * the next poll() (told the innermost live loop), resumePoll() of a lower
+ * level, the return of the C call of a callback, or Node's loop.  If JS
+ * stops for good (a terminated worker), the cleanup hook ends the passes
+ * left, calling no JS.
  *
  * JS thread only.
  *
@@ -51,16 +55,28 @@ struct PollRecord {
     AioPollPass pass;   /* begun with AIO_PASS_CALLER_REF */
     uint32_t errorMark; /* addon->pendingCount when it began */
     bool ownsRef;       /* holds the closed Context's core reference */
+    bool handedBack;    /* waits for JS to call resumePoll() */
 };
 
 /*
  * poll(blocking) on @ctx, whose checks (home thread, open, would block
- * forever) were made: begins the pass and runs it.  Returns: the result
- * (a boolean), a BH's function for JS to call and then resumePoll(), or an
- * empty value with the callbacks' errors thrown.
+ * forever) were made: begins the pass and runs it.  Passes handed back
+ * above the innermost JS loop still running (pollLevel[1], which
+ * src/poll-driver.ts keeps) were left by a loop that unwound: they end
+ * first.  Returns: the result (a boolean), a BH's function for JS to call
+ * and then resumePoll(), or nullptr with the callbacks' errors thrown.
  */
-Napi::Value BeginPoll(Napi::Env env, Addon *addon, AioContext *ctx,
-                      bool blocking);
+napi_value BeginPoll(napi_env env, Addon *addon, AioContext *ctx,
+                     bool blocking);
+
+/* Ends (running the rest from C, forgetting their errors) every pass above
+ * stack level @level.  CallFromCore() calls it when a callback returns:
+ * a poll() the callback began and did not end was left by JS. */
+void EndPollsAbove(Addon *addon, uint32_t level);
+
+/* Ends the passes at the top of the stack, above @live, that wait for a JS
+ * loop: Node's loop calls it with 0 (no JS is on the stack there). */
+void EndStalePolls(Addon *addon, uint32_t live);
 
 /*
  * From the trampoline of a BH of @ctx whose JS function is @ref: hands the

@@ -37,7 +37,7 @@ export interface TestingAddon {
   threadPoolJobCancel(job: NativePoolJob): void;
   threadPoolJobDone(job: NativePoolJob): boolean;
   /* bench-helpers.cc */
-  glibIdleRate(n: number): number;
+  glibIdleRate(n: number, withFd?: boolean): number;
   aioBhRate(n: number, gsource: boolean): number;
   callJs(fn: () => void, n: number): number;
   tryRead(fd: number): number;
