@@ -112,6 +112,7 @@ export async function run(): Promise<BenchResult[]> {
     bhIter: () => bhNs(N, 'iteration'),
     immediate: () => setImmediateNs(N),
     glibIdle: () => native.glibIdleRate(N) / N,
+    glibIdleFd: () => native.glibIdleRate(N, true) / N,
     callJs: () => native.callJs(() => {}, N) / N,
     aioC: () => native.aioBhRate(N, false) / N,
     aioCGSource: () => native.aioBhRate(N, true) / N,
@@ -223,5 +224,17 @@ export async function run(): Promise<BenchResult[]> {
   push(vs(row('callJs', 'floor: C -> JS call (napi_call_function)'), bhPoll));
   push(vs(row('aioC', 'floor: BH in C via aio_poll (no JS)'), glib));
   push(vs(row('aioCGSource', 'floor: BH in C via GSource (no JS)', { target: 'ratio >= 1' }), glib));
+  // The idle source has no fd: nothing but its own GMainContext can wake
+  // it.  A source that another thread can wake watches an fd, as ours does
+  // (its eventfd): GLib's poll(2) then has a second fd.
+  push(
+    vs(
+      row('aioCGSource', 'floor: BH in C via GSource (no JS)', {
+        note: 'peer: a GLib idle source that also watches an eventfd and may recurse, as our GSource: the GLib peer of a source that other threads can wake',
+      }),
+      fig('glibIdleFd', 'GLib idle source + 1 fd, C'),
+    ),
+  );
+  push(row('glibIdleFd', 'GLib idle source + 1 fd, C'));
   return results;
 }

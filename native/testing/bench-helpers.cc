@@ -14,8 +14,13 @@
  *       own cross-thread call path.
  *
  * Loop peers and tools (bench/run.ts and the issue-5 benchmarks):
- *   glibIdleRate(n)        ns for @n dispatches of a GLib idle source on a
- *                          private GMainContext, all in C (the GLib peer)
+ *   glibIdleRate(n, withFd)
+ *                          ns for @n dispatches of a GLib idle source on a
+ *                          private GMainContext, all in C (the GLib peer);
+ *                          with @withFd the source also watches an eventfd
+ *                          that never becomes readable (g_source_add_unix_fd)
+ *                          and may recurse, as an AioContext's GSource: the
+ *                          GLib peer of a source that other threads can wake
  *   aioBhRate(n, gsource)  ns for @n self-rescheduling C BHs on a private
  *                          AioContext, driven by aio_poll(ctx, true) or, with
  *                          @gsource, by g_main_context_iteration(): the
@@ -259,16 +264,25 @@ static gboolean IdleStep(gpointer data)
     return ++c->done < c->target ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-/* glibIdleRate(n) */
+/* glibIdleRate(n, withFd) */
 static Napi::Value JS_glibIdleRate(const Napi::CallbackInfo &info)
 {
     uint32_t n;
     REQUIRE(CountArg(info, 0, &n));
+    bool withFd = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
 
     GMainContext *main = g_main_context_new();
     IdleCount count = {0, n};
     GSource *idle = g_idle_source_new();
     g_source_set_callback(idle, IdleStep, &count, nullptr);
+    int fd = withFd ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+    if (fd >= 0) {
+        g_source_add_unix_fd(idle, fd, G_IO_IN);
+        /* As an AioContext's GSource: without it GLib takes a source's
+         * fds out of its poll set around every dispatch (two wake-up
+         * writes and a read per iteration). */
+        g_source_set_can_recurse(idle, TRUE);
+    }
     g_source_attach(idle, main);
 
     int64_t start = NowNs();
@@ -280,6 +294,9 @@ static Napi::Value JS_glibIdleRate(const Napi::CallbackInfo &info)
     g_source_destroy(idle);
     g_source_unref(idle);
     g_main_context_unref(main);
+    if (fd >= 0) {
+        close(fd);
+    }
     return Napi::Number::New(info.Env(), ns);
 }
 
