@@ -151,8 +151,9 @@ typedef struct AioPollPass {
     int64_t pass_start;   /* for the observer; 0 without one */
     bool progress;
     bool may_yield;
-    bool holds_ref; /* took a reference on ctx, dropped at the end */
-    bool yielded;   /* a BH callback called aio__poll_yield() */
+    bool holds_ref;         /* took a reference on ctx, dropped at the end */
+    bool outer_in_dispatch; /* ctx->in_dispatch to restore at the end */
+    bool yielded;           /* a BH callback called aio__poll_yield() */
 } AioPollPass;
 
 enum {
@@ -510,6 +511,12 @@ struct AioContext {
     BHListSlice *slices_head, *slices_tail; /* home thread only */
     /* The pass whose BHs are running, if it may yield (home thread). */
     struct AioPollPass *running_pass;
+    /* Callbacks of a dispatch phase are running: BHs, fd handlers and
+     * timers of aio_poll() (and the work of a yielded BH) or of the
+     * GSource's dispatch.  A BH they schedule need not notify
+     * (bh_enqueue()).  Home thread only: read after
+     * aio_context_in_home_thread(). */
+    bool in_dispatch;
     pthread_mutex_t bh_all_lock;
     QEMUBH *all_bhs; /* non-oneshot BHs, for leak reports */
     int nr_bhs;      /* atomic */

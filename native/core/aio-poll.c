@@ -291,6 +291,10 @@ void aio__poll_begin(AioContext *ctx, bool blocking, unsigned flags,
     }
     pass->ctx = ctx;
     pass->ready = NULL;
+    /* Not a dispatch phase until aio__poll_run(): busy-poll hooks and
+     * io_poll_begin/end run from here, before the wait (bh_enqueue()). */
+    pass->outer_in_dispatch = ctx->in_dispatch;
+    ctx->in_dispatch = false;
     pass->may_yield = flags & AIO_PASS_MAY_YIELD;
     pass->yielded = false;
     pass->block_ns = 0;
@@ -356,6 +360,8 @@ bool aio__poll_run(AioPollPass *pass)
     bool progress = pass->progress;
 
     pass->yielded = false;
+    /* Stays set while a yielded BH's work runs: it is part of the pass. */
+    ctx->in_dispatch = true;
     if (!aio__bh_poll_drain(ctx, pass, &progress)) {
         pass->progress = progress;
         return false;
@@ -367,6 +373,7 @@ bool aio__poll_run(AioPollPass *pass)
 
     progress |= aio__timerlistgroup_run_timers(&ctx->tlg);
 
+    ctx->in_dispatch = pass->outer_in_dispatch;
     aio__set_current_context(pass->prev_ctx);
     if (pass->pass_start) {
         aio__observe(ctx, AIO_EVENT_POLL, NULL, progress, pass->pass_start);

@@ -250,6 +250,14 @@ void aio_notify(AioContext *ctx)
 
 void aio_notify_accept(AioContext *ctx)
 {
+    /* Nothing to accept: no store and no barrier.  A notify that lands
+     * after this load leaves `notified` set, and every wait reads it again
+     * after its own barrier (aio_poll(), aio_ctx_prepare()), so it is not
+     * lost; what it published is read after the acquire, as below after
+     * the barrier.  Pairs with smp_wmb() in aio_notify(). */
+    if (!atomic_load_acquire(&ctx->notified)) {
+        return;
+    }
     atomic_set(&ctx->notified, false);
     /* Clear `notified` before reading the BH list, timers and fds, so a
      * notify that comes after is not lost.  Pairs with smp_wmb() in
@@ -370,6 +378,7 @@ static bool gsource_in_home_thread(AioContext *ctx)
 static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
+    bool outer_in_dispatch;
 
     if (!gsource_in_home_thread(ctx)) {
         *timeout = -1;
@@ -380,6 +389,10 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
         aio__fdmon_io_uring_stop(ctx); /* no-op once switched */
     }
     aio__fdmon_epoll_fallback(ctx);
+    /* Not a dispatch phase: a BH scheduled by a callback from here on (an
+     * io_poll_end hook in aio__prepare()) must notify (see bh_enqueue()). */
+    outer_in_dispatch = ctx->in_dispatch;
+    ctx->in_dispatch = false;
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
      * bh_list and the timers.  Pairs with smp_mb() in aio_notify(). */
@@ -392,6 +405,7 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     if (ctx->fdmon_ops->gsource_prepare) {
         ctx->fdmon_ops->gsource_prepare(ctx);
     }
+    ctx->in_dispatch = outer_in_dispatch;
     return *timeout == 0;
 }
 
@@ -421,7 +435,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     AioContext *ctx = ((AioSource *)source)->ctx;
     AioContext *prev;
     AioHandler *ready = NULL;
-    bool collected;
+    bool collected, outer_in_dispatch;
     int64_t start;
 
     (void)user_data;
@@ -447,6 +461,8 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     atomic_store_release(&ctx->notify_me, atomic_read(&ctx->notify_me) & ~1u);
 
     start = ctx->observer ? qemu_clock_get_ns(QEMU_CLOCK_REALTIME) : 0;
+    outer_in_dispatch = ctx->in_dispatch;
+    ctx->in_dispatch = true;
     aio__lockcnt_inc(&ctx->list_lock);
     /* Readiness as GLib's poll saw it, before the BHs run (see
      * aio__gsource_collect). */
@@ -456,6 +472,7 @@ static gboolean aio_ctx_dispatch(GSource *source, GSourceFunc callback,
     aio__free_deleted_handlers(ctx);
     aio__lockcnt_dec(&ctx->list_lock);
     aio__timerlistgroup_run_timers(&ctx->tlg);
+    ctx->in_dispatch = outer_in_dispatch;
     aio__set_current_context(prev);
     if (start) {
         aio__observe(ctx, AIO_EVENT_GSOURCE, NULL, 0, start);

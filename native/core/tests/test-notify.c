@@ -499,6 +499,73 @@ static void test_threads_handler_add_remove(void)
     test_ctx_free(ctx);
 }
 
+/* A BH scheduled by another BH's callback, and one by a timer. */
+typedef struct {
+    QEMUBH *next;
+    bool notified_after; /* `notified` right after the schedule */
+    AioContext *ctx;
+} Chain;
+
+static void chain_cb(void *opaque)
+{
+    Chain *c = opaque;
+
+    qemu_bh_schedule(c->next);
+    c->notified_after = test_stats(c->ctx).notified;
+}
+
+/* From a dispatch phase on the home thread a schedule does not notify
+ * (bh_enqueue()): nobody waits, and every wait reads the BH list first.
+ * The BH still runs in the next pass, by aio_poll(true) (which must not
+ * block) and through the GSource; from plain home-thread code, outside a
+ * dispatch, a schedule notifies as in QEMU. */
+static void test_dispatch_schedule_skips_notify(void)
+{
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main = g_main_context_new();
+    int runs = 0;
+    QEMUBH *counted = aio_bh_new(ctx, count_cb, &runs);
+    Chain c = {counted, true, ctx};
+    QEMUBH *first = aio_bh_new(ctx, chain_cb, &c);
+    QEMUTimer *timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
+                                     chain_cb, &c);
+
+    /* aio_poll(): a BH's callback, then a timer's. */
+    qemu_bh_schedule(first);
+    g_assert_true(test_stats(ctx).notified); /* outside a dispatch */
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_false(c.notified_after);
+    g_assert_false(test_stats(ctx).notified);
+    g_assert_cmpint(runs, ==, 0);
+    g_assert_true(aio_poll(ctx, true)); /* does not block: runs it */
+    g_assert_cmpint(runs, ==, 1);
+
+    c.notified_after = true;
+    timer_mod_ns(timer, 0);
+    aio_notify_accept(ctx);
+    g_assert_true(aio_poll(ctx, false)); /* the timer */
+    g_assert_false(c.notified_after);
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_cmpint(runs, ==, 2);
+
+    /* The GSource's dispatch. */
+    aio_context_attach(ctx, main, G_PRIORITY_DEFAULT);
+    c.notified_after = true;
+    qemu_bh_schedule(first);
+    aio_notify_accept(ctx); /* (a TRUE prepare skips check(), which would) */
+    g_assert_true(g_main_context_iteration(main, FALSE));
+    g_assert_false(c.notified_after);
+    g_assert_true(g_main_context_iteration(main, TRUE)); /* no block */
+    g_assert_cmpint(runs, ==, 3);
+    aio_context_detach(ctx);
+
+    timer_free(timer);
+    qemu_bh_delete(first);
+    qemu_bh_delete(counted);
+    g_main_context_unref(main);
+    test_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -516,6 +583,8 @@ int main(int argc, char **argv)
                     test_no_write_when_nobody_waits);
     g_test_add_func("/notify/write-when-gsource-waits",
                     test_write_when_gsource_waits);
+    g_test_add_func("/notify/dispatch-schedule-skips-notify",
+                    test_dispatch_schedule_skips_notify);
 
     g_test_add_func("/notify/threads/poll-false-when-only-notified",
                     test_poll_false_when_only_notified);
