@@ -378,7 +378,6 @@ static bool gsource_in_home_thread(AioContext *ctx)
 static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 {
     AioContext *ctx = ((AioSource *)source)->ctx;
-    bool outer_in_dispatch;
 
     if (!gsource_in_home_thread(ctx)) {
         *timeout = -1;
@@ -390,8 +389,11 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     }
     aio__fdmon_epoll_fallback(ctx);
     /* Not a dispatch phase: a BH scheduled by a callback from here on (an
-     * io_poll_end hook in aio__prepare()) must notify (see bh_enqueue()). */
-    outer_in_dispatch = ctx->in_dispatch;
+     * io_poll_end hook in aio__prepare(), or the prepare of a source GLib
+     * prepares after this one) must notify (see bh_enqueue()): GLib waits
+     * next with the timeout computed here.  Not restored: in a nested
+     * iteration the wait comes after the other sources' prepare, and the
+     * dispatch that set the flag restores its own value when it ends. */
     ctx->in_dispatch = false;
     atomic_set(&ctx->notify_me, atomic_read(&ctx->notify_me) | 1);
     /* Write notify_me before computing the timeout, i.e. before reading
@@ -405,7 +407,6 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
     if (ctx->fdmon_ops->gsource_prepare) {
         ctx->fdmon_ops->gsource_prepare(ctx);
     }
-    ctx->in_dispatch = outer_in_dispatch;
     return *timeout == 0;
 }
 

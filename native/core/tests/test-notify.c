@@ -566,6 +566,107 @@ static void test_dispatch_schedule_skips_notify(void)
     test_ctx_free(ctx);
 }
 
+/* A GSource prepared after the context's, whose prepare schedules a BH on
+ * it: GLib then waits with the timeout the context's prepare computed. */
+typedef struct {
+    GSource source;
+    QEMUBH *bh;
+} SchedulingSource;
+
+static gboolean scheduling_prepare(GSource *source, gint *timeout)
+{
+    SchedulingSource *s = (SchedulingSource *)source;
+
+    if (s->bh) {
+        qemu_bh_schedule(s->bh);
+        s->bh = NULL;
+    }
+    *timeout = -1;
+    return FALSE;
+}
+
+static gboolean scheduling_dispatch(GSource *source, GSourceFunc cb,
+                                    gpointer data)
+{
+    (void)source;
+    (void)cb;
+    (void)data;
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs scheduling_funcs = {
+    scheduling_prepare, NULL, scheduling_dispatch, NULL, NULL, NULL};
+
+typedef struct {
+    GMainContext *main;
+    SchedulingSource *sched;
+    QEMUBH *target;
+    int64_t nested_ns; /* how long the nested iteration took */
+} Nested;
+
+static void nested_iteration_cb(void *opaque)
+{
+    Nested *n = opaque;
+    int64_t start = g_get_monotonic_time();
+
+    n->sched->bh = n->target; /* scheduled by the next prepare */
+    g_main_context_iteration(n->main, TRUE);
+    n->nested_ns = (g_get_monotonic_time() - start) * 1000;
+}
+
+static gboolean guard_cb(gpointer data)
+{
+    (void)data;
+    return G_SOURCE_REMOVE;
+}
+
+/* From a dispatch-phase callback, a nested iteration of the GMainContext
+ * the context is attached to: the context's prepare runs (it may recurse)
+ * and reads the BH list, then another source's prepare schedules a BH.
+ * That schedule must wake GLib's poll, as in QEMU: `in_dispatch` of the
+ * outer dispatch must not make it skip aio_notify(). */
+static void test_nested_iteration_prepare_schedule_wakes(void)
+{
+    AioContext *ctx = test_ctx_new();
+    GMainContext *main = g_main_context_new();
+    int runs = 0;
+    QEMUBH *target = aio_bh_new(ctx, count_cb, &runs);
+    Nested n = {main, NULL, target, 0};
+    QEMUBH *outer = aio_bh_new(ctx, nested_iteration_cb, &n);
+    GSource *sched = g_source_new(&scheduling_funcs, sizeof(SchedulingSource));
+    GSource *guard = g_timeout_source_new(2000);
+
+    aio_context_attach(ctx, main, G_PRIORITY_DEFAULT);
+    /* Same priority, attached later: GLib prepares it after ours. */
+    g_source_attach(sched, main);
+    g_source_set_callback(guard, guard_cb, NULL, NULL);
+    g_source_attach(guard, main);
+    n.sched = (SchedulingSource *)sched;
+
+    /* The GSource's dispatch runs `outer`. */
+    qemu_bh_schedule(outer);
+    g_assert_true(g_main_context_iteration(main, FALSE));
+    g_assert_cmpint(n.nested_ns, <, 1000 * 1000 * 1000); /* not the guard */
+    g_assert_cmpint(runs, ==, 1);
+
+    /* aio_poll()'s BH phase runs `outer`. */
+    n.nested_ns = 0;
+    qemu_bh_schedule(outer);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_cmpint(n.nested_ns, <, 1000 * 1000 * 1000);
+    g_assert_cmpint(runs, ==, 2);
+
+    aio_context_detach(ctx);
+    g_source_destroy(guard);
+    g_source_unref(guard);
+    g_source_destroy(sched);
+    g_source_unref(sched);
+    qemu_bh_delete(outer);
+    qemu_bh_delete(target);
+    g_main_context_unref(main);
+    test_ctx_free(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -585,6 +686,8 @@ int main(int argc, char **argv)
                     test_write_when_gsource_waits);
     g_test_add_func("/notify/dispatch-schedule-skips-notify",
                     test_dispatch_schedule_skips_notify);
+    g_test_add_func("/notify/nested-iteration-prepare-schedule-wakes",
+                    test_nested_iteration_prepare_schedule_wakes);
 
     g_test_add_func("/notify/threads/poll-false-when-only-notified",
                     test_poll_false_when_only_notified);
