@@ -529,3 +529,46 @@ test.serial('fromGtk / toGtk reject what is not node-gtk, and change nothing', (
   t.throws(() => ours.toGtk(throwing), { message: 'from refThreadDefault' });
   t.is(GLib.MainContext.getThreadDefault(), null);
 });
+
+/* A handed-back poll() whose callback runs node-gtk's GLib.MainLoop: node-gtk
+ * runs Node's libuv loop nested (uv_run() from its GSource), so the loop
+ * glue's prepare/check run with that poll()'s JS loop live on the stack.
+ * They must not end its pass as stale (native/addon/loop-glue.cc). */
+test.serial("a poll() handed back to its JS loop is not ended by Node's loop run nested under GLib.MainLoop.run() from its callback", async (t) => {
+  const ctx = openContext(t, { name: 'polled' });
+  const other = openContext(t, { name: 'on-node-loop' });
+  other.attachToNodeLoop(); // the loop glue's prepare/check handles
+  const log: string[] = [];
+  let ticks = 0;
+  const keep = setInterval(() => ticks++, 2); // libuv's loop alive: node-gtk runs it
+  t.teardown(() => clearInterval(keep));
+  const a = ctx.bh(() => {
+    log.push('a:start');
+    const loop = new GLib.MainLoop(null, false);
+    GLib.timeoutAdd(GLib.PRIORITY_DEFAULT, 50, () => {
+      loop.quit();
+      return false;
+    });
+    loop.run();
+    log.push('a:end');
+  });
+  const b = ctx.bh(() => log.push('b'));
+  t.teardown(() => {
+    a.delete();
+    b.delete();
+  });
+
+  const result = await runBlocking(() => {
+    b.schedule();
+    a.schedule();
+    try {
+      return ctx.poll(false);
+    } catch (err) {
+      return `threw ${(err as Error).message}`;
+    }
+  });
+
+  t.true(ticks > 0); // Node's loop did run inside a's GLib loop
+  t.is(result, true);
+  t.deepEqual(log, ['a:start', 'a:end', 'b']);
+});

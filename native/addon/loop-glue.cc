@@ -391,9 +391,12 @@ static void OnPrepare(uv_prepare_t *handle)
         return;
     }
     g->stats.wakeups++;
-    /* No JS is on the stack here: a poll() pass still waiting for its JS
-     * loop was left by one that unwound (poll-driver.h). */
-    EndStalePolls(g->addon, 0);
+    /* A poll() pass waiting for a JS loop above the innermost one still
+     * running (pollLevel[1]) was left by one that unwound (poll-driver.h).
+     * Not 0: JS can be on the stack here, when a foreign loop runs libuv's
+     * nested (node-gtk's Gtk.main() or GLib.MainLoop.run() called from a
+     * handed-back callback run uv_run() from a GSource). */
+    EndStalePolls(g->addon, g->addon->pollLevel[1]);
     g->busy++;
     aio_loop_bridge_before_poll(g->bridge);
     g->busy--;
@@ -411,7 +414,7 @@ static void OnCheck(uv_check_t *handle)
     if (g->closing) {
         return;
     }
-    EndStalePolls(g->addon, 0); /* as in OnPrepare */
+    EndStalePolls(g->addon, g->addon->pollLevel[1]); /* as in OnPrepare */
     g->busy++;
     bool dispatched = aio_loop_bridge_after_poll(g->bridge);
     g->busy--;
