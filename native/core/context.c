@@ -251,10 +251,13 @@ void aio_notify(AioContext *ctx)
 void aio_notify_accept(AioContext *ctx)
 {
     /* Nothing to accept: no store and no barrier.  A notify that lands
-     * after this load leaves `notified` set, and every wait reads it again
-     * after its own barrier (aio_poll(), aio_ctx_prepare()), so it is not
-     * lost; what it published is read after the acquire, as below after
-     * the barrier.  Pairs with smp_wmb() in aio_notify(). */
+     * after this load is not lost: it leaves `notified` set, which
+     * aio_poll() reads after its smp_mb() before it blocks, and a GSource
+     * wait is covered by the notify_me handshake (prepare's smp_mb() before
+     * it reads the BH list; aio_notify()'s smp_mb() before it reads
+     * notify_me).  What a notify published before this load is read after
+     * the acquire, as below after the barrier.  Pairs with smp_wmb() in
+     * aio_notify(). */
     if (!atomic_load_acquire(&ctx->notified)) {
         return;
     }
