@@ -145,7 +145,7 @@ bool BottomHalf::CheckUsable(napi_env env) const
                    "The AioContext of " + Describe());
         return false;
     }
-    if (!aio_context_in_home_thread(ctx->core())) {
+    if (!aio__in_home_thread(ctx->core())) {
         ThrowState(addon_, env, AioState::WrongThread, Describe());
         return false;
     }

@@ -124,7 +124,7 @@ bool Context::CheckUsable(napi_env env) const
         ThrowState(addon_, env, AioState::Closed, Describe());
         return false;
     }
-    if (!aio_context_in_home_thread(core_)) {
+    if (!aio__in_home_thread(core_)) {
         ThrowState(addon_, env, AioState::WrongThread, Describe());
         return false;
     }

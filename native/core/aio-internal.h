@@ -480,6 +480,7 @@ struct AioContext {
     void *observer_opaque;
     char *name;
     pthread_t home;
+    uintptr_t home_id;    /* aio__thread_id() of the home thread */
     pthread_mutex_t lock; /* aio_context_acquire/release */
     AioLeakFunc *leak_fn;
     void *leak_opaque;
@@ -736,6 +737,31 @@ void aio__linux_io_uring_free(AioContext *ctx);
  * the observer, if there still is one.  Home thread only. */
 void aio__observe(AioContext *ctx, AioEventKind kind, const char *name,
                   int64_t arg, int64_t start_ns);
+
+/* The calling thread's identity for home-thread checks, which run several
+ * times per BH: the thread pointer (one register read) where the compiler
+ * gives it, else pthread_self() (a call through the PLT).  Unique among
+ * live threads, like a pthread_t. */
+static inline uintptr_t aio__thread_id(void)
+{
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+#define AIO_THREAD_ID_TP 1
+#endif
+#endif
+#ifdef AIO_THREAD_ID_TP
+    return (uintptr_t)__builtin_thread_pointer();
+#else
+    return (uintptr_t)pthread_self();
+#endif
+}
+
+/* aio_context_in_home_thread(), inline for the binding's hot paths. */
+static inline bool aio__in_home_thread(AioContext *ctx)
+{
+    return ctx->home_id == aio__thread_id();
+}
 
 /* Calls @cb(@opaque), a callback of @kind, and tells the observer (if any)
  * how long it took.  The callback may remove the observer (closing the

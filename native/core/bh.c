@@ -83,7 +83,7 @@ static void bh_enqueue(QEMUBH *bh, unsigned new_flags)
      * dispatch phase and notify): notifying would only cost a full barrier
      * here and one in aio_notify_accept().  QEMU always notifies; `notified`
      * (ctx.stats) is the only visible difference. */
-    if (!(aio_context_in_home_thread(ctx) && ctx->in_dispatch)) {
+    if (!(aio__in_home_thread(ctx) && ctx->in_dispatch)) {
         aio_notify(ctx);
     }
 }

@@ -109,6 +109,7 @@ AioContext *aio_context_new_full(const char *name, AioFdMonRequest fdmon,
     ctx->refcount = 1;
     ctx->name = g_strdup(name ? name : "aio-context");
     ctx->home = pthread_self();
+    ctx->home_id = aio__thread_id();
     aio__clock_thread_init();
     {
         pthread_mutexattr_t attr;
@@ -219,7 +220,7 @@ const char *aio_context_get_name(AioContext *ctx)
 
 bool aio_context_in_home_thread(AioContext *ctx)
 {
-    return pthread_equal(ctx->home, pthread_self());
+    return aio__in_home_thread(ctx);
 }
 
 void aio_context_acquire(AioContext *ctx)
