@@ -345,7 +345,10 @@ test('poll-mode: the default grow factor is 2', (t) => {
 });
 
 test('poll-mode: a block longer than maxNs divides the poll time by `shrink`', (t) => {
-  const ctx = openCtx(t, { maxNs: 10 * MS, grow: 2, shrink: 4 });
+  // maxNs 100 ms, as the other growth tests: with 10 ms, a 2-core machine
+  // running the suite in parallel stalled growth polls past maxNs (shrinks
+  // where grows were meant) in two of five full runs.
+  const ctx = openCtx(t, { maxNs: 100 * MS, grow: 2, shrink: 4 });
   const p = polledPipe(t, ctx);
   p.drainOnRead = false;
   writeBytes(p.w);
@@ -353,11 +356,11 @@ test('poll-mode: a block longer than maxNs divides the poll time by `shrink`', (
   t.is(ctx.stats.pollNs, 32_000);
   readAvailable(p.r);
 
-  // The hook sleeps 30 ms (3 × maxNs) before finding work: a long block.
-  p.mode = { sleepMs: 30 };
+  // The hook sleeps 150 ms (1.5 × maxNs) before finding work: a long block.
+  p.mode = { sleepMs: 150 };
   t.true(ctx.poll(true));
   t.is(ctx.stats.pollNs, 8000, '32 µs / 4');
-  p.mode = { sleepMs: 30 };
+  p.mode = { sleepMs: 150 };
   t.true(ctx.poll(true));
   t.is(ctx.stats.pollNs, 2000, '8 µs / 4');
 });
