@@ -412,6 +412,13 @@ void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
  * Schedules @bh to run in the next BH pass of its context, and notifies the
  * context.  Scheduling a BH that is already pending merges into that
  * pending run.  Any thread.
+ *
+ * Differs from QEMU: called on the home thread from a callback of the
+ * context's own dispatch (its BHs, fd handlers and timers, run by
+ * aio_poll() or by the GSource), it does not notify: nobody can be waiting
+ * then, and every wait reads the BH list before it blocks, so the two full
+ * barriers of aio_notify() and aio_notify_accept() are saved.  Only the
+ * `notified` flag (aio_context_get_stats()) shows it.
  */
 void qemu_bh_schedule(QEMUBH *bh);
 
