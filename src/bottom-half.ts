@@ -7,9 +7,13 @@
  * QEMU.  The handle keeps its context reachable in turn.
  */
 import type { AioContext } from './context';
-import { kConstruct, type NativeBottomHalf } from './native';
+import { type FastHandle, type NativeBottomHalf, binding, kConstruct } from './native';
 import { makeToken, type SharedToken } from './shared';
 import { illegalConstructor } from './validate';
+
+/* One function for every BH: the call site in schedule() keeps one target
+ * (native/addon/fast-method.h). */
+const fastSchedule = binding.BottomHalf.fastSchedule;
 
 /**
  * A deferred call: its callback runs once in the context's next BH pass
@@ -18,6 +22,7 @@ import { illegalConstructor } from './validate';
  */
 export class BottomHalf {
   readonly #native: NativeBottomHalf;
+  readonly #fast: FastHandle<'bh'>;
   readonly #context: AioContext;
 
   /**
@@ -28,6 +33,7 @@ export class BottomHalf {
   constructor(token: typeof kConstruct, native: NativeBottomHalf, context: AioContext) {
     if (token !== kConstruct) throw illegalConstructor('AioContext.prototype.bh()');
     this.#native = native;
+    this.#fast = native.fastHandle;
     this.#context = context;
   }
 
@@ -37,7 +43,7 @@ export class BottomHalf {
    * QEMU's `qemu_bh_schedule()`.
    */
   schedule(): void {
-    this.#native.schedule();
+    fastSchedule(this.#fast);
   }
 
   /** Unschedules the BH if it has not run yet.  Maps to QEMU's `qemu_bh_cancel()`. */

@@ -13,7 +13,7 @@ import { SCALE_MS, clockIndex } from './clock';
 import { closedError } from './errors';
 import { EventNotifier, openNativeNotifier } from './event-notifier';
 import { MainContext, nativeMainContext } from './main-context';
-import { binding, kConstruct, type NativeContext } from './native';
+import { type FastHandle, binding, kConstruct, type NativeContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle, type NodeLoopOptions } from './node-loop';
 import { finishPoll } from './poll-driver';
 import { type ChromeTrace, Observation, observedPoll, startTrace, stopObserving, stopTrace, type TraceOptions } from './observe';
@@ -61,6 +61,10 @@ const FD_HANDLER_KEYS = ['read', 'write', 'poll', 'pollBegin', 'pollEnd', 'flush
 const NOTIFIER_HANDLER_KEYS = ['read', 'poll', 'pollBegin', 'pollEnd', 'external'] as const;
 const POLL_PARAM_KEYS = ['maxNs', 'grow', 'shrink'] as const;
 
+/* One function for every context: the call site in poll() keeps one
+ * target (native/addon/fast-method.h). */
+const fastPoll = binding.Context.fastPoll;
+
 type Fn = (...args: never[]) => unknown;
 
 let nativeOf: (ctx: AioContext) => NativeContext;
@@ -101,6 +105,7 @@ function pollParams(value: unknown, name: string): [number, number, number] {
  */
 export class AioContext implements Disposable {
   readonly #native: NativeContext;
+  readonly #fast: FastHandle<'context'>;
   readonly #name: string;
   #closed = false;
   /** The handle while Node's loop runs this context (attachToNodeLoop()). */
@@ -123,6 +128,7 @@ export class AioContext implements Disposable {
     const poll = opts.poll === undefined ? undefined : pollParams(opts.poll, 'options.poll');
 
     this.#native = new binding.Context(name, FDMONS.indexOf(fdmon));
+    this.#fast = this.#native.fastHandle;
     this.#name = name;
     if (poll !== undefined) this.#native.setPollParams(...poll);
   }
@@ -154,7 +160,7 @@ export class AioContext implements Disposable {
     const obs = this.#observation;
     if (obs.idle()) {
       if (obs.on) stopObserving(native, obs);
-      return finishPoll(native.poll(blocking));
+      return finishPoll(fastPoll(this.#fast, blocking));
     }
     return observedPoll(this, this.#name, native, obs, blocking);
   }

@@ -8,7 +8,7 @@
  */
 import { AioError } from './errors';
 import { checkGtkGLib, checkGtkMainContext, type GtkGLibLike, type GtkMainContextLike } from './gtk-interop';
-import { binding, type NativeMainContext } from './native';
+import { type FastHandle, binding, type NativeMainContext } from './native';
 import { attachNodeLoop, type NodeLoopHandle } from './node-loop';
 import { throwLateRejections } from './rejections';
 import { checkBoolean } from './validate';
@@ -19,6 +19,10 @@ let makingDefault = false;
 /** Set by fromGtk(): the native wrapper the constructor adopts. */
 let adopting: NativeMainContext | undefined;
 
+/* One function for every main context: the call site in iteration() keeps
+ * one target (native/addon/fast-method.h). */
+const fastIteration = binding.MainContext.fastIteration;
+
 /**
  * A GLib main context: the set of sources one GLib loop runs.  Attach
  * AioContexts to it and run it with iteration(), GTK's loop, or Node's loop
@@ -26,6 +30,7 @@ let adopting: NativeMainContext | undefined;
  */
 export class MainContext {
   readonly #native: NativeMainContext;
+  readonly #fast: FastHandle<'main-context'>;
   #nodeLoop: NodeLoopHandle | null = null;
 
   /**
@@ -50,6 +55,7 @@ export class MainContext {
    */
   constructor() {
     this.#native = adopting ?? new binding.MainContext(makingDefault);
+    this.#fast = this.#native.fastHandle;
   }
 
   /**
@@ -62,7 +68,7 @@ export class MainContext {
   iteration(mayBlock: boolean): boolean {
     checkBoolean(mayBlock, 'mayBlock');
     throwLateRejections('iteration');
-    return this.#native.iteration(mayBlock);
+    return fastIteration(this.#fast, mayBlock);
   }
 
   /** Whether any source has events to dispatch.  Maps to GLib's `g_main_context_pending()`. */

@@ -21,9 +21,17 @@ type Fn = (...args: never[]) => unknown;
 /** What the addon's poll() returns: its result, or a BH's function handed back (src/poll-driver.ts). */
 export type PollStep = boolean | (() => unknown);
 
+/**
+ * An object's fast handle (native/addon/fast-method.h): the first argument
+ * of its class's shared hot function (Context.fastPoll,
+ * BottomHalf.fastSchedule, MainContext.fastIteration).
+ */
+export type FastHandle<Kind extends string> = { readonly __fastHandle: Kind };
+
 export interface NativeContext {
-  /** aio_poll, handing BHs back (native/addon/poll-driver.h): finish with finishPoll(). */
+  /** aio_poll, handing BHs back (native/addon/poll-driver.h): finish with finishPoll().  Hot callers use Context.fastPoll. */
   poll(blocking: boolean): PollStep;
+  readonly fastHandle: FastHandle<'context'>;
   /** aio_pending. */
   pending(): boolean;
   /** aio_flush, as a driver (throws what callbacks threw). */
@@ -104,7 +112,9 @@ export interface NativeFile {
 }
 
 export interface NativeBottomHalf {
+  /** qemu_bh_schedule.  Hot callers use BottomHalf.fastSchedule. */
   schedule(): void;
+  readonly fastHandle: FastHandle<'bh'>;
   cancel(): void;
   delete(): void;
   readonly scheduled: boolean;
@@ -133,7 +143,9 @@ export interface NativeEventNotifier {
 }
 
 export interface NativeMainContext {
+  /** g_main_context_iteration, as a driver.  Hot callers use MainContext.fastIteration. */
   iteration(mayBlock: boolean): boolean;
+  readonly fastHandle: FastHandle<'main-context'>;
   pending(): boolean;
   wakeup(): void;
   readonly isDefault: boolean;
@@ -155,10 +167,22 @@ export interface NativeNodeLoop {
 }
 
 export interface NativeBinding {
-  Context: new (name: string, fdmon: number) => NativeContext;
+  Context: {
+    new (name: string, fdmon: number): NativeContext;
+    /** NativeContext.poll(), by fast handle. */
+    fastPoll(handle: FastHandle<'context'>, blocking: boolean): PollStep;
+  };
+  BottomHalf: {
+    /** NativeBottomHalf.schedule(), by fast handle. */
+    fastSchedule(handle: FastHandle<'bh'>): void;
+  };
   EventNotifier: new (active: boolean) => NativeEventNotifier;
   /** 'thread-default': g_main_context_ref_thread_default() (gtk-interop.cc). */
-  MainContext: new (isDefault: boolean | 'thread-default') => NativeMainContext;
+  MainContext: {
+    new (isDefault: boolean | 'thread-default'): NativeMainContext;
+    /** NativeMainContext.iteration(), by fast handle. */
+    fastIteration(handle: FastHandle<'main-context'>, mayBlock: boolean): boolean;
+  };
   NodeLoop: new (main: NativeMainContext, context: NativeContext | null) => NativeNodeLoop;
   /** open(2) @path for block I/O in @context; @engine indexes IoEngine ('auto', 'threads', 'linux-aio', 'io_uring'). */
   File: new (

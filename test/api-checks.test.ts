@@ -427,8 +427,43 @@ test("api: the addon's own poll() rejects a non-boolean with a TypeError and run
   t.deepEqual(native.close(), ['guard-bh']);
 });
 
+test("api: the addon's fast functions take only their own class's fast handle, and run nothing otherwise", (t) => {
+  // One shared function per hot method (native/addon/fast-method.h): the
+  // handle is its first argument, checked by kind before it is used.
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'aiocontext.node');
+  const binding = createRequire(import.meta.url)(file) as {
+    Context: { new (name: string, fdmon: number): NativeGuardContext; fastPoll(h: unknown, blocking?: unknown): unknown };
+    BottomHalf: { fastSchedule(h: unknown): unknown };
+    MainContext: { new (isDefault: boolean): { fastHandle: unknown }; fastIteration(h: unknown, mayBlock?: unknown): unknown };
+  };
+  const native = new binding.Context('fast-guard', 0);
+  let runs = 0;
+  const bh = native.bh(() => runs++, 'fast-guard-bh');
+  const main = new binding.MainContext(false);
+  t.false(Object.keys(native).includes('fastHandle'), 'not enumerable');
+  const kind = { instanceOf: TypeError, message: "argument 0 must be the object's fast handle" };
+  for (const [i, bad] of [undefined, null, 1, 'handle', {}, native, main.fastHandle, bh.fastHandle].entries()) {
+    t.throws(() => binding.Context.fastPoll(bad, false), kind, `bad handle ${i}`);
+  }
+  for (const bad of [undefined, {}, native.fastHandle, main.fastHandle]) {
+    t.throws(() => binding.BottomHalf.fastSchedule(bad), kind);
+  }
+  for (const bad of [undefined, {}, native.fastHandle, bh.fastHandle]) {
+    t.throws(() => binding.MainContext.fastIteration(bad, false), kind);
+  }
+  t.throws(() => binding.Context.fastPoll(native.fastHandle, 'yes'), { instanceOf: TypeError, message: 'argument 0 must be a boolean' });
+  t.is(runs, 0);
+  t.false(native.poll(false), 'nothing was scheduled');
+  // The right handle works: the same BH and pass as the methods.
+  t.is(binding.BottomHalf.fastSchedule(bh.fastHandle), undefined);
+  t.is(typeof binding.Context.fastPoll(native.fastHandle, false), 'function', 'the BH is handed back');
+  t.deepEqual(native.close(), ['fast-guard-bh']);
+  t.is(binding.MainContext.fastIteration(main.fastHandle, false), false);
+});
+
 interface NativeGuardContext {
+  readonly fastHandle: unknown;
   poll(blocking: boolean): boolean | (() => unknown);
-  bh(cb: () => void, name: string): { schedule(): void };
+  bh(cb: () => void, name: string): { schedule(): void; readonly fastHandle: unknown };
   close(): string[];
 }

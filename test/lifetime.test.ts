@@ -7,6 +7,9 @@
  */
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AioContext, EventNotifier, MainContext, SCALE_MS, SCALE_NS, pipe } from 'aiocontext';
 import {
   captureWarnings,
@@ -347,4 +350,27 @@ test('lifetime: BottomHalf and Timer handles survive GC while the context lives'
   timer.delete();
   drain(ctx);
   t.is(ctx.stats.bhs, 0);
+});
+
+test("lifetime: a fast handle kept after its native object was collected makes the fast function throw, not crash", async (t) => {
+  // native/addon/fast-method.h: the handle's link reads null once the
+  // object is destroyed.  The addon's classes, reached as anyone who
+  // requires the .node file could.
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'aiocontext.node');
+  const binding = createRequire(import.meta.url)(file) as {
+    Context: { new (name: string, fdmon: number): { fastHandle: object; close(): string[] }; fastPoll(h: object, blocking: boolean): unknown };
+    MainContext: { new (isDefault: boolean): { fastHandle: object }; fastIteration(h: object, mayBlock: boolean): unknown };
+  };
+  const handles = ((): { ctx: object; main: object } => {
+    const native = new binding.Context('fast-gone', 0);
+    native.close();
+    return { ctx: native.fastHandle, main: new binding.MainContext(false).fastHandle };
+  })();
+  if (!(await collectGarbage(t))) {
+    t.pass('GC not forced: nothing to check');
+    return;
+  }
+  const gone = { instanceOf: TypeError, message: 'the native object of this handle is gone' };
+  t.throws(() => binding.Context.fastPoll(handles.ctx, false), gone);
+  t.throws(() => binding.MainContext.fastIteration(handles.main, false), gone);
 });

@@ -42,6 +42,9 @@ Napi::Function BottomHalf::Init(Napi::Env env, Addon *addon)
             InstanceAccessor<&BottomHalf::JS_scheduled>("scheduled"),
             InstanceAccessor<&BottomHalf::JS_deleted>("deleted"),
             InstanceMethod<&BottomHalf::JS_share>("share"),
+            StaticValue("fastSchedule",
+                        NewFastFunction<BottomHalf, &BottomHalf::Schedule>(
+                            env, "fastSchedule")),
         },
         addon);
 }
@@ -61,7 +64,7 @@ BottomHalf::BottomHalf(const Napi::CallbackInfo &info)
 BottomHalf::~BottomHalf()
 {
     if (self_) {
-        *self_ = nullptr; /* the fast schedule() throws from now on */
+        *self_ = nullptr; /* fastSchedule() throws from now on */
     }
     /* Nothing to release in the core: the wrapper is only collectable after
      * the core's destroy notify dropped the strong reference. */
@@ -79,8 +82,7 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
     }
     BottomHalf *self = Unwrap(obj);
     self->self_ = std::make_shared<BottomHalf *>(self);
-    if (!DefineFastMethod<BottomHalf, &BottomHalf::Schedule>(
-            env, obj, "schedule", self->self_)) {
+    if (!DefineFastHandle(env, obj, self->self_)) {
         return Napi::Object();
     }
     self->owner_ = ctx->link();

@@ -74,10 +74,11 @@ private:
     Napi::Value JS_share(const Napi::CallbackInfo &info); /* shared.cc */
 
     Addon *addon_;
-    std::shared_ptr<BottomHalf *> self_; /* for the fast schedule() */
-    Context::Link owner_;                /* the context (see Context::link) */
-    QEMUBH *bh_ = nullptr;               /* null once deleted or closed */
-    AioContext *core_ = nullptr;         /* the core context of bh_ */
+    std::shared_ptr<BottomHalf *>
+        self_;                   /* for fastSchedule() (fast-method.h) */
+    Context::Link owner_;        /* the context (see Context::link) */
+    QEMUBH *bh_ = nullptr;       /* null once deleted or closed */
+    AioContext *core_ = nullptr; /* the core context of bh_ */
     Napi::FunctionReference callback_;
     std::string name_;
     bool deleted_ = false;

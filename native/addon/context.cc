@@ -71,6 +71,8 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceAccessor<&Context::JS_stats>("stats"),
             InstanceAccessor<&Context::JS_closed>("closed"),
             InstanceAccessor<&Context::JS_name>("name"),
+            StaticValue("fastPoll", NewFastFunction<Context, &Context::Poll>(
+                                        env, "fastPoll")),
         },
         addon);
 }
@@ -102,8 +104,7 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
-    DefineFastMethod<Context, &Context::Poll>(info.Env(), info.This(), "poll",
-                                              link_);
+    DefineFastHandle(info.Env(), info.This(), link_);
 }
 
 Context::~Context()

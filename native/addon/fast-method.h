@@ -1,19 +1,27 @@
 /*
- * fast-method.h — hot methods as own properties that skip napi_unwrap().
+ * fast-method.h — hot methods as shared functions that take a handle, and
+ * skip napi_unwrap().
  *
  * An ObjectWrap method finds its C++ object with napi_unwrap(), a private
  * property lookup that costs as much as the rest of a BH schedule.  For the
  * few methods on the per-BH path (BottomHalf.schedule, AioContext.poll,
- * MainContext.iteration) the constructor also defines, on the instance, a
- * non-enumerable, read-only function of the same name whose Node-API data
- * is a Link to the object: it shadows the prototype's method and reaches
- * the object with one load.  Its body takes the env and the first argument
- * (FastBody), so the call skips Napi::CallbackInfo as well.
+ * MainContext.iteration) the class also has a static function, made once
+ * per addon instance, whose first argument is the object's fast handle: an
+ * external made by the constructor and read once by the TS class (its
+ * `fastHandle` property).  The function reaches the object with two loads
+ * and takes its one real argument from the same napi_get_cb_info() call,
+ * so the call skips Napi::CallbackInfo as well.
  *
- * A Link (std::shared_ptr<T *>) reads nullptr once the object is
- * destroyed, so the function stays safe if JS keeps it longer than the
- * object (it then throws a TypeError).  Each function owns one copy of the
- * Link, freed by its finalizer.
+ * One function for every object, not one per object: a call site that
+ * sees objects made at different times keeps a single target, which V8
+ * calls directly.  (Per-object functions, which this file made before,
+ * turned those call sites megamorphic in any program that makes more than
+ * a few contexts or BHs: about 10-15 ns more per call.)
+ *
+ * The handle holds a Link (std::shared_ptr<T *>) that reads nullptr once
+ * the object is destroyed, so a handle kept longer than its object makes
+ * the function throw a TypeError, and a handle of another kind (its tag
+ * differs) throws too.  The handle's finalizer frees it.
  *
  * JS thread only.
  *
@@ -33,33 +41,68 @@ namespace aiocontext {
 template <typename T>
 using SelfLink = std::shared_ptr<T *>;
 
-/* A hot method's body: @arg is the first argument (undefined if none); it
- * returns the result, or nullptr (undefined, or an exception pending). */
+/* A hot method's body: @arg is the argument after the handle (undefined if
+ * none); it returns the result, or nullptr (undefined, or an exception
+ * pending). */
 template <typename T>
 using FastBody = napi_value (T::*)(napi_env env, napi_value arg);
 
-/* Skips Napi::CallbackInfo too: one napi_get_cb_info() for the first
- * argument and the data, instead of six arguments and `this`. */
+/* The data of a fast handle.  @kind is the address of FastKind<T>, so a
+ * handle of one class passed to another's function is refused. */
+template <typename T>
+struct FastHandle {
+    const void *kind;
+    SelfLink<T> link;
+};
+
+template <typename T>
+inline const char FastKind = 0;
+
+/* The shared function: (handle, arg) -> Body(arg). */
 template <typename T, FastBody<T> Body>
-napi_value FastMethodTrampoline(napi_env env, napi_callback_info cbinfo)
+napi_value FastFunctionTrampoline(napi_env env, napi_callback_info cbinfo)
 {
-    napi_value arg = nullptr;
-    size_t argc = 1;
+    napi_value argv[2];
+    size_t argc = 2;
     void *data = nullptr;
 
-    if (napi_get_cb_info(env, cbinfo, &argc, &arg, nullptr, &data) != napi_ok) {
+    if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) !=
+        napi_ok) {
         return nullptr;
     }
-    T *self = **static_cast<SelfLink<T> *>(data);
+    if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok ||
+        static_cast<FastHandle<T> *>(data)->kind != &FastKind<T>) {
+        ThrowTypeError(env, "argument 0 must be the object's fast handle");
+        return nullptr;
+    }
+    T *self = *static_cast<FastHandle<T> *>(data)->link;
     if (!self) {
-        ThrowTypeError(env, "the native object of this method is gone");
+        ThrowTypeError(env, "the native object of this handle is gone");
         return nullptr;
     }
-    return (self->*Body)(env, arg);
+    return (self->*Body)(env, argv[1]); /* undefined if argc < 2 */
 }
 
-/* The prototype's method of the same name, for calls that do not go
- * through the instance's own property (Reflect.apply on the prototype). */
+/*
+ * Makes the shared function of @Body, for the class's static property
+ * @name (DefineClass's StaticValue).  Returns: an empty value with an
+ * exception pending on failure.
+ */
+template <typename T, FastBody<T> Body>
+Napi::Value NewFastFunction(Napi::Env env, const char *name)
+{
+    napi_value fn;
+
+    if (napi_create_function(env, name, NAPI_AUTO_LENGTH,
+                             FastFunctionTrampoline<T, Body>, nullptr,
+                             &fn) != napi_ok) {
+        return Napi::Value();
+    }
+    return Napi::Value(env, fn);
+}
+
+/* The prototype's method of the same name, for calls on the native object
+ * itself (tests, Reflect.apply on the prototype). */
 template <typename T, FastBody<T> Body>
 Napi::Value FastMethodOnPrototype(T *self, const Napi::CallbackInfo &info)
 {
@@ -67,33 +110,28 @@ Napi::Value FastMethodOnPrototype(T *self, const Napi::CallbackInfo &info)
 }
 
 /*
- * Defines @name on @obj as a fast version of @Body.  Returns: false with
- * an exception pending on failure.
+ * Defines `fastHandle` on @obj: a non-enumerable, read-only external that
+ * the class's fast functions take as their first argument.  Returns: false
+ * with an exception pending on failure.
  */
-template <typename T, FastBody<T> Body>
-bool DefineFastMethod(napi_env env, napi_value obj, const char *name,
-                      const SelfLink<T> &link)
+template <typename T>
+bool DefineFastHandle(napi_env env, napi_value obj, const SelfLink<T> &link)
 {
-    auto *data = new SelfLink<T>(link);
-    napi_value fn;
+    auto *data = new FastHandle<T>{&FastKind<T>, link};
+    napi_value handle;
 
-    if (napi_create_function(env, name, NAPI_AUTO_LENGTH,
-                             FastMethodTrampoline<T, Body>, data,
-                             &fn) != napi_ok) {
-        delete data;
-        return false;
-    }
-    if (napi_add_finalizer(
-            env, fn, data,
+    if (napi_create_external(
+            env, data,
             [](napi_env, void *d, void *) {
-                delete static_cast<SelfLink<T> *>(d);
+                delete static_cast<FastHandle<T> *>(d);
             },
-            nullptr, nullptr) != napi_ok) {
+            nullptr, &handle) != napi_ok) {
         delete data;
         return false;
     }
-    napi_property_descriptor desc = {name,    nullptr, nullptr,      nullptr,
-                                     nullptr, fn,      napi_default, nullptr};
+    napi_property_descriptor desc = {"fastHandle", nullptr, nullptr,
+                                     nullptr,      nullptr, handle,
+                                     napi_default, nullptr};
     return napi_define_properties(env, obj, 1, &desc) == napi_ok;
 }
 

@@ -27,6 +27,9 @@ Napi::Function MainContext::Init(Napi::Env env, Addon *addon)
                 "pushThreadDefault"),
             InstanceMethod<&MainContext::JS_popThreadDefault>(
                 "popThreadDefault"),
+            StaticValue("fastIteration",
+                        NewFastFunction<MainContext, &MainContext::Iteration>(
+                            env, "fastIteration")),
         },
         addon);
 }
@@ -46,13 +49,12 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
-    DefineFastMethod<MainContext, &MainContext::Iteration>(
-        info.Env(), info.This(), "iteration", self_);
+    DefineFastHandle(info.Env(), info.This(), self_);
 }
 
 MainContext::~MainContext()
 {
-    *self_ = nullptr; /* the fast iteration() throws from now on */
+    *self_ = nullptr; /* fastIteration() throws from now on */
     if (main_) {
         g_main_context_unref(main_);
     }

@@ -55,7 +55,7 @@ private:
 
     Addon *addon_;
     GMainContext *main_ = nullptr; /* one reference */
-    /* For the fast iteration() (fast-method.h). */
+    /* For fastIteration() (fast-method.h). */
     std::shared_ptr<MainContext *> self_ = std::make_shared<MainContext *>(
         this);
     unsigned pushed_ = 0; /* pushThreadDefault() not yet popped */
