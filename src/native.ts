@@ -22,11 +22,11 @@ type Fn = (...args: never[]) => unknown;
 export type PollStep = boolean | (() => unknown);
 
 /**
- * An object's fast handle (native/addon/fast-method.h): the first argument
- * of its class's shared hot function (Context.fastPoll,
+ * An object's fast handle (native/addon/fast-method.h): a number, the
+ * first argument of its class's shared hot function (Context.fastPoll,
  * BottomHalf.fastSchedule, MainContext.fastIteration).
  */
-export type FastHandle<Kind extends string> = { readonly __fastHandle: Kind };
+export type FastHandle<Kind extends string> = number & { readonly __fastHandle: Kind };
 
 export interface NativeContext {
   /** aio_poll, handing BHs back (native/addon/poll-driver.h): finish with finishPoll().  Hot callers use Context.fastPoll. */

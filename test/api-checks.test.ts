@@ -442,9 +442,17 @@ test("api: the addon's fast functions take only their own class's fast handle, a
   const main = new binding.MainContext(false);
   t.false(Object.keys(native).includes('fastHandle'), 'not enumerable');
   const kind = { instanceOf: TypeError, message: "argument 0 must be the object's fast handle" };
-  for (const [i, bad] of [undefined, null, 1, 'handle', {}, native, main.fastHandle, bh.fastHandle].entries()) {
+  t.is(typeof native.fastHandle, 'number');
+  const ctxHandle = native.fastHandle as number;
+  const forged = [undefined, null, 'handle', {}, native, -1, 1.5, NaN, Infinity, 2 ** 53, ctxHandle + 0.5, String(ctxHandle)];
+  for (const [i, bad] of [...forged, main.fastHandle, bh.fastHandle].entries()) {
     t.throws(() => binding.Context.fastPoll(bad, false), kind, `bad handle ${i}`);
   }
+  // Of the right kind but naming no live object: the next slot, the
+  // same slot in a later generation.
+  const gone = { instanceOf: TypeError, message: 'the native object of this handle is gone' };
+  t.throws(() => binding.Context.fastPoll(ctxHandle + 1000, false), gone);
+  t.throws(() => binding.Context.fastPoll(ctxHandle + 2 ** 32, false), gone);
   for (const bad of [undefined, {}, native.fastHandle, main.fastHandle]) {
     t.throws(() => binding.BottomHalf.fastSchedule(bad), kind);
   }

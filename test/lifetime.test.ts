@@ -358,13 +358,18 @@ test("lifetime: a fast handle kept after its native object was collected makes t
   // requires the .node file could.
   const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'aiocontext.node');
   const binding = createRequire(import.meta.url)(file) as {
-    Context: { new (name: string, fdmon: number): { fastHandle: object; close(): string[] }; fastPoll(h: object, blocking: boolean): unknown };
-    MainContext: { new (isDefault: boolean): { fastHandle: object }; fastIteration(h: object, mayBlock: boolean): unknown };
+    Context: {
+      new (name: string, fdmon: number): { fastHandle: number; bh(cb: () => void, name: string): { fastHandle: number }; close(): string[] };
+      fastPoll(h: number, blocking: boolean): unknown;
+    };
+    BottomHalf: { fastSchedule(h: number): unknown };
+    MainContext: { new (isDefault: boolean): { fastHandle: number }; fastIteration(h: number, mayBlock: boolean): unknown };
   };
-  const handles = ((): { ctx: object; main: object } => {
+  const handles = ((): { ctx: number; bh: number; main: number } => {
     const native = new binding.Context('fast-gone', 0);
+    const bh = native.bh(noop, 'fast-gone-bh').fastHandle;
     native.close();
-    return { ctx: native.fastHandle, main: new binding.MainContext(false).fastHandle };
+    return { ctx: native.fastHandle, bh, main: new binding.MainContext(false).fastHandle };
   })();
   if (!(await collectGarbage(t))) {
     t.pass('GC not forced: nothing to check');
@@ -372,5 +377,12 @@ test("lifetime: a fast handle kept after its native object was collected makes t
   }
   const gone = { instanceOf: TypeError, message: 'the native object of this handle is gone' };
   t.throws(() => binding.Context.fastPoll(handles.ctx, false), gone);
+  t.throws(() => binding.BottomHalf.fastSchedule(handles.bh), gone);
   t.throws(() => binding.MainContext.fastIteration(handles.main, false), gone);
+  // A new object may reuse a slot: never under an old handle.
+  const again = new binding.Context('fast-again', 0);
+  t.not(again.fastHandle, handles.ctx);
+  t.throws(() => binding.Context.fastPoll(handles.ctx, false), gone);
+  t.false(binding.Context.fastPoll(again.fastHandle, false) as boolean);
+  again.close();
 });

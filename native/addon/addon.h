@@ -11,6 +11,8 @@
 #ifndef AIOCONTEXT_ADDON_H
 #define AIOCONTEXT_ADDON_H
 
+#include "fast-method.h"
+
 #include <napi.h>
 
 #include <cstdint>
@@ -21,8 +23,10 @@
 
 namespace aiocontext {
 
+class BottomHalf;
 class Context;
 class EventNotifier;
+class MainContext;
 struct LoopGlue;
 struct PollRecord;
 
@@ -83,6 +87,16 @@ struct Addon {
     uint32_t *pollLevel = nullptr;
     Napi::Reference<Napi::ArrayBuffer> pollLevelBuffer;
     napi_value handedBack = nullptr;
+
+    /* The objects of each class with a hot method, by fast handle
+     * (fast-method.h); shared with the objects, which leave on
+     * destruction. */
+    std::shared_ptr<FastTable<Context>>
+        fastContexts = std::make_shared<FastTable<Context>>(1);
+    std::shared_ptr<FastTable<BottomHalf>>
+        fastBottomHalves = std::make_shared<FastTable<BottomHalf>>(2);
+    std::shared_ptr<FastTable<MainContext>>
+        fastMainContexts = std::make_shared<FastTable<MainContext>>(3);
 
     /* Every open Context, closed by the environment cleanup hook. */
     std::unordered_set<Context *> contexts;

@@ -42,9 +42,10 @@ Napi::Function BottomHalf::Init(Napi::Env env, Addon *addon)
             InstanceAccessor<&BottomHalf::JS_scheduled>("scheduled"),
             InstanceAccessor<&BottomHalf::JS_deleted>("deleted"),
             InstanceMethod<&BottomHalf::JS_share>("share"),
-            StaticValue("fastSchedule",
-                        NewFastFunction<BottomHalf, &BottomHalf::Schedule>(
-                            env, "fastSchedule")),
+            StaticValue(
+                "fastSchedule",
+                NewFastFunction<BottomHalf, &BottomHalf::Schedule>(
+                    env, "fastSchedule", addon->fastBottomHalves.get())),
         },
         addon);
 }
@@ -63,9 +64,7 @@ BottomHalf::BottomHalf(const Napi::CallbackInfo &info)
 
 BottomHalf::~BottomHalf()
 {
-    if (self_) {
-        *self_ = nullptr; /* fastSchedule() throws from now on */
-    }
+    fast_.Clear(); /* fastSchedule() throws from now on */
     /* Nothing to release in the core: the wrapper is only collectable after
      * the core's destroy notify dropped the strong reference. */
 }
@@ -81,8 +80,7 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
         return Napi::Object();
     }
     BottomHalf *self = Unwrap(obj);
-    self->self_ = std::make_shared<BottomHalf *>(self);
-    if (!DefineFastHandle(env, obj, self->self_)) {
+    if (!self->fast_.Define(env, obj, addon->fastBottomHalves, self)) {
         return Napi::Object();
     }
     self->owner_ = ctx->link();

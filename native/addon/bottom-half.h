@@ -74,11 +74,10 @@ private:
     Napi::Value JS_share(const Napi::CallbackInfo &info); /* shared.cc */
 
     Addon *addon_;
-    std::shared_ptr<BottomHalf *>
-        self_;                   /* for fastSchedule() (fast-method.h) */
-    Context::Link owner_;        /* the context (see Context::link) */
-    QEMUBH *bh_ = nullptr;       /* null once deleted or closed */
-    AioContext *core_ = nullptr; /* the core context of bh_ */
+    FastHandle<BottomHalf> fast_; /* for fastSchedule() (fast-method.h) */
+    Context::Link owner_;         /* the context (see Context::link) */
+    QEMUBH *bh_ = nullptr;        /* null once deleted or closed */
+    AioContext *core_ = nullptr;  /* the core context of bh_ */
     Napi::FunctionReference callback_;
     std::string name_;
     bool deleted_ = false;

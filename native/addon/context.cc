@@ -71,8 +71,9 @@ Napi::Function Context::Init(Napi::Env env, Addon *addon)
             InstanceAccessor<&Context::JS_stats>("stats"),
             InstanceAccessor<&Context::JS_closed>("closed"),
             InstanceAccessor<&Context::JS_name>("name"),
-            StaticValue("fastPoll", NewFastFunction<Context, &Context::Poll>(
-                                        env, "fastPoll")),
+            StaticValue("fastPoll",
+                        NewFastFunction<Context, &Context::Poll>(
+                            env, "fastPoll", addon->fastContexts.get())),
         },
         addon);
 }
@@ -104,13 +105,16 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
-    DefineFastHandle(info.Env(), info.This(), link_);
+    if (!fast_.Define(info.Env(), info.This(), addon_->fastContexts, this)) {
+        return; /* the exception is pending */
+    }
 }
 
 Context::~Context()
 {
     /* The finalizer: the same close path, without a warning (no JS here). */
     Close();
+    fast_.Clear(); /* fastPoll() throws from now on */
     *link_ = nullptr;
 }
 

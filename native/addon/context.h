@@ -27,6 +27,8 @@
 #ifndef AIOCONTEXT_CONTEXT_H
 #define AIOCONTEXT_CONTEXT_H
 
+#include "fast-method.h"
+
 #include <napi.h>
 
 extern "C" {
@@ -172,6 +174,7 @@ private:
     AioContext *core_ = nullptr;
     std::string name_;
     Link link_;
+    FastHandle<Context> fast_; /* for fastPoll() (fast-method.h) */
 
     std::list<BottomHalf *> bhs_;       /* undeleted BHs, creation order */
     std::list<Timer *> timers_;         /* undeleted timers */

@@ -27,9 +27,10 @@ Napi::Function MainContext::Init(Napi::Env env, Addon *addon)
                 "pushThreadDefault"),
             InstanceMethod<&MainContext::JS_popThreadDefault>(
                 "popThreadDefault"),
-            StaticValue("fastIteration",
-                        NewFastFunction<MainContext, &MainContext::Iteration>(
-                            env, "fastIteration")),
+            StaticValue(
+                "fastIteration",
+                NewFastFunction<MainContext, &MainContext::Iteration>(
+                    env, "fastIteration", addon->fastMainContexts.get())),
         },
         addon);
 }
@@ -49,12 +50,12 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
-    DefineFastHandle(info.Env(), info.This(), self_);
+    fast_.Define(info.Env(), info.This(), addon_->fastMainContexts, this);
 }
 
 MainContext::~MainContext()
 {
-    *self_ = nullptr; /* fastIteration() throws from now on */
+    fast_.Clear(); /* fastIteration() throws from now on */
     if (main_) {
         g_main_context_unref(main_);
     }

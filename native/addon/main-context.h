@@ -16,6 +16,8 @@
 #ifndef AIOCONTEXT_MAIN_CONTEXT_H
 #define AIOCONTEXT_MAIN_CONTEXT_H
 
+#include "fast-method.h"
+
 #include <napi.h>
 
 #include <memory>
@@ -55,10 +57,8 @@ private:
 
     Addon *addon_;
     GMainContext *main_ = nullptr; /* one reference */
-    /* For fastIteration() (fast-method.h). */
-    std::shared_ptr<MainContext *> self_ = std::make_shared<MainContext *>(
-        this);
-    unsigned pushed_ = 0; /* pushThreadDefault() not yet popped */
+    FastHandle<MainContext> fast_; /* for fastIteration() (fast-method.h) */
+    unsigned pushed_ = 0;          /* pushThreadDefault() not yet popped */
 };
 
 } // namespace aiocontext
