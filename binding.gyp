@@ -35,6 +35,10 @@
     "defines": [
       "NAPI_VERSION=8",
       "NAPI_DISABLE_CPP_EXCEPTIONS",
+      # A Worker terminated inside a native call makes Node-API calls
+      # fail with no exception pending; without this node-addon-api
+      # turns its failed throw into a fatal error for the whole process.
+      "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
       "NODE_ADDON_API_DISABLE_DEPRECATED"
     ],
     # gyp's "cflags" reach both C and C++; the language-specific flags

@@ -144,7 +144,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 
     InitWrongThreadGuard(addon);
     InitShared(env, exports, addon);
-    InitPollDriver(env, exports, addon);
+    if (!InitPollDriver(env, exports, addon)) {
+        /* Out of memory, or the environment is going (a Worker terminated
+         * while it loaded the addon: nothing can throw or run then). */
+        if (!env.IsExceptionPending()) {
+            napi_throw_error(env, "ERR_AIO_INIT",
+                             "aiocontext: cannot initialise the addon");
+        }
+    }
     return exports;
 }
 

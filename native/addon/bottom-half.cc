@@ -76,10 +76,13 @@ Napi::Object BottomHalf::New(Context *ctx, Napi::Function cb,
     Napi::Env env(addon->env);
     Napi::Object obj = addon->bottomHalfClass.New(
         {Napi::External<Addon>::New(env, addon)});
-    if (env.IsExceptionPending()) {
+    /* Empty with no exception pending when the environment is going (a
+     * Worker terminated in this call): nothing may be touched then. */
+    BottomHalf *self = obj.IsEmpty() || env.IsExceptionPending() ? nullptr
+                                                                 : Unwrap(obj);
+    if (!self) {
         return Napi::Object();
     }
-    BottomHalf *self = Unwrap(obj);
     if (!self->fast_.Define(env, obj, addon->fastBottomHalves, self)) {
         return Napi::Object();
     }

@@ -24,8 +24,9 @@ struct Addon;
 void InitShared(Napi::Env env, Napi::Object exports, Addon *addon);
 
 /* poll-driver.cc: adds resumePoll, abandonPoll and pollLevel to @exports
- * (poll-driver.h). */
-void InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon);
+ * (poll-driver.h).  Returns: false if pollLevel could not be made (out of
+ * memory, or the environment is going). */
+bool InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon);
 
 /* wrong-thread.cc: turns the GLib criticals of a context dispatched outside
  * its home thread into ERR_AIO_WRONG_THREAD thrown by the JS driver on the

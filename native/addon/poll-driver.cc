@@ -235,20 +235,25 @@ static void ExportFunction(napi_env env, Napi::Object exports, const char *name,
     exports.Set(name, Napi::Value(env, fn));
 }
 
-void InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon)
+bool InitPollDriver(Napi::Env env, Napi::Object exports, Addon *addon)
 {
     /* pollLevel, shared with JS without a call: [0] the depth of the
      * poll() stack (src/poll-driver.ts reads it right after poll() hands
      * back), [1] the level of the innermost JS loop running handed-back
      * functions (src/poll-driver.ts writes it; 0: none). */
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, 2 * sizeof(uint32_t));
-    addon->pollLevel = static_cast<uint32_t *>(buf.Data());
+    void *data = buf.IsEmpty() ? nullptr : buf.Data();
+    if (!data) {
+        return false;
+    }
+    addon->pollLevel = static_cast<uint32_t *>(data);
     addon->pollLevel[0] = 0;
     addon->pollLevel[1] = 0;
     addon->pollLevelBuffer = Napi::Persistent(buf);
     exports.Set("pollLevel", Napi::Uint32Array::New(env, 2, buf, 0));
     ExportFunction(env, exports, "resumePoll", ResumePoll, addon);
     ExportFunction(env, exports, "abandonPoll", AbandonPoll, addon);
+    return true;
 }
 
 } // namespace aiocontext

@@ -54,10 +54,13 @@ Napi::Object Timer::New(Context *ctx, QEMUClockType clock, int scale,
     Napi::Env env(addon->env);
     Napi::Object obj = addon->timerClass.New(
         {Napi::External<Addon>::New(env, addon)});
-    if (env.IsExceptionPending()) {
+    /* Empty with no exception pending when the environment is going (a
+     * Worker terminated in this call): nothing may be touched then. */
+    Timer *self = obj.IsEmpty() || env.IsExceptionPending() ? nullptr
+                                                            : Unwrap(obj);
+    if (!self) {
         return Napi::Object();
     }
-    Timer *self = Unwrap(obj);
     self->owner_ = ctx->link();
     self->scale_ = scale;
     self->callback_ = Napi::Persistent(cb);
