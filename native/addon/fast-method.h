@@ -22,9 +22,11 @@
  * A handle is only a number, checked against the table before anything is
  * read: a forged one, one of another class, or one whose object was
  * destroyed (its slot's generation moved on) makes the function throw a
- * TypeError.  The worst a forged handle can do is reach another live
- * object of the same class in the same addon instance, as a reference to
- * it could.
+ * TypeError.  Handles are not secrets: they are predictable, and a number
+ * means the same slot in every addon instance (a Worker's too).  The worst
+ * a forged or foreign handle can do is reach a live object of the same
+ * class in the instance whose function it is passed to, as a reference to
+ * that object could; it never reaches freed memory or another class.
  *
  * The call does not pin the object: the object must not be destroyed while
  * its method runs, even if that method runs JS.  Node-API runs the
@@ -156,8 +158,9 @@ public:
 
     /*
      * Enters @self in @table and defines `fastHandle` on @obj, a
-     * non-enumerable, read-only number.  Returns: false with an exception
-     * pending on failure.
+     * non-enumerable, read-only number.  Returns: false on failure, with
+     * an exception pending unless the environment is going (a Worker
+     * terminated in this call).
      */
     bool Define(napi_env env, napi_value obj,
                 const std::shared_ptr<FastTable<T>> &table, T *self)

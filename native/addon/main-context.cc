@@ -50,7 +50,10 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
-    fast_.Define(info.Env(), info.This(), addon_->fastMainContexts, this);
+    if (!fast_.Define(info.Env(), info.This(), addon_->fastMainContexts,
+                      this)) {
+        return; /* the constructor fails */
+    }
 }
 
 MainContext::~MainContext()
