@@ -26,7 +26,6 @@ extern "C" {
 }
 
 #include <list>
-#include <memory>
 #include <string>
 
 namespace aiocontext {

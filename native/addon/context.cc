@@ -105,9 +105,8 @@ Context::Context(const Napi::CallbackInfo &info)
     aio_context_set_leak_handler(core_, OnLeak, this);
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.context);
     addon_->contexts.insert(this);
-    if (!fast_.Define(info.Env(), info.This(), addon_->fastContexts, this)) {
-        return; /* the exception is pending */
-    }
+    /* On failure the pending exception fails the constructor. */
+    fast_.Define(info.Env(), info.This(), addon_->fastContexts, this);
 }
 
 Context::~Context()

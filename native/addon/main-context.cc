@@ -50,10 +50,8 @@ MainContext::MainContext(const Napi::CallbackInfo &info)
                           : g_main_context_new();
     }
     napi_type_tag_object(info.Env(), info.This(), &addon_->tags.mainContext);
-    if (!fast_.Define(info.Env(), info.This(), addon_->fastMainContexts,
-                      this)) {
-        return; /* the constructor fails */
-    }
+    /* On failure the pending exception fails the constructor. */
+    fast_.Define(info.Env(), info.This(), addon_->fastMainContexts, this);
 }
 
 MainContext::~MainContext()

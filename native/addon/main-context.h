@@ -20,8 +20,6 @@
 
 #include <napi.h>
 
-#include <memory>
-
 #include <glib.h>
 
 namespace aiocontext {
