@@ -111,6 +111,13 @@ struct Addon {
 
     /* Set once the cleanup hook ran: nothing may call into JS any more. */
     bool tornDown = false;
+    /* Set once a call into JS failed with no exception pending: Node is
+     * stopping this environment (Worker.terminate(), process.exit()) and
+     * JS may run only until V8's termination lands.  poll(true) and
+     * iteration(true) then no longer block: the event they would wait
+     * for may have been the callback that just failed, and a thread
+     * blocked in the kernel never sees the termination (callback.cc). */
+    bool stopping = false;
 };
 
 } // namespace aiocontext

@@ -93,8 +93,11 @@ napi_value CallFromCore(Addon *addon, napi_value fn, size_t argc,
             /* No driver, or nowhere to keep it: better reported than lost. */
             napi_fatal_exception(env, error);
         }
+    } else {
+        /* No exception pending: Node refuses JS (napi_cannot_run_js or
+         * napi_pending_exception while the environment stops). */
+        addon->stopping = true;
     }
-    /* (No exception pending: e.g. napi_cannot_run_js while tearing down.) */
     if (scope) {
         napi_close_callback_scope(env, scope); /* microtasks, nextTicks */
     }

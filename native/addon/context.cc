@@ -294,7 +294,8 @@ napi_value Context::Poll(napi_env env, napi_value arg)
         ThrowState(addon_, env, AioState::WouldBlockForever, Describe());
         return nullptr;
     }
-    return BeginPoll(env, addon_, core_, blocking);
+    /* While the environment stops, never sleep (Addon::stopping). */
+    return BeginPoll(env, addon_, core_, blocking && !addon_->stopping);
 }
 
 /* aio_pending(): would a non-blocking poll run something now? */

@@ -49,17 +49,8 @@ EventNotifier::~EventNotifier()
 EventNotifier *EventNotifier::FromValue(Addon *addon, napi_env env,
                                         Napi::Value value)
 {
-    bool tagged = false;
-
-    if (value.IsObject()) {
-        napi_check_object_type_tag(env, value, &addon->tags.eventNotifier,
-                                   &tagged);
-    }
-    if (!tagged) {
-        ThrowTypeError(env, "expected a native EventNotifier");
-        return nullptr;
-    }
-    return Unwrap(value.As<Napi::Object>());
+    return UnwrapTagged<EventNotifier>(env, value, &addon->tags.eventNotifier,
+                                       "expected a native EventNotifier");
 }
 
 void EventNotifier::Cleanup()

@@ -128,18 +128,9 @@ File::File(const Napi::CallbackInfo &info)
     : Napi::ObjectWrap<File>(info), addon_(static_cast<Addon *>(info.Data()))
 {
     Napi::Env env = info.Env();
-    bool tagged = false;
-
-    if (info[0].IsObject()) {
-        napi_check_object_type_tag(env, info[0], &addon_->tags.context,
-                                   &tagged);
-    }
-    if (!tagged) {
-        ThrowTypeError(env, "argument 0 must be a Context");
-        return;
-    }
-    Context *ctx = Context::Unwrap(info[0].As<Napi::Object>());
-    if (!ctx->CheckUsable(env)) {
+    Context *ctx = UnwrapTagged<Context>(env, info[0], &addon_->tags.context,
+                                         "argument 0 must be a Context");
+    if (!ctx || !ctx->CheckUsable(env)) {
         return;
     }
     if (!info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber() ||

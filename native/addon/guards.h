@@ -96,4 +96,31 @@ static inline int64_t aio_saturate_int64(double d)
     else if (!info[i].IsUndefined() && !info[i].IsNull()) \
     AIO_ARG_FAIL(i, "a function or undefined")
 
+namespace aiocontext {
+
+/*
+ * The native object behind @value if this copy of the addon made it (it
+ * carries @tag, napi_type_tag_object), else nullptr with a TypeError
+ * saying @message pending.  Also nullptr, with nothing pending, while Node
+ * stops the environment (Worker.terminate()): napi_unwrap() refuses then,
+ * even after the tag was found.
+ */
+template <typename T>
+T *UnwrapTagged(napi_env env, Napi::Value value, const napi_type_tag *tag,
+                const char *message)
+{
+    bool tagged = false;
+
+    if (value.IsObject()) {
+        napi_check_object_type_tag(env, value, tag, &tagged);
+    }
+    if (!tagged) {
+        ThrowTypeError(env, message);
+        return nullptr;
+    }
+    return T::Unwrap(value.As<Napi::Object>());
+}
+
+} // namespace aiocontext
+
 #endif /* AIOCONTEXT_GUARDS_H */

@@ -65,17 +65,9 @@ MainContext::~MainContext()
 GMainContext *MainContext::FromValue(Addon *addon, napi_env env,
                                      Napi::Value value)
 {
-    bool tagged = false;
-
-    if (value.IsObject()) {
-        napi_check_object_type_tag(env, value, &addon->tags.mainContext,
-                                   &tagged);
-    }
-    if (!tagged) {
-        ThrowTypeError(env, "expected a native MainContext");
-        return nullptr;
-    }
-    return Unwrap(value.As<Napi::Object>())->main_;
+    MainContext *self = UnwrapTagged<MainContext>(
+        env, value, &addon->tags.mainContext, "expected a native MainContext");
+    return self ? self->main_ : nullptr;
 }
 
 /* g_main_context_iteration() as a driver: see callback.h. */
@@ -94,7 +86,9 @@ napi_value MainContext::Iteration(napi_env env, napi_value arg)
         return nullptr;
     }
     DriverScope driver(addon_, "iteration");
-    bool dispatched = g_main_context_iteration(main_, mayBlock);
+    /* While the environment stops, never sleep (Addon::stopping). */
+    bool dispatched = g_main_context_iteration(main_,
+                                               mayBlock && !addon_->stopping);
     return driver.Finish(env, Napi::Boolean::New(env, dispatched));
 }
 

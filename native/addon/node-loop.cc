@@ -8,6 +8,7 @@
 #include "addon.h"
 #include "context.h"
 #include "errors.h"
+#include "guards.h"
 #include "main-context.h"
 
 namespace aiocontext {
@@ -30,16 +31,9 @@ Napi::Function NodeLoop::Init(Napi::Env env, Addon *addon)
  * nullptr with an exception pending. */
 static Context *ContextFromValue(Addon *addon, napi_env env, Napi::Value value)
 {
-    bool tagged = false;
-
-    if (value.IsObject()) {
-        napi_check_object_type_tag(env, value, &addon->tags.context, &tagged);
-    }
-    if (!tagged) {
-        ThrowTypeError(env, "argument 1 must be a native Context or null");
-        return nullptr;
-    }
-    Context *ctx = Context::Unwrap(value.As<Napi::Object>());
+    Context *ctx = UnwrapTagged<Context>(
+        env, value, &addon->tags.context,
+        "argument 1 must be a native Context or null");
     return ctx && ctx->CheckUsable(env) ? ctx : nullptr;
 }
 
